@@ -1,0 +1,1 @@
+"""marketmem: the market memory of a crypto trading backend."""

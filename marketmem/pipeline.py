@@ -1,0 +1,55 @@
+"""The running core that every command shares: bus + storage writer, opened and drained.
+
+``open_pipeline`` starts the writer on a fresh bus and yields a ``Runtime``; on exit it
+closes the bus, lets the writer drain and commit everything, and only then returns. The
+supervisor (``run``) and the one-off commands (``ingest``, ``discover``, ``maintain``) use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import trio
+
+from marketmem.bus import Bus
+from marketmem.clock import SystemClock, WallClock
+from marketmem.config import Config
+from marketmem.runtime import Runtime
+from marketmem.storage.writer import Executor, StorageWriter
+
+WRITER_DRAIN_TIMEOUT_S = 10.0
+
+
+@asynccontextmanager
+async def open_pipeline(
+    config: Config,
+    *,
+    clock: WallClock | None = None,
+    executor: Executor | None = None,
+    local: bool = False,
+) -> AsyncIterator[Runtime]:
+    bus = Bus()
+    rt = Runtime(config=config, bus=bus, clock=clock or SystemClock(), local=local)
+    writer = StorageWriter(
+        config.db_path(),
+        bus,
+        max_rows=config.storage.writer_max_rows,
+        max_gather_s=config.storage.writer_max_gather_s,
+        buffer=config.storage.writer_buffer,
+        busy_timeout_ms=config.storage.busy_timeout_ms,
+        executor=executor,
+        clock=rt.clock,
+    )
+    rt.shared["writer"] = writer
+    async with trio.open_nursery() as nursery:
+        await nursery.start(writer.run)
+        try:
+            yield rt
+        finally:
+            # NOTE: the bus is closed only after every publisher has stopped (the caller's
+            # block has exited); the writer then drains to EndOfChannel and commits.
+            bus.close()
+            # Let the writer finish on its own (EndOfChannel); bound the wait. Its final
+            # commit is shielded, so the deadline cannot cut a transaction in half.
+            nursery.cancel_scope.deadline = trio.current_time() + WRITER_DRAIN_TIMEOUT_S

@@ -1,0 +1,179 @@
+"""Recording runs: every run of every source/channel becomes an ``ingestion_runs`` row.
+
+``execute_run`` wraps one poll job: it publishes ``RunStarted``, lets the job publish its rows
+through a ``RunContext`` (which counts them), then publishes ``RunFinished`` as ok or, when
+the job raised, failed with the exception type and message. Run events go through the same
+lossless bus queue as the rows, so the writer commits a run's rows no later than the run's
+``ok``.
+
+Stream channels have no natural runs; ``StreamRunWindow`` records one every 60 s while rows
+arrive (rows written in that window, plus reconnect/backfill notes).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import trio
+
+from marketmem import metrics
+from marketmem.events import Event, RunFinished, RunStarted
+from marketmem.logs import context
+from marketmem.runtime import PollJob, Runtime
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS = 2000
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def describe_error(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, BaseExceptionGroup):
+        text = "; ".join(describe_error(e) for e in exc.exceptions)
+    return text[:MAX_ERROR_CHARS]
+
+
+class RunContext:
+    """Handed to a poll job: publish rows, add notes, read the run's identity."""
+
+    def __init__(self, rt: Runtime, source: str, channel: str, run_id: str, started_at_ms: int):
+        self.rt = rt
+        self.source = source
+        self.channel = channel
+        self.run_id = run_id
+        self.started_at_ms = started_at_ms
+        self.rows = 0
+        self.notes: list[str] = []
+        self.log = logging.LoggerAdapter(log, context(source, channel, run_id))
+
+    async def publish(self, event: Event, rows: int | None = None) -> None:
+        """Publish an event of this run; ``rows`` defaults to ``len(event.rows)`` or 0."""
+        if rows is None:
+            r = getattr(event, "rows", None)
+            rows = len(r) if isinstance(r, list) else 0
+        self.rows += rows
+        await self.rt.bus.publish(event)
+
+    def note(self, message: str) -> None:
+        """A problem that did not fail the run (e.g. one coin of many); goes in the error text."""
+        self.notes.append(message)
+        self.log.warning("%s", message)
+
+
+async def execute_run(rt: Runtime, source: str, channel: str, job: PollJob) -> RunFinished:
+    """Run ``job`` once as a recorded run; never raises except for cancellation."""
+    run_id = new_run_id()
+    started = rt.clock.now_ms()
+    ctx = RunContext(rt, source, channel, run_id, started)
+    await rt.bus.publish(
+        RunStarted(run_id=run_id, source=source, channel=channel, started_at_ms=started)
+    )
+    status, error = "ok", None
+    try:
+        await job(ctx)
+    except trio.Cancelled:
+        with trio.CancelScope(shield=True):
+            await _finish(rt, ctx, "failed", "cancelled: the service stopped during this run")
+        raise
+    except Exception as exc:
+        status, error = "failed", describe_error(exc)
+        ctx.log.error("run failed: %s", error, exc_info=not _expected(exc))
+    if ctx.notes:
+        notes = "; ".join(ctx.notes)
+        error = f"{error}; {notes}" if error else notes
+    return await _finish(rt, ctx, status, error)
+
+
+def _expected(exc: Exception) -> bool:
+    """Errors from the outside world (HTTP, payloads) log without a traceback."""
+    return getattr(exc, "expected", False) is True
+
+
+async def _finish(rt: Runtime, ctx: RunContext, status: str, error: str | None) -> RunFinished:
+    finished = RunFinished(
+        run_id=ctx.run_id,
+        source=ctx.source,
+        channel=ctx.channel,
+        started_at_ms=ctx.started_at_ms,
+        finished_at_ms=rt.clock.now_ms(),
+        status=status,
+        rows_written=ctx.rows,
+        error=error[:MAX_ERROR_CHARS] if error else None,
+    )
+    metrics.RUNS.inc(source=ctx.source, channel=ctx.channel, status=status)
+    if not rt.bus.closed:
+        await rt.bus.publish(finished)
+    ctx.log.info("run %s: %d row(s)%s", status, ctx.rows, f" ({error})" if error else "")
+    return finished
+
+
+class StreamRunWindow:
+    """Run bookkeeping for a stream channel: one recorded run per window while rows arrive.
+
+    The stream actor calls ``add(rows)`` for what it published and ``note(...)`` for
+    reconnects, backfills and errors; ``run_windows`` (started by the actor) closes a window
+    every ``window_s``. A window with no rows and no failure records nothing; a window with
+    a failure (``fail``) records a failed run even without rows.
+    """
+
+    def __init__(self, rt: Runtime, source: str, channel: str, window_s: float = 60.0):
+        self.rt = rt
+        self.source = source
+        self.channel = channel
+        self.window_s = window_s
+        self._reset()
+
+    def _reset(self) -> None:
+        self.started_at_ms = self.rt.clock.now_ms()
+        self.rows = 0
+        self.notes: list[str] = []
+        self.failure: str | None = None
+
+    def add(self, rows: int) -> None:
+        self.rows += rows
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+    def fail(self, message: str) -> None:
+        self.failure = message
+
+    async def close_window(self) -> RunFinished | None:
+        if self.rows == 0 and self.failure is None:
+            self._reset()
+            return None
+        run_id = new_run_id()
+        status = "failed" if self.failure else "ok"
+        parts = ([self.failure] if self.failure else []) + self.notes
+        finished = RunFinished(
+            run_id=run_id,
+            source=self.source,
+            channel=self.channel,
+            started_at_ms=self.started_at_ms,
+            finished_at_ms=self.rt.clock.now_ms(),
+            status=status,
+            rows_written=self.rows,
+            error="; ".join(parts)[:MAX_ERROR_CHARS] if parts else None,
+        )
+        self._reset()
+        metrics.RUNS.inc(source=self.source, channel=self.channel, status=status)
+        if not self.rt.bus.closed:
+            await self.rt.bus.publish(finished)
+        return finished
+
+    async def run_windows(self) -> None:
+        """Close a window every ``window_s`` on trio's clock (drift-free); runs until cancelled."""
+        next_t = trio.current_time() + self.window_s
+        try:
+            while True:
+                await trio.sleep_until(next_t)
+                next_t += self.window_s
+                await self.close_window()
+        finally:
+            with trio.CancelScope(shield=True):
+                await self.close_window()

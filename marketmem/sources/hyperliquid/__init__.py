@@ -1,0 +1,1 @@
+"""Hyperliquid: asset registry, candle and mid streams, info snapshots."""

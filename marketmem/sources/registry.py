@@ -1,0 +1,22 @@
+"""Which source packages plug into the service; each exposes ``build(rt)``."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
+
+Builder = Callable[[Runtime], list[ChannelSpec | ActorSpec]]
+
+# Module paths whose ``build`` returns the specs of that part of the service.
+BUILDERS: tuple[str, ...] = ()
+
+
+def build_all(rt: Runtime) -> list[ChannelSpec | ActorSpec]:
+    """Specs for every enabled channel (each builder leaves out its disabled channels)."""
+    specs: list[ChannelSpec | ActorSpec] = []
+    for path in BUILDERS:
+        builder: Builder = importlib.import_module(path).build
+        specs.extend(builder(rt))
+    return specs

@@ -1,0 +1,1 @@
+"""SQLite storage: connections, schema migrations, the single writer and read helpers."""

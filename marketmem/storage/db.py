@@ -1,0 +1,47 @@
+"""Opening SQLite connections the way marketmem needs them.
+
+One read-write connection (the storage writer's) and any number of read-only ones. Every
+connection gets a busy timeout; the database runs in WAL mode with ``synchronous=NORMAL``
+(durable across process crashes, the trade-off Litestream also expects) and incremental
+auto-vacuum so retention can hand freed pages back to the file system.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import apsw
+
+DEFAULT_BUSY_TIMEOUT_MS = 5_000
+
+
+def open_rw(path: str | Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> apsw.Connection:
+    """The read-write connection. Creates the file (and its folder) when missing."""
+    p = Path(path)
+    if str(p) != ":memory:":
+        p.parent.mkdir(parents=True, exist_ok=True)
+    conn = apsw.Connection(str(p))
+    conn.set_busy_timeout(busy_timeout_ms)
+    # auto_vacuum must be chosen before the first table exists; it is a no-op afterwards.
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def open_ro(path: str | Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> apsw.Connection:
+    """A read-only connection (HTTP API, CLI). Raises apsw.CantOpenError when there is no file."""
+    conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+    conn.set_busy_timeout(busy_timeout_ms)
+    return conn
+
+
+def query(conn: apsw.Connection, sql: str, params: tuple | dict = ()) -> list[dict]:
+    """Run a read and return rows as dicts keyed by column name."""
+    cur = conn.execute(sql, params)
+    try:
+        names = [d[0] for d in cur.getdescription()]
+    except apsw.ExecutionCompleteError:
+        return []
+    return [dict(zip(names, row, strict=True)) for row in cur]

@@ -1,0 +1,83 @@
+"""How a table is declared and how rows reach it: DDL plus idempotent upserts.
+
+Every module that owns tables (``marketmem.storage.core_tables`` and each source's
+``tables`` module, listed in ``marketmem.storage.schema.TABLE_MODULES``) exports:
+
+- ``DDL``: a list of ``CREATE TABLE`` / ``CREATE INDEX`` statements (all ``IF NOT EXISTS``);
+- ``WRITERS``: a dict from event type to a ``WriteFn``, which the storage writer calls inside
+  its transaction and which returns rows written per table.
+
+Primary keys are natural keys, so every write is an ``INSERT ... ON CONFLICT DO UPDATE``:
+replays and duplicates never create a second row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import apsw
+import msgspec
+
+from marketmem.events import Event, Row
+
+WriteFn = Callable[[apsw.Connection, Any], dict[str, int]]
+
+
+@dataclass(frozen=True)
+class Upsert:
+    """An idempotent upsert of ``Row`` structs into ``table`` keyed by ``key``.
+
+    Columns are the row struct's fields in order. ``update`` overrides the SET expression of
+    a column on conflict (default ``excluded.<col>``); ``keep`` lists columns never updated.
+    """
+
+    table: str
+    row_type: type[Row]
+    key: tuple[str, ...]
+    update: Mapping[str, str] = field(default_factory=dict)
+    keep: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.row_type.__struct_fields__)
+
+    @property
+    def sql(self) -> str:
+        cols = self.columns
+        sets = [
+            f"{c}={self.update.get(c, f'excluded.{c}')}"
+            for c in cols
+            if c not in self.key and c not in self.keep
+        ]
+        conflict = f"ON CONFLICT({', '.join(self.key)}) " + (
+            f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
+        )
+        return (
+            f"INSERT INTO {self.table} ({', '.join(cols)}) "
+            f"VALUES ({', '.join('?' for _ in cols)}) {conflict}"
+        )
+
+    def write(self, conn: apsw.Connection, rows: Sequence[Row]) -> int:
+        if not rows:
+            return 0
+        astuple = msgspec.structs.astuple
+        conn.executemany(self.sql, [astuple(r) for r in rows])
+        return len(rows)
+
+
+def rows_writer(upsert: Upsert) -> WriteFn:
+    """A WriteFn for batch events that carry their rows in ``.rows``."""
+
+    def write(conn: apsw.Connection, event: Any) -> dict[str, int]:
+        return {upsert.table: upsert.write(conn, event.rows)}
+
+    write.__name__ = f"write_{upsert.table}"
+    return write
+
+
+def event_weight(event: Event) -> int:
+    """Rows an event stands for, to bound transaction size."""
+    rows = getattr(event, "rows", None)
+    return len(rows) if isinstance(rows, list) else 1

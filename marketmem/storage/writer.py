@@ -1,0 +1,269 @@
+"""The storage writer: the only read-write SQLite connection in the process.
+
+It subscribes (lossless) to every event type that has a write function, gathers what is
+queued into one transaction (bounded by rows and by gathering time), runs the SQLite work off
+the trio thread, and publishes ``Committed`` after each commit. On shutdown the bus is closed,
+the writer drains its queue to the end and commits it all before ``run`` returns.
+
+A transaction that fails for a condition that can clear (disk full, read-only file, lock,
+I/O error) is retried with backoff, holding its events: nothing accepted is lost, and the
+bounded queue pushes back on the sources meanwhile. Any other failure is a bad event: the
+batch is replayed one event per transaction and only the events that fail are rejected,
+each logged with its error and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import apsw
+import trio
+
+from marketmem import metrics
+from marketmem.bus import Bus, Policy
+from marketmem.clock import SystemClock, WallClock
+from marketmem.events import Committed, CommitFailed, Event
+from marketmem.storage import db, schema
+from marketmem.storage.core_tables import close_interrupted_runs
+from marketmem.storage.tables import WriteFn, event_weight
+
+log = logging.getLogger(__name__)
+
+# Runs a blocking callable; trio.to_thread in production, inline in MockClock tests.
+Executor = Callable[..., Awaitable[Any]]
+
+RETRYABLE = (
+    apsw.FullError,
+    apsw.ReadOnlyError,
+    apsw.BusyError,
+    apsw.LockedError,
+    apsw.IOError,
+    apsw.CantOpenError,
+)
+
+
+def thread_executor() -> Executor:
+    limiter = trio.CapacityLimiter(1)
+
+    async def run(fn: Callable[..., Any], *args: Any) -> Any:
+        return await trio.to_thread.run_sync(fn, *args, limiter=limiter)
+
+    return run
+
+
+async def inline_executor(fn: Callable[..., Any], *args: Any) -> Any:
+    await trio.lowlevel.checkpoint()
+    return fn(*args)
+
+
+@dataclass
+class WriterStatistics:
+    transactions: int = 0
+    events: int = 0
+    rows: int = 0
+    rejected: int = 0
+    retries: int = 0
+    last_commit_latency_s: float = 0.0
+
+
+class StorageWriter:
+    """Owns the read-write connection; construct before sources start publishing."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        bus: Bus,
+        *,
+        max_rows: int = 20_000,
+        max_gather_s: float = 0.005,
+        buffer: int = 10_000,
+        busy_timeout_ms: int = db.DEFAULT_BUSY_TIMEOUT_MS,
+        executor: Executor | None = None,
+        clock: WallClock | None = None,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 30.0,
+    ) -> None:
+        self.path = str(path)
+        self.bus = bus
+        self.max_rows = max_rows
+        self.max_gather_s = max_gather_s
+        self.busy_timeout_ms = busy_timeout_ms
+        self.executor = executor or thread_executor()
+        self.clock = clock or SystemClock()
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        self._writers: dict[type, WriteFn] = schema.writers()
+        self._rx = bus.subscribe(
+            "storage-writer", self._writers.keys(), buffer=buffer, policy=Policy.LOSSLESS
+        )
+        self._conn: apsw.Connection | None = None
+        self.stats = WriterStatistics()
+        self.ready = trio.Event()
+
+    # --- blocking side (runs in the executor) -------------------------------------------
+
+    def _open(self) -> int:
+        conn = db.open_rw(self.path, busy_timeout_ms=self.busy_timeout_ms)
+        schema.migrate(conn)
+        self._conn = conn
+        return close_interrupted_runs(conn, self.clock.now_ms())
+
+    def _write(self, batch: list[Event]) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+        conn = self._conn
+        assert conn is not None
+        totals: dict[str, int] = {}
+        results: dict[str, dict[str, int]] = {}
+        with conn:
+            for event in batch:
+                counts = self._writers[type(event)](conn, event)
+                for table, n in counts.items():
+                    totals[table] = totals.get(table, 0) + n
+                request_id = getattr(event, "request_id", None)
+                if request_id:
+                    results[request_id] = counts
+        return totals, results
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # --- trio side -------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        interrupted = await self.executor(self._open)
+        if interrupted:
+            log.warning("closed %d run(s) left running by an earlier process", interrupted)
+        self.ready.set()
+        task_status.started()
+        batch: list[Event] = []
+        try:
+            while True:
+                batch = await self._gather()
+                if not batch:
+                    break
+                await self._commit(batch)
+                batch = []
+        finally:
+            with trio.CancelScope(shield=True):
+                # Cancelled mid-way: commit what was accepted, then whatever is still queued.
+                if batch:
+                    await self._commit(batch, retry=False)
+                rest = self._drain_nowait()
+                if rest:
+                    await self._commit(rest, retry=False)
+                await self.executor(self._close)
+
+    def _drain_nowait(self) -> list[Event]:
+        out: list[Event] = []
+        while True:
+            try:
+                out.append(self._rx.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return out
+
+    async def _gather(self) -> list[Event]:
+        try:
+            first = await self._rx.receive()
+        except trio.EndOfChannel:
+            return []
+        batch = [first]
+        rows = event_weight(first)
+        deadline = trio.current_time() + self.max_gather_s
+        while rows < self.max_rows:
+            try:
+                event = self._rx.receive_nowait()
+            except trio.WouldBlock:
+                if trio.current_time() >= deadline:
+                    break
+                with trio.move_on_at(deadline):
+                    try:
+                        event = await self._rx.receive()
+                    except trio.EndOfChannel:
+                        break
+                    batch.append(event)
+                    rows += event_weight(event)
+                    continue
+                break
+            except trio.EndOfChannel:
+                break
+            batch.append(event)
+            rows += event_weight(event)
+        return batch
+
+    async def _commit(self, batch: list[Event], *, retry: bool = True) -> None:
+        delay = self.retry_initial_s
+        while True:
+            t0 = trio.current_time()
+            try:
+                totals, results = await self.executor(self._write, batch)
+            except RETRYABLE as exc:
+                self.stats.retries += 1
+                metrics.WRITER_ERRORS.inc(kind=type(exc).__name__)
+                log.error(
+                    "commit of %d event(s) failed (%s: %s); %s",
+                    len(batch),
+                    type(exc).__name__,
+                    exc,
+                    f"retrying in {delay:.1f}s" if retry else "giving up at shutdown",
+                )
+                await self._publish_nowait(
+                    CommitFailed(events=len(batch), error=f"{type(exc).__name__}: {exc}", will_retry=retry)
+                )
+                if not retry:
+                    return
+                await trio.sleep(delay)
+                delay = min(self.retry_max_s, delay * 2)
+                continue
+            except Exception as exc:
+                metrics.WRITER_ERRORS.inc(kind=type(exc).__name__)
+                if len(batch) == 1:
+                    self._reject(batch[0], exc)
+                    return
+                log.warning(
+                    "batch of %d event(s) failed (%s: %s); replaying one by one",
+                    len(batch),
+                    type(exc).__name__,
+                    exc,
+                )
+                for event in batch:
+                    await self._commit([event], retry=retry)
+                return
+            latency = trio.current_time() - t0
+            self._record(batch, totals, latency)
+            await self._publish_nowait(
+                Committed(events=len(batch), rows_by_table=totals, latency_s=latency, results=results)
+            )
+            return
+
+    def _reject(self, event: Event, exc: Exception) -> None:
+        self.stats.rejected += 1
+        log.error(
+            "rejected %s: %s: %s", type(event).__name__, type(exc).__name__, exc, exc_info=exc
+        )
+
+    def _record(self, batch: list[Event], totals: dict[str, int], latency: float) -> None:
+        self.stats.transactions += 1
+        self.stats.events += len(batch)
+        self.stats.rows += sum(totals.values())
+        self.stats.last_commit_latency_s = latency
+        metrics.WRITER_BATCH_EVENTS.observe(len(batch))
+        if not math.isnan(latency):
+            metrics.WRITER_COMMIT_SECONDS.observe(latency)
+        for table, n in totals.items():
+            metrics.ROWS_WRITTEN.inc(n, table=table)
+
+    async def _publish_nowait(self, event: Event) -> None:
+        # Committed/CommitFailed go to lossy observers; never block the writer on them.
+        if self.bus.closed:
+            return
+        try:
+            self.bus.publish_nowait(event)
+        except trio.WouldBlock:
+            log.warning("a lossless subscriber of %s is full; not notified", type(event).__name__)
+        await trio.lowlevel.checkpoint()

@@ -1,0 +1,60 @@
+"""Shared test helpers: recorded fixtures from ../shared/fixtures, configs, pipelines."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from marketmem.clock import TrioWallClock
+from marketmem.config import Config, parse_config
+from marketmem.pipeline import open_pipeline
+from marketmem.runtime import Runtime
+from marketmem.storage.writer import inline_executor
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+
+# 2026-11-25T00:00:00Z, a fixed start for wall clocks under MockClock.
+T0_MS = 1_795_564_800_000
+
+
+def fixture_path(source: str, name: str) -> Path:
+    """Path of a recorded payload; skips the test with a clear reason when it is absent."""
+    path = FIXTURES / source / name
+    if not path.exists():
+        pytest.skip(f"recorded fixture {path} is absent (../shared/fixtures not beside the repo)")
+    return path
+
+
+def fixture_files(source: str, pattern: str = "*") -> list[Path]:
+    folder = FIXTURES / source
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob(pattern) if p.name != "SOURCES.md")
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., Config]:
+    """Build a Config from TOML text, with the database in tmp_path."""
+
+    def make(toml: str = "") -> Config:
+        text = f'[storage]\npath = "{tmp_path / "test.db"}"\n' + toml
+        return parse_config(text, source_path="test.toml")
+
+    return make
+
+
+@pytest.fixture
+def config(make_config: Callable[..., Config]) -> Config:
+    return make_config()
+
+
+@pytest.fixture
+async def runtime(config: Config, autojump_clock: object) -> AsyncIterator[Runtime]:
+    """A pipeline (bus + writer) on MockClock: inline SQLite, wall clock from trio time."""
+    async with open_pipeline(
+        config, clock=TrioWallClock(T0_MS), executor=inline_executor
+    ) as rt:
+        yield rt
