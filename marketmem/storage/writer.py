@@ -61,6 +61,27 @@ async def inline_executor(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
 
+def _transactions(batch: list[Event]) -> list[list[Event]]:
+    """Split a batch into transactions: runs of ordinary events, and each ``solo`` event alone.
+
+    Commands that may hold the write lock for a while (a retention delete chunk, a rollup)
+    declare ``solo: ClassVar[bool] = True`` so they never share a transaction.
+    """
+    groups: list[list[Event]] = []
+    current: list[Event] = []
+    for event in batch:
+        if getattr(event, "solo", False):
+            if current:
+                groups.append(current)
+                current = []
+            groups.append([event])
+        else:
+            current.append(event)
+    if current:
+        groups.append(current)
+    return groups
+
+
 @dataclass
 class WriterStatistics:
     transactions: int = 0
@@ -118,14 +139,15 @@ class StorageWriter:
         assert conn is not None
         totals: dict[str, int] = {}
         results: dict[str, dict[str, int]] = {}
-        with conn:
-            for event in batch:
-                counts = self._writers[type(event)](conn, event)
-                for table, n in counts.items():
-                    totals[table] = totals.get(table, 0) + n
-                request_id = getattr(event, "request_id", None)
-                if request_id:
-                    results[request_id] = counts
+        for group in _transactions(batch):
+            with conn:
+                for event in group:
+                    counts = self._writers[type(event)](conn, event)
+                    for table, n in counts.items():
+                        totals[table] = totals.get(table, 0) + n
+                    request_id = getattr(event, "request_id", None)
+                    if request_id:
+                        results[request_id] = counts
         return totals, results
 
     def _close(self) -> None:

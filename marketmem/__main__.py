@@ -1,0 +1,3 @@
+from marketmem.cli import main
+
+raise SystemExit(main())
