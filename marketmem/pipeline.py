@@ -28,7 +28,9 @@ async def open_pipeline(
     clock: WallClock | None = None,
     executor: Executor | None = None,
     local: bool = False,
+    service: bool = False,
 ) -> AsyncIterator[Runtime]:
+    """``service=True`` for the long-running ``run``: it also closes runs a crash left open."""
     bus = Bus()
     rt = Runtime(config=config, bus=bus, clock=clock or SystemClock(), local=local)
     writer = StorageWriter(
@@ -40,6 +42,7 @@ async def open_pipeline(
         busy_timeout_ms=config.storage.busy_timeout_ms,
         executor=executor,
         clock=rt.clock,
+        close_interrupted=service,
     )
     rt.shared["writer"] = writer
     async with trio.open_nursery() as nursery:

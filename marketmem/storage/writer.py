@@ -108,6 +108,7 @@ class StorageWriter:
         clock: WallClock | None = None,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
+        close_interrupted: bool = False,
     ) -> None:
         self.path = str(path)
         self.bus = bus
@@ -118,6 +119,9 @@ class StorageWriter:
         self.clock = clock or SystemClock()
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
+        # Only the long-running service closes runs a crash left open; a one-off command
+        # beside a running service must not touch that service's runs.
+        self.close_interrupted = close_interrupted
         self._writers: dict[type, WriteFn] = schema.writers()
         self._rx = bus.subscribe(
             "storage-writer", self._writers.keys(), buffer=buffer, policy=Policy.LOSSLESS
@@ -132,6 +136,8 @@ class StorageWriter:
         conn = db.open_rw(self.path, busy_timeout_ms=self.busy_timeout_ms)
         schema.migrate(conn)
         self._conn = conn
+        if not self.close_interrupted:
+            return 0
         return close_interrupted_runs(conn, self.clock.now_ms())
 
     def _write(self, batch: list[Event]) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
