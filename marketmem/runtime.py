@@ -2,8 +2,10 @@
 
 Sources plug in through ``ChannelSpec`` (a poll job the scheduler runs on its cadence) and
 ``ActorSpec`` (a long-running task the supervisor keeps alive, e.g. a WebSocket stream).
-A source package exposes ``build(rt: Runtime) -> list[ChannelSpec | ActorSpec]`` and is
-listed in ``marketmem.sources.registry.BUILDERS``.
+A source package exposes ``build(rt: Runtime) -> list[ChannelSpec | ActorSpec]`` returning a
+spec for every channel it implements, enabled or not (cadence from ``rt.config``); it is listed
+in ``marketmem.sources.registry.BUILDERS``. The supervisor starts the enabled ones; one-off
+commands (``ingest SOURCE [CHANNEL]``) may run any ChannelSpec once.
 """
 
 from __future__ import annotations

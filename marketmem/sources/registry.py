@@ -14,7 +14,7 @@ BUILDERS: tuple[str, ...] = ()
 
 
 def build_all(rt: Runtime) -> list[ChannelSpec | ActorSpec]:
-    """Specs for every enabled channel (each builder leaves out its disabled channels)."""
+    """Specs for every implemented channel, enabled or not (the supervisor filters)."""
     specs: list[ChannelSpec | ActorSpec] = []
     for path in BUILDERS:
         builder: Builder = importlib.import_module(path).build
