@@ -49,9 +49,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         code: int = args.func(args, config)
-    except UsageError as exc:
+    except (UsageError, ConfigError) as exc:
         print(f"marketmem: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BaseExceptionGroup as group:
+        # Errors raised inside a trio nursery arrive wrapped; a group made only of usage
+        # errors is still a usage error.
+        usage, rest = group.split((UsageError, ConfigError))
+        if rest is not None or usage is None:
+            raise
+        for exc in _leaves(usage):
+            print(f"marketmem: {exc}", file=sys.stderr)
+        return 2
     return code
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return out

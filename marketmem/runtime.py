@@ -67,3 +67,11 @@ class ActorSpec:
     run: Callable[..., Awaitable[None]]
     source: str | None = None
     channel: str | None = None
+    # Every channel this actor serves (a stream may feed several); it is started when any of
+    # them is enabled. Empty: just ``channel``; no channel at all: always started.
+    channels: tuple[str, ...] = ()
+
+    def serves(self) -> tuple[str, ...]:
+        if self.channels:
+            return self.channels
+        return (self.channel,) if self.channel else ()

@@ -53,7 +53,11 @@ def config(make_config: Callable[..., Config]) -> Config:
 
 @pytest.fixture
 async def runtime(config: Config, autojump_clock: object) -> AsyncIterator[Runtime]:
-    """A pipeline (bus + writer) on MockClock: inline SQLite, wall clock from trio time."""
+    """A pipeline (bus + writer): inline SQLite, wall clock from trio time.
+
+    NOTE: pytest-trio picks the clock from the *test function's* arguments only, so a test
+    using this fixture must also take ``autojump_clock`` itself to run on MockClock.
+    """
     async with open_pipeline(
         config, clock=TrioWallClock(T0_MS), executor=inline_executor
     ) as rt:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,7 @@ class WriterStatistics:
     rejected: int = 0
     retries: int = 0
     last_commit_latency_s: float = 0.0
+    rows_by_table: dict[str, int] = field(default_factory=dict)
 
 
 class StorageWriter:
@@ -129,6 +130,7 @@ class StorageWriter:
         self._conn: apsw.Connection | None = None
         self.stats = WriterStatistics()
         self.ready = trio.Event()
+        self._pending: list[Event] = []
 
     # --- blocking side (runs in the executor) -------------------------------------------
 
@@ -169,20 +171,18 @@ class StorageWriter:
             log.warning("closed %d run(s) left running by an earlier process", interrupted)
         self.ready.set()
         task_status.started()
-        batch: list[Event] = []
         try:
             while True:
-                batch = await self._gather()
-                if not batch:
+                await self._gather()
+                if not self._pending:
                     break
-                await self._commit(batch)
-                batch = []
+                await self._commit(self._pending)
+                self._pending = []
         finally:
             with trio.CancelScope(shield=True):
                 # Cancelled mid-way: commit what was accepted, then whatever is still queued.
-                if batch:
-                    await self._commit(batch, retry=False)
-                rest = self._drain_nowait()
+                rest = self._pending + self._drain_nowait()
+                self._pending = []
                 if rest:
                     await self._commit(rest, retry=False)
                 await self.executor(self._close)
@@ -195,12 +195,13 @@ class StorageWriter:
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 return out
 
-    async def _gather(self) -> list[Event]:
+    async def _gather(self) -> None:
+        """Fill ``self._pending`` (kept on self so a cancellation cannot lose it)."""
         try:
             first = await self._rx.receive()
         except trio.EndOfChannel:
-            return []
-        batch = [first]
+            return
+        batch = self._pending = [first]
         rows = event_weight(first)
         deadline = trio.current_time() + self.max_gather_s
         while rows < self.max_rows:
@@ -222,7 +223,6 @@ class StorageWriter:
                 break
             batch.append(event)
             rows += event_weight(event)
-        return batch
 
     async def _commit(self, batch: list[Event], *, retry: bool = True) -> None:
         delay = self.retry_initial_s
@@ -285,6 +285,7 @@ class StorageWriter:
             metrics.WRITER_COMMIT_SECONDS.observe(latency)
         for table, n in totals.items():
             metrics.ROWS_WRITTEN.inc(n, table=table)
+            self.stats.rows_by_table[table] = self.stats.rows_by_table.get(table, 0) + n
 
     async def _publish_nowait(self, event: Event) -> None:
         # Committed/CommitFailed go to lossy observers; never block the writer on them.

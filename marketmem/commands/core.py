@@ -1,0 +1,213 @@
+"""Core commands: ``run``, ``status``, ``check``, ``cadence`` and one-off ``ingest``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import apsw
+import msgspec
+import trio
+
+from marketmem.cli import UsageError
+from marketmem.clock import SystemClock
+from marketmem.config import Config
+from marketmem.health import Status, healthy, stale_after_s
+from marketmem.pipeline import open_pipeline
+from marketmem.runs import execute_run
+from marketmem.runtime import ChannelSpec
+from marketmem.sources.registry import build_all
+from marketmem.storage import db
+from marketmem.storage.reader import channel_health
+from marketmem.supervisor import run_service
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run the service: every enabled channel and the HTTP API")
+    p.add_argument("--local", action="store_true", help="bounded run: few coins, short delays")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--no-http", action="store_true", help="do not start the HTTP server")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="health of every source/channel")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("check", help="exit 0 when every enabled channel is ok or running")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("cadence", help="every source/channel with its cadence and stale threshold")
+    p.set_defaults(func=cmd_cadence)
+
+    p = sub.add_parser("ingest", help="run the channels of one source once (e.g. ingest defillama)")
+    p.add_argument("source")
+    p.add_argument("channel", nargs="?", help="only this channel")
+    p.set_defaults(func=cmd_ingest)
+
+
+# --- run ---------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError("--duration must be positive")
+    trio.run(
+        lambda: run_service(
+            config, local=args.local, duration_s=args.duration, http=not args.no_http
+        )
+    )
+    return 0
+
+
+# --- status / check / cadence ------------------------------------------------------------
+
+
+def iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    )
+
+
+def health_report(config: Config, now_ms: int) -> list[dict[str, Any]]:
+    path = config.db_path()
+    if not path.exists():
+        return channel_health(None, config, now_ms)
+    conn = db.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
+    try:
+        return channel_health(conn, config, now_ms)
+    finally:
+        conn.close()
+
+
+def status_json_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "source": r["source"],
+            "channel": r["channel"],
+            "enabled": r["enabled"],
+            "status": r["status"],
+            "cadence_s": r["cadence_s"],
+            "stale_after_s": r["stale_after_s"],
+            "last_started_at": iso(r["last_started_at_ms"]),
+            "last_finished_at": iso(r["last_finished_at_ms"]),
+            "last_success_at": iso(r["last_success_at_ms"]),
+            "rows_written": r["rows_written"],
+            "error": r["error"],
+        }
+        for r in rows
+    ]
+
+
+def age(now_ms: int, ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    s = max(0, (now_ms - ms) // 1000)
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m"
+    if s < 172800:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def format_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def _report_or_exit(config: Config) -> list[dict[str, Any]]:
+    try:
+        return health_report(config, SystemClock().now_ms())
+    except apsw.Error as exc:
+        raise UsageError(f"cannot read {config.db_path()}: {type(exc).__name__}: {exc}") from None
+
+
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    rows = _report_or_exit(config)
+    if args.json:
+        sys.stdout.write(msgspec.json.encode(status_json_rows(rows)).decode() + "\n")
+        return 0
+    now = SystemClock().now_ms()
+    table = [
+        [
+            f"{r['source']}/{r['channel']}",
+            "yes" if r["enabled"] else "no",
+            r["status"],
+            age(now, r["last_success_at_ms"]),
+            (r["error"] or "")[:80],
+        ]
+        for r in rows
+    ]
+    print(format_table(["CHANNEL", "ENABLED", "STATUS", "LAST OK", "LAST ERROR"], table))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, config: Config) -> int:
+    rows = _report_or_exit(config)
+    offenders = [r for r in rows if r["enabled"] and not healthy(Status(r["status"]))]
+    if not any(r["enabled"] for r in rows):
+        print("no channel is enabled", file=sys.stderr)
+        return 1
+    for r in offenders:
+        detail = f": {r['error']}" if r["error"] and r["status"] == "failed" else ""
+        print(f"{r['source']}/{r['channel']}: {r['status']}{detail}")
+    if not offenders:
+        print(f"ok: {sum(r['enabled'] for r in rows)} enabled channel(s) healthy")
+    return 1 if offenders else 0
+
+
+def cmd_cadence(args: argparse.Namespace, config: Config) -> int:
+    table = [
+        [
+            f"{s}/{c}",
+            "yes" if ch.enabled else "no",
+            f"{ch.cadence_s:g}s",
+            f"{stale_after_s(ch.cadence_s):g}s",
+        ]
+        for s, c, ch in config.channels()
+    ]
+    print(format_table(["CHANNEL", "ENABLED", "CADENCE", "STALE AFTER"], table))
+    return 0
+
+
+# --- ingest ------------------------------------------------------------------------------
+
+
+def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
+    return trio.run(ingest_once, config, args.source, args.channel)
+
+
+async def ingest_once(config: Config, source: str, channel: str | None) -> int:
+    """Run the ChannelSpecs of ``source`` (or one channel) once; print runs and rows per table."""
+    failed = 0
+    async with open_pipeline(config) as rt:
+        specs = [s for s in build_all(rt) if isinstance(s, ChannelSpec) and s.source == source]
+        if channel is not None:
+            specs = [s for s in specs if s.channel == channel]
+        if not specs:
+            known = sorted({f"{s.source} {s.channel}" for s in build_all(rt) if isinstance(s, ChannelSpec)})
+            raise UsageError(
+                f"no one-off channel {source}{' ' + channel if channel else ''}; "
+                f"known: {', '.join(known) or 'none'}"
+            )
+        for spec in specs:
+            result = await execute_run(rt, spec.source, spec.channel, spec.job)
+            failed += result.status != "ok"
+            line = f"{spec.source}/{spec.channel}: {result.status}, {result.rows_written} row(s)"
+            if result.error:
+                line += f" ({result.error})"
+            print(line)
+        writer = rt.shared["writer"]
+    totals = writer.stats.rows_by_table
+    for table in sorted(totals):
+        if table != "ingestion_runs":
+            print(f"  {table}: {totals[table]} row(s) committed")
+    return 1 if failed else 0

@@ -1,0 +1,250 @@
+"""The storage writer: idempotent upserts, batching, final flush, retries, bad events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import apsw
+import pytest
+import trio
+import trio.testing
+
+from marketmem.bus import Bus, Policy
+from marketmem.events import Candle, CandleBatch, Committed, Event, MidBatch, MidPrice, RunStarted
+from marketmem.storage import db, schema
+from marketmem.storage.writer import StorageWriter, _transactions, inline_executor
+
+
+def candle(i: int, *, close: float = 1.5, closed: bool = True, coin: str = "BTC") -> Candle:
+    return Candle(
+        coin=coin,
+        interval="1m",
+        open_time_ms=i * 60_000,
+        close_time_ms=i * 60_000 + 59_999,
+        open=1.0,
+        high=2.0,
+        low=0.5,
+        close=close,
+        volume=3.0,
+        trades=4,
+        closed=closed,
+        updated_at_ms=i,
+    )
+
+
+def count(path: Path, table: str) -> int:
+    conn = db.open_ro(path)
+    try:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+async def run_writer(path: Path, events: list[Event], **kw: Any) -> StorageWriter:
+    bus = Bus()
+    writer = StorageWriter(path, bus, executor=inline_executor, **kw)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(writer.run)
+        for ev in events:
+            await bus.publish(ev)
+        bus.close()
+    return writer
+
+
+async def test_replays_and_duplicates_never_create_rows_twice(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    batch = CandleBatch(rows=[candle(i) for i in range(100)])
+    await run_writer(path, [batch, batch, CandleBatch(rows=[candle(5, close=9.0)])])
+    assert count(path, "hyperliquid_candles") == 100
+    conn = db.open_ro(path)
+    assert conn.execute(
+        "SELECT close FROM hyperliquid_candles WHERE open_time_ms=?", (5 * 60_000,)
+    ).fetchone() == (9.0,)
+    # A second process writing the same rows again changes nothing either.
+    await run_writer(path, [batch])
+    assert count(path, "hyperliquid_candles") == 100
+
+
+async def test_closed_bar_never_reopens(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    await run_writer(
+        path, [CandleBatch(rows=[candle(1, closed=True)]), CandleBatch(rows=[candle(1, closed=False)])]
+    )
+    conn = db.open_ro(path)
+    assert conn.execute("SELECT closed FROM hyperliquid_candles").fetchone() == (1,)
+
+
+async def test_latest_mid_in_bucket_wins_whatever_the_order(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    late = MidPrice(coin="BTC", bucket_ms=5000, price=2.0, observed_at_ms=9000)
+    early = MidPrice(coin="BTC", bucket_ms=5000, price=1.0, observed_at_ms=6000)
+    await run_writer(path, [MidBatch(rows=[late]), MidBatch(rows=[early])])
+    conn = db.open_ro(path)
+    assert conn.execute("SELECT price, observed_at_ms FROM hyperliquid_mid_prices").fetchall() == [
+        (2.0, 9000)
+    ]
+
+
+async def test_queued_events_are_batched_into_few_transactions(tmp_path: Path) -> None:
+    bus = Bus()
+    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor, max_gather_s=0)
+    # Queue everything before the writer starts reading.
+    for i in range(50):
+        bus.publish_nowait(CandleBatch(rows=[candle(i)]))
+    bus.close()
+    await writer.run()
+    assert writer.stats.events == 50
+    assert writer.stats.transactions == 1
+    assert count(tmp_path / "w.db", "hyperliquid_candles") == 50
+
+
+async def test_batches_are_bounded_by_rows(tmp_path: Path) -> None:
+    bus = Bus()
+    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor, max_rows=100)
+    for i in range(10):
+        bus.publish_nowait(CandleBatch(rows=[candle(i * 50 + j) for j in range(50)]))
+    bus.close()
+    await writer.run()
+    assert writer.stats.transactions == 5
+    assert writer.stats.rows == 500
+
+
+async def test_committed_is_published_with_rows_per_table(tmp_path: Path) -> None:
+    bus = Bus()
+    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor)
+    seen = bus.subscribe("obs", [Committed], buffer=100, policy=Policy.DROP_OLDEST)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(writer.run)
+        bus.publish_nowait(CandleBatch(rows=[candle(1), candle(2)]))
+        bus.publish_nowait(RunStarted(run_id="r1", source="s", channel="c", started_at_ms=1))
+        ev = await seen.receive()
+        bus.close()
+    assert isinstance(ev, Committed)
+    assert ev.rows_by_table == {"hyperliquid_candles": 2, "ingestion_runs": 1}
+    assert writer.stats.rows_by_table == ev.rows_by_table
+
+
+async def test_final_flush_commits_everything_accepted_when_cancelled(tmp_path: Path) -> None:
+    bus = Bus()
+    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(writer.run)
+        for i in range(20):
+            bus.publish_nowait(CandleBatch(rows=[candle(i)]))
+        # Cancel before the writer had a chance to read: the shielded final flush commits.
+        nursery.cancel_scope.cancel()
+    assert count(tmp_path / "w.db", "hyperliquid_candles") == 20
+
+
+class Poison(Event):
+    n: int
+
+
+class Solo(Event):
+    solo: ClassVar[bool] = True
+    request_id: str
+
+
+@pytest.fixture
+def extra_writers(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Registers test-only write functions: Poison fails for odd n, Solo reports a count."""
+    calls = {"busy": 0}
+    real = schema.writers
+
+    def write_poison(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+        if ev.n < 0 and calls["busy"] < 2:
+            calls["busy"] += 1
+            raise apsw.BusyError("database is locked")
+        if ev.n % 2:
+            raise ValueError(f"bad event {ev.n}")
+        conn.execute(
+            "INSERT INTO ingestion_runs (run_id, source, channel, started_at_ms, status) "
+            "VALUES (?, 'test', 'poison', 0, 'ok')",
+            (f"p{ev.n}",),
+        )
+        return {"ingestion_runs": 1}
+
+    def write_solo(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+        return {"nothing": 7}
+
+    monkeypatch.setattr(
+        schema, "writers", lambda: {**real(), Poison: write_poison, Solo: write_solo}
+    )
+    return calls
+
+
+async def test_a_bad_event_is_rejected_alone(tmp_path: Path, extra_writers: dict[str, int]) -> None:
+    bus = Bus()
+    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor)
+    for n in range(6):
+        bus.publish_nowait(Poison(n=n))
+    bus.close()
+    await writer.run()
+    assert writer.stats.rejected == 3
+    assert count(tmp_path / "w.db", "ingestion_runs") == 3  # 0, 2, 4 survived
+
+
+async def test_retryable_errors_are_retried_without_losing_the_batch(
+    tmp_path: Path, extra_writers: dict[str, int], autojump_clock: trio.testing.MockClock
+) -> None:
+    bus = Bus()
+    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor, retry_initial_s=1)
+    bus.publish_nowait(Poison(n=-2))
+    bus.publish_nowait(CandleBatch(rows=[candle(1)]))
+    bus.close()
+    t0 = trio.current_time()
+    await writer.run()
+    assert extra_writers["busy"] == 2
+    assert writer.stats.retries == 2
+    assert trio.current_time() - t0 >= 3  # backed off 1 s, then 2 s
+    assert count(tmp_path / "w.db", "hyperliquid_candles") == 1
+    assert count(tmp_path / "w.db", "ingestion_runs") == 1
+
+
+async def test_solo_events_get_their_own_transaction_and_report_results(
+    tmp_path: Path, extra_writers: dict[str, int]
+) -> None:
+    c1, c2 = CandleBatch(rows=[candle(1)]), CandleBatch(rows=[candle(2)])
+    s = Solo(request_id="req-1")
+    assert _transactions([c1, s, c2, c1]) == [[c1], [s], [c2, c1]]
+    bus = Bus()
+    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor)
+    seen = bus.subscribe("obs", [Committed], buffer=10, policy=Policy.DROP_OLDEST)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(writer.run)
+        await bus.publish(s)
+        ev = await seen.receive()
+        bus.close()
+    assert isinstance(ev, Committed)
+    assert ev.results == {"req-1": {"nothing": 7}}
+
+
+async def test_interrupted_runs_are_closed_by_the_service_writer_only(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    await run_writer(path, [RunStarted(run_id="r1", source="s", channel="c", started_at_ms=1)])
+    await run_writer(path, [])  # a one-off command's writer leaves it alone
+    conn = db.open_ro(path)
+    assert conn.execute("SELECT status FROM ingestion_runs").fetchone() == ("running",)
+    conn.close()
+    await run_writer(path, [], close_interrupted=True)
+    conn = db.open_ro(path)
+    status, error = conn.execute("SELECT status, error FROM ingestion_runs").fetchone()
+    assert status == "failed" and "interrupted" in error
+
+
+async def test_schema_is_versioned(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    await run_writer(path, [])
+    conn = db.open_ro(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    conn = db.open_rw(path)
+    conn.execute(f"PRAGMA user_version={schema.SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.RaisesGroup(schema.SchemaTooNew):
+        await run_writer(path, [])
