@@ -88,7 +88,9 @@ def main() -> None:
     args = parser.parse_args()
     rows = make_rows(args.rows)
     txn_rows = 20_000
-    print(f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}"
+    )
     print(f"rows: {len(rows):,}  event size: {args.batch}  transaction: <= {txn_rows:,} rows")
     with tempfile.TemporaryDirectory() as tmp:
         raw_s = baseline(Path(tmp) / "raw.db", rows, txn_rows)

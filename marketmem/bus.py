@@ -103,9 +103,7 @@ class Bus:
     def _targets(self, event_type: type[Event]) -> list[_Subscriber]:
         targets = self._by_type.get(event_type)
         if targets is None:
-            targets = [
-                s for s in self._subscribers if s.types is None or event_type in s.types
-            ]
+            targets = [s for s in self._subscribers if s.types is None or event_type in s.types]
             self._by_type[event_type] = targets
         return targets
 
@@ -183,4 +181,6 @@ class Bus:
                     dropped=s.dropped,
                 )
             )
-        return BusStatistics(subscribers=tuple(subs), published=self._published, closed=self._closed)
+        return BusStatistics(
+            subscribers=tuple(subs), published=self._published, closed=self._closed
+        )

@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", help="config file (default: $MARKETMEM_CONFIG or config/marketmem.toml)"
     )
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
     parser.add_argument("--log-format", default="text", choices=["text", "json"])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -60,8 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         usage, rest = group.split((UsageError, ConfigError))
         if rest is not None or usage is None:
             raise
-        for exc in _leaves(usage):
-            print(f"marketmem: {exc}", file=sys.stderr)
+        for leaf in _leaves(usage):
+            print(f"marketmem: {leaf}", file=sys.stderr)
         return 2
     return code
 

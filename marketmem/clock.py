@@ -35,7 +35,7 @@ class TrioWallClock:
         t = trio.current_time()
         if self._trio_t0 is None:
             self._trio_t0 = t
-        return self._start_ms + int(round((t - self._trio_t0) * 1000))
+        return self._start_ms + round((t - self._trio_t0) * 1000)
 
 
 class FixedClock:

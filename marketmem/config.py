@@ -40,7 +40,7 @@ def _ch(cadence_s: float, enabled: bool = False) -> ChannelConfig:
 
 def _default(cadence_s: float) -> ChannelConfig:
     # msgspec needs a factory for struct defaults.
-    return msgspec.field(default_factory=lambda: _ch(cadence_s))  # type: ignore[no-any-return]
+    return msgspec.field(default_factory=lambda: _ch(cadence_s))
 
 
 class StorageConfig(Base):
@@ -222,7 +222,5 @@ def load_config(explicit: str | None = None) -> Config:
     cfg = parse_config(text, source_path=str(path))
     db = os.environ.get("MARKETMEM_DB")
     if db:
-        cfg = msgspec.structs.replace(
-            cfg, storage=msgspec.structs.replace(cfg.storage, path=db)
-        )
+        cfg = msgspec.structs.replace(cfg, storage=msgspec.structs.replace(cfg.storage, path=db))
     return cfg

@@ -116,9 +116,7 @@ class Histogram(_Metric):
             for bound, c in zip((*self.buckets, math.inf), counts, strict=True):
                 cumulative += c
                 le = f'le="{_fmt_value(bound)}"'
-                lines.append(
-                    f"{self.name}_bucket{_fmt_labels(self.labels, key, le)} {cumulative}"
-                )
+                lines.append(f"{self.name}_bucket{_fmt_labels(self.labels, key, le)} {cumulative}")
             lines.append(f"{self.name}_sum{_fmt_labels(self.labels, key)} {self._sums[key]!r}")
             lines.append(f"{self.name}_count{_fmt_labels(self.labels, key)} {cumulative}")
         return lines

@@ -58,7 +58,5 @@ async def runtime(config: Config, autojump_clock: object) -> AsyncIterator[Runti
     NOTE: pytest-trio picks the clock from the *test function's* arguments only, so a test
     using this fixture must also take ``autojump_clock`` itself to run on MockClock.
     """
-    async with open_pipeline(
-        config, clock=TrioWallClock(T0_MS), executor=inline_executor
-    ) as rt:
+    async with open_pipeline(config, clock=TrioWallClock(T0_MS), executor=inline_executor) as rt:
         yield rt

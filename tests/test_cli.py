@@ -108,7 +108,9 @@ def test_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "registry" not in out
 
 
-def test_check_with_nothing_enabled_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_with_nothing_enabled_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run_cli(["--config", str(write_config(tmp_path)), "check"], capsys)
     assert code == 1 and "no channel is enabled" in err
 
@@ -116,7 +118,7 @@ def test_check_with_nothing_enabled_fails(tmp_path: Path, capsys: pytest.Capture
 def test_cadence_lists_thresholds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(["--config", str(write_config(tmp_path)), "cadence"], capsys)
     assert code == 0
-    line = next(l for l in out.splitlines() if l.startswith("hyperliquid/candles "))
+    line = next(x for x in out.splitlines() if x.startswith("hyperliquid/candles "))
     assert line.split()[2:] == ["60s", "360s"]
 
 

@@ -26,9 +26,7 @@ def test_running_while_latest_run_is_going() -> None:
     h = RunHistory(latest_status="running", latest_started_ms=NOW - MIN)
     assert channel_status(h, 60, NOW) is Status.RUNNING
     # Even after a failure: the newest fact is that a run is going.
-    h = RunHistory(
-        latest_status="running", latest_started_ms=NOW, last_finished_status="failed"
-    )
+    h = RunHistory(latest_status="running", latest_started_ms=NOW, last_finished_status="failed")
     assert channel_status(h, 60, NOW) is Status.RUNNING
 
 

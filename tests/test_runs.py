@@ -30,7 +30,9 @@ def candle(i: int) -> Candle:
     )
 
 
-async def test_ok_run_counts_rows_and_is_stored(runtime: Runtime, autojump_clock: trio.testing.MockClock) -> None:
+async def test_ok_run_counts_rows_and_is_stored(
+    runtime: Runtime, autojump_clock: trio.testing.MockClock
+) -> None:
     async def job(ctx: RunContext) -> None:
         await ctx.publish(CandleBatch(rows=[candle(1), candle(2)]))
         await trio.sleep(2)
@@ -42,7 +44,9 @@ async def test_ok_run_counts_rows_and_is_stored(runtime: Runtime, autojump_clock
     assert T0_MS + 2000 <= result.finished_at_ms < T0_MS + 2100
 
 
-async def test_failed_run_names_the_exception_and_notes_add_to_error(runtime: Runtime, autojump_clock: trio.testing.MockClock) -> None:
+async def test_failed_run_names_the_exception_and_notes_add_to_error(
+    runtime: Runtime, autojump_clock: trio.testing.MockClock
+) -> None:
     async def job(ctx: RunContext) -> None:
         ctx.note("coin XYZ: no book")
         raise ValueError("payload missing field `universe`")
@@ -58,7 +62,9 @@ async def test_failed_run_names_the_exception_and_notes_add_to_error(runtime: Ru
     assert result.status == "ok" and result.error == "coin XYZ: no book"
 
 
-async def test_runs_reach_the_database(runtime: Runtime, autojump_clock: trio.testing.MockClock) -> None:
+async def test_runs_reach_the_database(
+    runtime: Runtime, autojump_clock: trio.testing.MockClock
+) -> None:
     async def job(ctx: RunContext) -> None:
         await ctx.publish(CandleBatch(rows=[candle(1)]))
 
@@ -71,7 +77,9 @@ async def test_runs_reach_the_database(runtime: Runtime, autojump_clock: trio.te
     assert row["run_id"] == result.run_id and row["status"] == "ok" and row["rows_written"] == 1
 
 
-async def test_cancelled_run_is_recorded_failed(runtime: Runtime, autojump_clock: trio.testing.MockClock) -> None:
+async def test_cancelled_run_is_recorded_failed(
+    runtime: Runtime, autojump_clock: trio.testing.MockClock
+) -> None:
     runs = runtime.bus.subscribe("t", [RunFinished], buffer=10, policy=Policy.LOSSLESS)
 
     async def forever(ctx: RunContext) -> None:
@@ -84,7 +92,9 @@ async def test_cancelled_run_is_recorded_failed(runtime: Runtime, autojump_clock
     assert ev.status == "failed" and ev.error is not None and "cancelled" in ev.error
 
 
-async def test_stream_windows_record_only_when_rows_arrive(runtime: Runtime, autojump_clock: trio.testing.MockClock) -> None:
+async def test_stream_windows_record_only_when_rows_arrive(
+    runtime: Runtime, autojump_clock: trio.testing.MockClock
+) -> None:
     runs = runtime.bus.subscribe("t", [RunFinished], buffer=10, policy=Policy.LOSSLESS)
     window = StreamRunWindow(runtime, "hyperliquid", "mids", window_s=60)
 

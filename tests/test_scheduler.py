@@ -28,7 +28,9 @@ async def run_for(rt: Runtime, specs: list[ChannelSpec], seconds: float) -> Sche
     return scheduler
 
 
-async def test_ticks_are_drift_free(runtime: Runtime, autojump_clock: trio.testing.MockClock) -> None:
+async def test_ticks_are_drift_free(
+    runtime: Runtime, autojump_clock: trio.testing.MockClock
+) -> None:
     starts: list[float] = []
     t0 = trio.current_time()
 
@@ -40,7 +42,9 @@ async def test_ticks_are_drift_free(runtime: Runtime, autojump_clock: trio.testi
     assert starts == [0, 10, 20, 30]
 
 
-async def test_run_at_start_false_waits_one_cadence(runtime: Runtime, autojump_clock: trio.testing.MockClock) -> None:
+async def test_run_at_start_false_waits_one_cadence(
+    runtime: Runtime, autojump_clock: trio.testing.MockClock
+) -> None:
     starts: list[float] = []
     t0 = trio.current_time()
 
@@ -51,7 +55,9 @@ async def test_run_at_start_false_waits_one_cadence(runtime: Runtime, autojump_c
     assert starts == [10, 20]
 
 
-async def test_a_run_still_going_makes_the_tick_a_skip(runtime: Runtime, autojump_clock: trio.testing.MockClock) -> None:
+async def test_a_run_still_going_makes_the_tick_a_skip(
+    runtime: Runtime, autojump_clock: trio.testing.MockClock
+) -> None:
     starts: list[float] = []
     t0 = trio.current_time()
 
@@ -66,7 +72,9 @@ async def test_a_run_still_going_makes_the_tick_a_skip(runtime: Runtime, autojum
     assert stats.started == 2
 
 
-async def test_one_failing_channel_never_stops_another(runtime: Runtime, autojump_clock: trio.testing.MockClock) -> None:
+async def test_one_failing_channel_never_stops_another(
+    runtime: Runtime, autojump_clock: trio.testing.MockClock
+) -> None:
     runs = runtime.bus.subscribe("t", [RunFinished], buffer=1000, policy=Policy.LOSSLESS)
     good_calls = 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -33,12 +34,14 @@ async def test_crashing_actor_is_restarted_with_growing_backoff(
             raise ConnectionError("socket closed")
         await trio.sleep_forever()
 
-    spec = ActorSpec("stream", flaky, source="hyperliquid", channel="candles", channels=("candles", "mids"))
+    spec = ActorSpec(
+        "stream", flaky, source="hyperliquid", channel="candles", channels=("candles", "mids")
+    )
     rng = random.Random(1)
     with trio.move_on_after(100):
         await supervise(runtime, spec, initial_backoff_s=1, max_backoff_s=60, rng=rng)
     assert len(starts) == 4
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     # Jittered in [0.5, 1] x 1, 2, 4 seconds.
     assert 0.5 <= gaps[0] <= 1 and 1 <= gaps[1] <= 2 and 2 <= gaps[2] <= 4
     failed = []
@@ -66,7 +69,9 @@ def test_only_enabled_specs_start(make_config) -> None:  # type: ignore[no-untyp
     specs: list[ChannelSpec | ActorSpec] = [
         ChannelSpec("hyperliquid", "registry", 1, job),
         ChannelSpec("hyperliquid", "funding_pressure", 1, job),
-        ActorSpec("stream", actor, source="hyperliquid", channel="candles", channels=("candles", "mids")),
+        ActorSpec(
+            "stream", actor, source="hyperliquid", channel="candles", channels=("candles", "mids")
+        ),
         ActorSpec("candles-only", actor, source="hyperliquid", channel="candles"),
         ActorSpec("observer", actor),
     ]
@@ -76,9 +81,12 @@ def test_only_enabled_specs_start(make_config) -> None:  # type: ignore[no-untyp
 
 
 async def test_service_runs_channels_and_stops_cleanly(
-    make_config, autojump_clock: trio.testing.MockClock  # type: ignore[no-untyped-def]
+    make_config,
+    autojump_clock: trio.testing.MockClock,  # type: ignore[no-untyped-def]
 ) -> None:
-    cfg: Config = make_config("[http]\nenabled = false\n[hyperliquid.channels]\nregistry = { enabled = true, cadence_s = 10 }\n")
+    cfg: Config = make_config(
+        "[http]\nenabled = false\n[hyperliquid.channels]\nregistry = { enabled = true, cadence_s = 10 }\n"
+    )
     calls = 0
 
     async def job(ctx: RunContext) -> None:

@@ -69,7 +69,8 @@ async def test_replays_and_duplicates_never_create_rows_twice(tmp_path: Path) ->
 async def test_closed_bar_never_reopens(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
     await run_writer(
-        path, [CandleBatch(rows=[candle(1, closed=True)]), CandleBatch(rows=[candle(1, closed=False)])]
+        path,
+        [CandleBatch(rows=[candle(1, closed=True)]), CandleBatch(rows=[candle(1, closed=False)])],
     )
     conn = db.open_ro(path)
     assert conn.execute("SELECT closed FROM hyperliquid_candles").fetchone() == (1,)

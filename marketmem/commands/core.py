@@ -67,8 +67,10 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 def iso(ms: int | None) -> str | None:
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
+    return (
+        datetime.fromtimestamp(ms / 1000, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
     )
 
 
@@ -116,7 +118,9 @@ def age(now_ms: int, ms: int | None) -> str:
 
 
 def format_table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     for r in rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
@@ -193,7 +197,9 @@ async def ingest_once(config: Config, source: str, channel: str | None) -> int:
         if channel is not None:
             specs = [s for s in specs if s.channel == channel]
         if not specs:
-            known = sorted({f"{s.source} {s.channel}" for s in build_all(rt) if isinstance(s, ChannelSpec)})
+            known = sorted(
+                {f"{s.source} {s.channel}" for s in build_all(rt) if isinstance(s, ChannelSpec)}
+            )
             raise UsageError(
                 f"no one-off channel {source}{' ' + channel if channel else ''}; "
                 f"known: {', '.join(known) or 'none'}"

@@ -71,4 +71,5 @@ def close_interrupted_runs(conn: apsw.Connection, now_ms: int) -> int:
             "WHERE status='running'",
             (now_ms, INTERRUPTED),
         )
-        return conn.changes()
+        changed: int = conn.changes()
+    return changed

@@ -54,7 +54,9 @@ def has_table(conn: apsw.Connection, name: str) -> bool:
     return row is not None
 
 
-def channel_health(conn: apsw.Connection | None, config: Config, now_ms: int) -> list[dict[str, Any]]:
+def channel_health(
+    conn: apsw.Connection | None, config: Config, now_ms: int
+) -> list[dict[str, Any]]:
     """Every source/channel of the config with its health; ``conn`` None means no database."""
     out: list[dict[str, Any]] = []
     have_runs = conn is not None and has_table(conn, "ingestion_runs")
@@ -102,5 +104,6 @@ def table_row_counts(conn: apsw.Connection) -> dict[str, int]:
     for name in names:
         if any(name.startswith(f"{v}_") for v in virtual):
             continue
-        counts[name] = conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+        row = conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()
+        counts[name] = int(row[0]) if row else 0
     return counts

@@ -45,7 +45,8 @@ class SchemaTooNew(Exception):
 
 def migrate(conn: apsw.Connection) -> int:
     """Bring the database to SCHEMA_VERSION; returns the version it started at."""
-    start: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    row = conn.execute("PRAGMA user_version").fetchone()
+    start = int(row[0]) if row else 0
     if start > SCHEMA_VERSION:
         raise SchemaTooNew(
             f"database schema version {start} is newer than this marketmem ({SCHEMA_VERSION})"

@@ -27,7 +27,7 @@ import trio
 from marketmem import metrics
 from marketmem.bus import Bus, Policy
 from marketmem.clock import SystemClock, WallClock
-from marketmem.events import Committed, CommitFailed, Event
+from marketmem.events import CommitFailed, Committed, Event
 from marketmem.storage import db, schema
 from marketmem.storage.core_tables import close_interrupted_runs
 from marketmem.storage.tables import WriteFn, event_weight
@@ -241,7 +241,9 @@ class StorageWriter:
                     f"retrying in {delay:.1f}s" if retry else "giving up at shutdown",
                 )
                 await self._publish_nowait(
-                    CommitFailed(events=len(batch), error=f"{type(exc).__name__}: {exc}", will_retry=retry)
+                    CommitFailed(
+                        events=len(batch), error=f"{type(exc).__name__}: {exc}", will_retry=retry
+                    )
                 )
                 if not retry:
                     return
@@ -265,7 +267,9 @@ class StorageWriter:
             latency = trio.current_time() - t0
             self._record(batch, totals, latency)
             await self._publish_nowait(
-                Committed(events=len(batch), rows_by_table=totals, latency_s=latency, results=results)
+                Committed(
+                    events=len(batch), rows_by_table=totals, latency_s=latency, results=results
+                )
             )
             return
 
