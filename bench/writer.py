@@ -5,7 +5,7 @@ writer batching them into transactions off the trio thread) next to a raw apsw
 ``executemany`` baseline of the same rows and SQL in the same run; the ratio is last.
 Target: the writer reaches at least 70% of the baseline.
 
-    .venv/bin/python bench/writer.py [--rows N] [--batch N]
+    .venv/bin/python -m bench.writer [--rows N] [--batch N]
 """
 
 from __future__ import annotations

@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from marketmem.config import ConfigError, load_config
 from marketmem.logs import setup_logging
 
-COMMAND_MODULES: tuple[str, ...] = ("marketmem.commands.core",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "marketmem.commands.core",
+    "marketmem.commands.http",
+    "marketmem.commands.polymarket",
+    "marketmem.commands.maintain",
+    "marketmem.commands.ops",
+)
 
 
 class UsageError(Exception):

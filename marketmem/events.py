@@ -97,16 +97,323 @@ class MidBatch(Event):
     rows: list[MidPrice]
 
 
+class HyperliquidAsset(Row):
+    """One perp of ``meta.universe``; key coin. ``asset_index`` is its slot (delisted keep it)."""
+
+    coin: str
+    asset_index: int
+    sz_decimals: int
+    max_leverage: int
+    margin_table_id: int | None
+    # JSON list of {"lower_bound": "<decimal>", "max_leverage": n}; None when unknown.
+    margin_tiers: str | None
+    is_delisted: bool
+    only_isolated: bool
+    margin_mode: str | None
+    first_seen_ms: int
+    last_seen_ms: int
+
+
+class AssetCategoryDef(Row):
+    """A category of the taxonomy file; key category_id."""
+
+    category_id: str
+    label: str
+    description: str
+
+
+class AssetCategoryLink(Row):
+    """Coin to category; key (coin, category_id)."""
+
+    coin: str
+    category_id: str
+
+
+class AssetRegistryBatch(Event):
+    """One registry run: every asset (upserted), and the whole taxonomy and category map,
+    which replace the stored ones in the same transaction."""
+
+    assets: list[HyperliquidAsset]
+    taxonomy: list[AssetCategoryDef]
+    categories: list[AssetCategoryLink]
+
+
 # --- hyperliquid: end ----------------------------------------------------------------------
 
 
 # --- features ------------------------------------------------------------------------------
+# Feature rows: (coin, computed_at_ms) is the key; window_*_ms is the data the row covers;
+# NULL columns are undefined values, their reasons in ``null_reasons`` (JSON column -> reason).
+
+
+class AssetCtxSnapshot(Row):
+    """One coin's ``metaAndAssetCtxs`` context at one fetch; key (coin, snapshot_ms)."""
+
+    coin: str
+    snapshot_ms: int
+    mark_px: float | None
+    oracle_px: float | None
+    mid_px: float | None
+    funding: float | None
+    premium: float | None
+    open_interest: float | None
+    prev_day_px: float | None
+    day_ntl_vlm: float | None
+    day_base_vlm: float | None
+    impact_bid_px: float | None
+    impact_ask_px: float | None
+
+
+class AssetCtxSnapshotBatch(Event):
+    rows: list[AssetCtxSnapshot]
+
+
+class TechnicalIndicators(Row):
+    """Indicators on 1-minute (``m1_``) and 1-hour (``h1_``) candles."""
+
+    coin: str
+    computed_at_ms: int
+    window_start_ms: int | None
+    window_end_ms: int | None
+    m1_close: float | None
+    m1_sma_20: float | None
+    m1_sma_50: float | None
+    m1_ema_20: float | None
+    m1_ema_50: float | None
+    m1_rsi_14: float | None
+    m1_macd: float | None
+    m1_macd_signal: float | None
+    m1_macd_hist: float | None
+    m1_bb_upper: float | None
+    m1_bb_middle: float | None
+    m1_bb_lower: float | None
+    m1_bb_pct_b: float | None
+    m1_bb_bandwidth: float | None
+    m1_atr_14: float | None
+    m1_vwap: float | None
+    m1_roc_12: float | None
+    m1_high: float | None
+    m1_low: float | None
+    m1_range_pct: float | None
+    m1_range_position: float | None
+    h1_close: float | None
+    h1_sma_20: float | None
+    h1_sma_50: float | None
+    h1_ema_20: float | None
+    h1_ema_50: float | None
+    h1_rsi_14: float | None
+    h1_macd: float | None
+    h1_macd_signal: float | None
+    h1_macd_hist: float | None
+    h1_bb_upper: float | None
+    h1_bb_middle: float | None
+    h1_bb_lower: float | None
+    h1_bb_pct_b: float | None
+    h1_bb_bandwidth: float | None
+    h1_atr_14: float | None
+    h1_vwap: float | None
+    h1_roc_12: float | None
+    h1_high: float | None
+    h1_low: float | None
+    h1_range_pct: float | None
+    h1_range_position: float | None
+    null_reasons: str | None
+
+
+class TechnicalIndicatorsBatch(Event):
+    rows: list[TechnicalIndicators]
+
+
+class FundingPressure(Row):
+    coin: str
+    computed_at_ms: int
+    window_start_ms: int | None
+    window_end_ms: int | None
+    funding_rate: float | None
+    funding_annualized: float | None
+    premium: float | None
+    mark_px: float | None
+    oracle_px: float | None
+    basis_bps: float | None
+    predicted_funding_rate: float | None
+    next_funding_time_ms: int | None
+    binance_funding_hourly: float | None
+    bybit_funding_hourly: float | None
+    funding_mean_7d: float | None
+    funding_std_7d: float | None
+    funding_zscore_7d: float | None
+    funding_history_points: int | None
+    open_interest: float | None
+    oi_notional_usd: float | None
+    funding_x_oi_usd_hourly: float | None
+    direction: str | None
+    null_reasons: str | None
+
+
+class FundingPressureBatch(Event):
+    rows: list[FundingPressure]
+
+
+class LiquidityProfile(Row):
+    coin: str
+    computed_at_ms: int
+    window_start_ms: int | None
+    window_end_ms: int | None
+    best_bid: float | None
+    best_ask: float | None
+    mid_px: float | None
+    spread_bps: float | None
+    bid_depth_10bps: float | None
+    ask_depth_10bps: float | None
+    bid_depth_25bps: float | None
+    ask_depth_25bps: float | None
+    bid_depth_50bps: float | None
+    ask_depth_50bps: float | None
+    bid_depth_100bps: float | None
+    ask_depth_100bps: float | None
+    bid_depth_visible: float | None
+    ask_depth_visible: float | None
+    bid_reach_bps: float | None
+    ask_reach_bps: float | None
+    imbalance_10bps: float | None
+    imbalance_visible: float | None
+    venue_impact_bid_px: float | None
+    venue_impact_ask_px: float | None
+    venue_impact_spread_bps: float | None
+    day_ntl_vlm: float | None
+    null_reasons: str | None
+
+
+class LiquidityImpact(Row):
+    """Walking the book for ``notional_usd`` on one side; key (coin, computed_at_ms, notional_usd,
+    side)."""
+
+    coin: str
+    computed_at_ms: int
+    notional_usd: float
+    side: str  # "buy" (walks the asks) | "sell" (walks the bids)
+    avg_px: float | None
+    worst_px: float | None
+    slippage_bps: float | None
+    null_reason: str | None
+
+
+class LiquidityProfileBatch(Event):
+    rows: list[LiquidityProfile]
+    impacts: list[LiquidityImpact] = []
+
+
+class VolatilityProfile(Row):
+    coin: str
+    computed_at_ms: int
+    window_start_ms: int | None
+    window_end_ms: int | None
+    close: float | None
+    rv_1h: float | None
+    rv_4h: float | None
+    rv_24h: float | None
+    rv_7d: float | None
+    parkinson_24h: float | None
+    garman_klass_24h: float | None
+    parkinson_7d: float | None
+    garman_klass_7d: float | None
+    atr_pct_1m: float | None
+    atr_pct_1h: float | None
+    regime_percentile: float | None
+    regime: str | None
+    null_reasons: str | None
+
+
+class VolatilityProfileBatch(Event):
+    rows: list[VolatilityProfile]
+
+
+class PositioningPressure(Row):
+    coin: str
+    computed_at_ms: int
+    window_start_ms: int | None
+    window_end_ms: int | None
+    mark_px: float | None
+    open_interest: float | None
+    oi_notional_usd: float | None
+    day_ntl_vlm: float | None
+    oi_to_volume_24h: float | None
+    oi_change_pct_5m: float | None
+    oi_change_pct_1h: float | None
+    oi_change_pct_24h: float | None
+    price_change_pct_5m: float | None
+    price_change_pct_1h: float | None
+    price_change_pct_24h: float | None
+    quadrant_5m: str | None
+    quadrant_1h: str | None
+    quadrant_24h: str | None
+    null_reasons: str | None
+
+
+class PositioningPressureBatch(Event):
+    rows: list[PositioningPressure]
 
 
 # --- features: end -------------------------------------------------------------------------
 
 
 # --- retention -----------------------------------------------------------------------------
+# Commands of the retention actor (marketmem.retention), executed by the storage writer, each
+# in a transaction of its own. The writer reports rows changed per table in
+# ``Committed.results[request_id]``; every command is bounded by its ``limit``.
+
+
+class RollupHours(Event):
+    """Roll up to ``limit`` ended hours whose minutes changed since their last rollup.
+
+    Hours starting at or before ``through_ms`` are rolled up; hours starting before
+    ``hours_before_ms`` are past 1-hour retention and only unmarked. An hour starting before
+    ``minutes_before_ms`` may have lost minutes to retention: it is kept when the minutes
+    left are fewer than it was built from.
+    """
+
+    solo = True  # one transaction of its own (not a struct field)
+
+    request_id: str
+    through_ms: int
+    minutes_before_ms: int
+    hours_before_ms: int
+    rolled_up_at_ms: int
+    limit: int
+
+
+class ExpireMinutes(Event):
+    """Delete about ``limit`` 1-minute candles older than ``before_ms`` whose hour is rolled
+    up and not waiting for another rollup, or starts before ``hours_before_ms`` (past 1-hour
+    retention: not rolled up any more)."""
+
+    solo = True
+
+    request_id: str
+    before_ms: int
+    hours_before_ms: int
+    limit: int
+
+
+class ExpireRows(Event):
+    """Delete about ``limit`` rows of a declared retained table with a time before
+    ``before_ms`` (see ``marketmem.retention.policy.RETAINED_TABLES``)."""
+
+    solo = True
+
+    request_id: str
+    table: str
+    before_ms: int
+    limit: int
+
+
+class ReclaimSpace(Event):
+    """Hand up to ``pages`` free pages back to the file system (incremental vacuum)."""
+
+    solo = True
+
+    request_id: str
+    pages: int
 
 
 # --- retention: end ------------------------------------------------------------------------
@@ -115,16 +422,264 @@ class MidBatch(Event):
 # --- polymarket ----------------------------------------------------------------------------
 
 
+class PolymarketEventRow(Row):
+    """One Gamma event; key event_id. Tags are tag slugs."""
+
+    event_id: str
+    slug: str
+    title: str
+    start_ms: int | None
+    end_ms: int | None
+    closed_time_ms: int | None
+    active: bool
+    closed: bool
+    archived: bool
+    volume: float
+    volume_24h: float
+    liquidity: float
+    tags: list[str]
+    updated_at_ms: int | None
+    fetched_at_ms: int
+
+
+class PolymarketMarketRow(Row):
+    """One Gamma market; key market_id. ``outcome_prices`` is index-aligned with ``outcomes``
+    (decimal strings, None before the first trade). ``resolution`` is open / pending /
+    resolved / void / fractional; ``resolved_outcome`` is set only when resolved."""
+
+    market_id: str
+    condition_id: str
+    event_id: str | None
+    event_title: str
+    slug: str
+    question: str
+    outcomes: list[str]
+    outcome_prices: list[str] | None
+    clob_token_ids: list[str]
+    volume: float
+    volume_24h: float
+    liquidity: float
+    best_bid: float | None
+    best_ask: float | None
+    last_trade_price: float | None
+    start_ms: int | None
+    end_ms: int | None
+    closed_time_ms: int | None
+    active: bool
+    closed: bool
+    archived: bool
+    resolution: str
+    resolved_outcome: int | None
+    tags: list[str]
+    updated_at_ms: int | None
+    fetched_at_ms: int
+
+
+class PolymarketAssetLink(Row):
+    """A market linked to a tracked asset; key (market_id, asset)."""
+
+    market_id: str
+    asset: str
+    term: str
+    field: str  # question | title | slug | tags
+    score: float
+    linked_at_ms: int
+
+
+class PolymarketDiscovered(Event):
+    """One discovery run, published only after every page was fetched: upserts events and
+    markets and replaces the asset links of every market in ``markets``."""
+
+    solo = True  # one transaction of its own (not a struct field)
+
+    events: list[PolymarketEventRow]
+    markets: list[PolymarketMarketRow]
+    links: list[PolymarketAssetLink]
+
+
+class PolymarketContextMarket(Row):
+    """A compact market in one of the immediate / later / recently-closed tables."""
+
+    market_id: str
+    question: str
+    slug: str
+    outcomes: list[str]
+    outcome_prices: list[str] | None
+    best_bid: float | None
+    best_ask: float | None
+    last_trade_price: float | None
+    volume: float
+    volume_24h: float
+    liquidity: float
+    end_ms: int | None
+    closed_time_ms: int | None
+    resolution: str
+    resolved_outcome: int | None
+    refreshed_at_ms: int
+
+
+class PolymarketPlacement(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """Where a market belongs now: immediate / later / recently_closed, or none (removed)."""
+
+    market_id: str
+    bucket: str
+    at_ms: int  # when the state it is based on was fetched; an older placement never wins
+    row: PolymarketContextMarket | None = None
+
+
+class PolymarketRefreshed(Event):
+    """Fresh market state from one immediate / later / recently-closed run.
+
+    The writer updates ``markets`` (prices, status; event link and tags kept) and, for every
+    placement, removes the market from all three context tables and inserts it into its
+    bucket, in one transaction: a market is never in two of them at once."""
+
+    markets: list[PolymarketMarketRow]
+    placements: list[PolymarketPlacement]
+
+
 # --- polymarket: end -----------------------------------------------------------------------
 
 
 # --- defillama -----------------------------------------------------------------------------
+# A subject is a chain (id: its DefiLlama name, "Ethereum"), a protocol (id: its slug) or a
+# stablecoin (id: its DefiLlama id, "1"). Amounts are USD; a number the API left out is None.
+
+
+class DefillamaSubject(Row):
+    """Key (kind, subject_id); kind is "chain", "protocol" or "stablecoin"."""
+
+    kind: str
+    subject_id: str
+    name: str
+    slug: str | None
+    symbol: str | None
+    gecko_id: str | None
+    category: str | None
+    updated_at_ms: int
+
+
+class DefillamaAssetLink(Row):
+    """Key (kind, subject_id, asset); origin is "symbol", "gecko_id" or "config"."""
+
+    kind: str
+    subject_id: str
+    asset: str
+    origin: str
+
+
+class DefillamaSubjectBatch(Event):
+    """Subjects with their complete link sets: a subject's links are replaced, not merged."""
+
+    rows: list[DefillamaSubject]
+    links: list[DefillamaAssetLink]
+
+
+class DefillamaCapitalBase(Row):
+    """Key (kind, subject_id, metric, bucket_ms): one observation per hour bucket.
+
+    metric: "tvl_usd", "staking_usd", "pool2_usd", "borrowed_usd" (protocols),
+    "tvl_usd", "stablecoin_supply_usd" (chains), "circulating_usd" (stablecoins).
+    """
+
+    kind: str
+    subject_id: str
+    metric: str
+    bucket_ms: int
+    observed_at_ms: int
+    value_usd: float | None
+
+
+class DefillamaCapitalBaseBatch(Event):
+    rows: list[DefillamaCapitalBase]
+
+
+class DefillamaCapitalFlow(Row):
+    """Latest change of a metric over a period; key (kind, subject_id, metric, period).
+
+    period is "1d", "7d" or "30d"; from_ms/to_ms are the data times compared. Bridge rows
+    (metric "bridge_net_flow_usd") carry inflow/outflow and their difference in change_usd.
+    basis says where the numbers came from: "history", "api", "stored", "bridges" or None.
+    """
+
+    kind: str
+    subject_id: str
+    metric: str
+    period: str
+    observed_at_ms: int
+    from_ms: int | None
+    to_ms: int | None
+    current_usd: float | None
+    previous_usd: float | None
+    change_usd: float | None
+    change_pct: float | None
+    inflow_usd: float | None
+    outflow_usd: float | None
+    basis: str | None
+
+
+class DefillamaCapitalFlowBatch(Event):
+    rows: list[DefillamaCapitalFlow]
+
+
+class DefillamaThroughput(Row):
+    """Latest total over a period; key (kind, subject_id, metric, period).
+
+    metric is "fees_usd", "revenue_usd" or "dex_volume_usd"; period "24h", "7d" or "30d";
+    change_pct compares with the period before (as the overview reports it).
+    """
+
+    kind: str
+    subject_id: str
+    metric: str
+    period: str
+    observed_at_ms: int
+    value_usd: float | None
+    change_pct: float | None
+
+
+class DefillamaThroughputBatch(Event):
+    rows: list[DefillamaThroughput]
 
 
 # --- defillama: end ------------------------------------------------------------------------
 
 
 # --- http ----------------------------------------------------------------------------------
+
+
+class ApiTokenCreated(Event):
+    """A bearer token was issued; only its SHA-256 is stored, never the token."""
+
+    token_id: str
+    user: str
+    token_hash: str
+    created_at_ms: int
+    request_id: str = ""
+
+
+class ApiTokensRevoked(Event):
+    """Revoke one token (``token_id``) or every token of ``user``; exactly one is set."""
+
+    revoked_at_ms: int
+    token_id: str | None = None
+    user: str | None = None
+    request_id: str = ""
+
+
+class CloneSaved(Event):
+    """A clone (id, owner user, traded symbols) was added or replaced."""
+
+    clone_id: str
+    owner: str
+    symbols: list[str]
+    saved_at_ms: int
+    request_id: str = ""
+
+
+class CloneRemoved(Event):
+    clone_id: str
+    request_id: str = ""
 
 
 # --- http: end -----------------------------------------------------------------------------

@@ -10,7 +10,13 @@ from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 Builder = Callable[[Runtime], list[ChannelSpec | ActorSpec]]
 
 # Module paths whose ``build`` returns the specs of that part of the service.
-BUILDERS: tuple[str, ...] = ()
+BUILDERS: tuple[str, ...] = (
+    "marketmem.sources.hyperliquid.build",
+    "marketmem.features.build",
+    "marketmem.sources.defillama",
+    "marketmem.sources.polymarket.channels",
+    "marketmem.retention",
+)
 
 
 def build_all(rt: Runtime) -> list[ChannelSpec | ActorSpec]:

@@ -18,6 +18,11 @@ from marketmem.storage.tables import WriteFn
 TABLE_MODULES: tuple[str, ...] = (
     "marketmem.storage.core_tables",
     "marketmem.sources.hyperliquid.tables",
+    "marketmem.features.tables",
+    "marketmem.sources.polymarket.tables",
+    "marketmem.sources.defillama.tables",
+    "marketmem.http.tables",
+    "marketmem.retention.tables",
 )
 
 

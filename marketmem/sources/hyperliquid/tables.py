@@ -1,8 +1,30 @@
-"""Hyperliquid tables and how candle and mid batches are upserted into them."""
+"""Hyperliquid tables and how candle, mid and registry batches are upserted into them.
+
+- ``hyperliquid_candles``: 1m bars keyed (coin, interval, open_time_ms); ``closed`` never goes
+  back to 0 once set, whatever order pushes and backfills arrive in.
+- ``hyperliquid_mid_prices``: the last mid of each 5-second bucket, keyed (coin, bucket_ms).
+- ``hyperliquid_assets``: the perp universe from ``meta``, keyed by coin; ``first_seen_ms`` is
+  kept from the first run.
+- ``hyperliquid_asset_category_taxonomy`` / ``hyperliquid_asset_categories``: the taxonomy
+  file and the coin-to-category map, replaced whole by each registry run.
+"""
 
 from __future__ import annotations
 
-from marketmem.events import Candle, CandleBatch, MidBatch, MidPrice
+from typing import Any
+
+import apsw
+
+from marketmem.events import (
+    AssetCategoryDef,
+    AssetCategoryLink,
+    AssetRegistryBatch,
+    Candle,
+    CandleBatch,
+    HyperliquidAsset,
+    MidBatch,
+    MidPrice,
+)
 from marketmem.storage.tables import Upsert, rows_writer
 
 DDL = [
@@ -34,6 +56,37 @@ DDL = [
     """,
     "CREATE INDEX IF NOT EXISTS hyperliquid_mid_prices_by_bucket "
     "ON hyperliquid_mid_prices (bucket_ms)",
+    """
+    CREATE TABLE IF NOT EXISTS hyperliquid_assets (
+        coin TEXT NOT NULL PRIMARY KEY,
+        asset_index INTEGER NOT NULL,
+        sz_decimals INTEGER NOT NULL,
+        max_leverage INTEGER NOT NULL,
+        margin_table_id INTEGER,
+        margin_tiers TEXT,
+        is_delisted INTEGER NOT NULL,
+        only_isolated INTEGER NOT NULL,
+        margin_mode TEXT,
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS hyperliquid_asset_category_taxonomy (
+        category_id TEXT NOT NULL PRIMARY KEY,
+        label TEXT NOT NULL,
+        description TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS hyperliquid_asset_categories (
+        coin TEXT NOT NULL,
+        category_id TEXT NOT NULL,
+        PRIMARY KEY (coin, category_id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS hyperliquid_asset_categories_by_category "
+    "ON hyperliquid_asset_categories (category_id)",
 ]
 
 CANDLES = Upsert(
@@ -56,7 +109,32 @@ MIDS = Upsert(
     },
 )
 
+ASSETS = Upsert(
+    "hyperliquid_assets",
+    HyperliquidAsset,
+    key=("coin",),
+    keep=("first_seen_ms",),
+    update={"last_seen_ms": "max(hyperliquid_assets.last_seen_ms, excluded.last_seen_ms)"},
+)
+TAXONOMY = Upsert("hyperliquid_asset_category_taxonomy", AssetCategoryDef, key=("category_id",))
+CATEGORIES = Upsert("hyperliquid_asset_categories", AssetCategoryLink, key=("coin", "category_id"))
+
+
+def write_registry(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+    """Upsert the assets; replace the taxonomy and the category map (inside the writer's txn)."""
+    assert isinstance(ev, AssetRegistryBatch)
+    assets = ASSETS.write(conn, ev.assets)
+    conn.execute("DELETE FROM hyperliquid_asset_category_taxonomy")
+    conn.execute("DELETE FROM hyperliquid_asset_categories")
+    return {
+        ASSETS.table: assets,
+        TAXONOMY.table: TAXONOMY.write(conn, ev.taxonomy),
+        CATEGORIES.table: CATEGORIES.write(conn, ev.categories),
+    }
+
+
 WRITERS = {
     CandleBatch: rows_writer(CANDLES),
     MidBatch: rows_writer(MIDS),
+    AssetRegistryBatch: write_registry,
 }

@@ -1,0 +1,1 @@
+"""Benchmarks: each module prints numbers and asserts nothing; run as `python -m bench.NAME`."""

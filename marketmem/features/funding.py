@@ -1,0 +1,157 @@
+"""Funding pressure of one coin: the current rate in context, as a pure function.
+
+Hyperliquid funding is hourly; ``funding_annualized`` is the hourly rate x 24 x 365. The
+z-score compares the current rate with the hourly rates settled in the last 7 days (sample
+standard deviation). ``funding_x_oi_usd_hourly`` is what longs pay shorts per hour at the
+current rate (negative: shorts pay). The direction label has a neutral band of
+``neutral_abs_rate`` around zero (by default Hyperliquid's interest-only floor, 0.00125 %/h).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from marketmem.events import AssetCtxSnapshot
+from marketmem.features.inputs import PredictedFunding
+from marketmem.features.values import (
+    CONSTANT_SERIES,
+    MISSING_INPUT,
+    NO_HISTORY,
+    TOO_FEW_POINTS,
+    ZERO_PRICE,
+    Columns,
+    Null,
+    Num,
+    finite,
+)
+
+HOURS_PER_YEAR = 24 * 365
+HISTORY_MS = 7 * 24 * 3_600_000
+
+COLUMNS = (
+    "funding_rate",
+    "funding_annualized",
+    "premium",
+    "mark_px",
+    "oracle_px",
+    "basis_bps",
+    "predicted_funding_rate",
+    "next_funding_time_ms",
+    "binance_funding_hourly",
+    "bybit_funding_hourly",
+    "funding_mean_7d",
+    "funding_std_7d",
+    "funding_zscore_7d",
+    "funding_history_points",
+    "open_interest",
+    "oi_notional_usd",
+    "funding_x_oi_usd_hourly",
+    "direction",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FundingSettings:
+    neutral_abs_rate: float = 0.0000125
+    zscore_min_points: int = 24
+
+
+@dataclass(frozen=True, slots=True)
+class ZScore:
+    mean: Num
+    std: Num
+    z: Num
+    points: int
+
+
+def zscore(current: float | None, history: list[float], min_points: int) -> ZScore:
+    """Mean, sample standard deviation and z-score of ``current`` against ``history``."""
+    n = len(history)
+    if n == 0:
+        return ZScore(NO_HISTORY, NO_HISTORY, NO_HISTORY, 0)
+    mean = math.fsum(history) / n
+    if n < max(2, min_points):
+        return ZScore(finite(mean), TOO_FEW_POINTS, TOO_FEW_POINTS, n)
+    std = math.sqrt(math.fsum((x - mean) ** 2 for x in history) / (n - 1))
+    if current is None:
+        return ZScore(finite(mean), finite(std), MISSING_INPUT, n)
+    if std == 0:
+        return ZScore(finite(mean), 0.0, CONSTANT_SERIES, n)
+    return ZScore(finite(mean), finite(std), finite((current - mean) / std), n)
+
+
+def direction(rate: float | None, neutral_abs_rate: float) -> str | Null:
+    if rate is None:
+        return MISSING_INPUT
+    if rate > neutral_abs_rate:
+        return "longs_paying"
+    if rate < -neutral_abs_rate:
+        return "shorts_paying"
+    return "neutral"
+
+
+def funding_pressure(
+    ctx: AssetCtxSnapshot,
+    predicted: PredictedFunding | Null,
+    history: list[tuple[int, float]] | Null,
+    settings: FundingSettings = FundingSettings(),
+) -> tuple[Columns, int | None]:
+    """The columns of one row, and the start of the funding history window used.
+
+    ``history`` holds (time_ms, hourly rate) settled in the 7 days before ``ctx.snapshot_ms``
+    (a ``Null`` when it could not be fetched); ``predicted`` likewise.
+    """
+    cols = Columns()
+    rate = ctx.funding
+    cols.put("funding_rate", rate)
+    cols.put("funding_annualized", None if rate is None else rate * HOURS_PER_YEAR)
+    cols.put("premium", ctx.premium)
+    cols.put("mark_px", ctx.mark_px)
+    cols.put("oracle_px", ctx.oracle_px)
+    basis: Num = MISSING_INPUT
+    if ctx.mark_px is not None and ctx.oracle_px is not None:
+        basis = (
+            ZERO_PRICE
+            if ctx.oracle_px == 0
+            else (ctx.mark_px - ctx.oracle_px) / ctx.oracle_px * 10_000.0
+        )
+    cols.put("basis_bps", basis)
+
+    if isinstance(predicted, Null):
+        for name in ("predicted_funding_rate", "binance_funding_hourly", "bybit_funding_hourly"):
+            cols.put(name, predicted)
+        cols.put("next_funding_time_ms", predicted)
+    else:
+        cols.put("predicted_funding_rate", predicted.hl_rate)
+        cols.put("next_funding_time_ms", predicted.hl_next_time_ms)
+        cols.put("binance_funding_hourly", predicted.binance_hourly)
+        cols.put("bybit_funding_hourly", predicted.bybit_hourly)
+
+    start: int | None = None
+    if isinstance(history, Null):
+        for name in ("funding_mean_7d", "funding_std_7d", "funding_zscore_7d"):
+            cols.put(name, history)
+        cols.put("funding_history_points", history)
+    else:
+        since = ctx.snapshot_ms - HISTORY_MS
+        used = [(t, r) for t, r in history if since <= t <= ctx.snapshot_ms]
+        rates = [r for _, r in used]
+        start = min((t for t, _ in used), default=None)
+        z = zscore(rate, rates, settings.zscore_min_points)
+        cols.put("funding_mean_7d", z.mean)
+        cols.put("funding_std_7d", z.std)
+        cols.put("funding_zscore_7d", z.z)
+        cols.put("funding_history_points", z.points)
+
+    cols.put("open_interest", ctx.open_interest)
+    notional: Num = MISSING_INPUT
+    if ctx.open_interest is not None and ctx.mark_px is not None:
+        notional = ctx.open_interest * ctx.mark_px
+    cols.put("oi_notional_usd", notional)
+    paid: Num = notional if isinstance(notional, Null) else MISSING_INPUT
+    if rate is not None and not isinstance(notional, Null):
+        paid = rate * notional
+    cols.put("funding_x_oi_usd_hourly", paid)
+    cols.label("direction", direction(rate, settings.neutral_abs_rate))
+    return cols, start

@@ -1,0 +1,414 @@
+"""The five feature channel jobs: gather inputs, compute every coin, publish one batch.
+
+Each job is one recorded run. A coin that fails (bad payload, missing data, unknown name) is
+counted, named in the run's error text (a note: the run stays ok) and skipped; the other coins
+still get their rows. The run fails only when the input every coin needs cannot be had (the
+candle windows, ``metaAndAssetCtxs`` for funding and positioning, ``l2Book`` for liquidity) or
+when every coin failed. Computation is synchronous per coin, with a checkpoint every few coins
+so a full pass never holds the trio loop for long.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from marketmem import metrics
+from marketmem.events import (
+    AssetCtxSnapshot,
+    AssetCtxSnapshotBatch,
+    Event,
+    FundingPressure,
+    FundingPressureBatch,
+    LiquidityImpact,
+    LiquidityProfile,
+    LiquidityProfileBatch,
+    PositioningPressure,
+    PositioningPressureBatch,
+    Row,
+    TechnicalIndicators,
+    TechnicalIndicatorsBatch,
+    VolatilityProfile,
+    VolatilityProfileBatch,
+)
+from marketmem.features import convert, reads
+from marketmem.features.fetch import CtxSnapshot
+from marketmem.features.funding import funding_pressure
+from marketmem.features.liquidity import liquidity_profile
+from marketmem.features.positioning import LOOKBACKS, positioning_pressure
+from marketmem.features.series import Series
+from marketmem.features.state import FeatureState, feature_state
+from marketmem.features.technical import technical_indicators
+from marketmem.features.values import MISSING_INPUT, NO_HISTORY, UNAVAILABLE, Columns, Null
+from marketmem.features.volatility import volatility_profile
+from marketmem.runs import RunContext, describe_error
+from marketmem.runtime import Runtime
+from marketmem.storage import db
+
+SOURCE = "hyperliquid"
+CHECKPOINT_EVERY = 16
+# Coins named in a run's error text at most (the count is always given).
+MAX_NAMED_FAILURES = 10
+
+NULLS = metrics.REGISTRY.counter(
+    "marketmem_feature_nulls_total",
+    "Feature values written as NULL, by channel and reason",
+    ("channel", "reason"),
+)
+COIN_FAILURES = metrics.REGISTRY.counter(
+    "marketmem_feature_coin_failures_total",
+    "Coins a feature run could not compute",
+    ("channel",),
+)
+
+
+class FeatureRunFailed(Exception):
+    """A feature run that produced nothing; recorded as a failed run without a traceback."""
+
+    expected = True
+
+
+class _Pass:
+    """Bookkeeping of one run: NULL reasons and per-coin failures."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.nulls: Counter[str] = Counter()
+        self.failures: dict[str, str] = {}
+
+    def count(self, cols: Columns) -> None:
+        self.nulls.update(cols.reasons.values())
+
+    def fail(self, coin: str, exc: BaseException | str) -> None:
+        self.failures[coin] = exc if isinstance(exc, str) else describe_error(exc)
+        if isinstance(exc, BaseException) and not _expected(exc):
+            # Not a data problem: keep the traceback in the log (the run goes on).
+            self.ctx.log.error("%s: %s", coin, self.failures[coin], exc_info=exc)
+
+    def _summary(self, total: int) -> str:
+        named = list(self.failures.items())[:MAX_NAMED_FAILURES]
+        text = f"{len(self.failures)} of {total} coin(s) failed: " + "; ".join(
+            f"{coin}: {err}" for coin, err in named
+        )
+        return text + ("; ..." if len(self.failures) > MAX_NAMED_FAILURES else "")
+
+    def finish(self, total: int) -> None:
+        """Count NULLs and failures; fail the run when every coin failed, else note them."""
+        channel = self.ctx.channel
+        for reason, n in self.nulls.items():
+            NULLS.inc(n, channel=channel, reason=reason)
+        if not self.failures:
+            return
+        COIN_FAILURES.inc(len(self.failures), channel=channel)
+        if len(self.failures) >= total:
+            raise FeatureRunFailed(self._summary(total))
+        self.ctx.note(self._summary(total))
+
+    def abort(self, total: int, why: str) -> None:
+        COIN_FAILURES.inc(len(self.failures), channel=self.ctx.channel)
+        raise FeatureRunFailed(f"{why}; {self._summary(total)}")
+
+
+def _expected(exc: BaseException) -> bool:
+    """Errors of the outside world (HTTP, payloads, unknown coins) rather than of this code."""
+    return getattr(exc, "expected", False) is True or isinstance(exc, LookupError)
+
+
+def configured_coins(rt: Runtime) -> list[str] | None:
+    """The coins the stream tracks; None for every listed perp (``["*"]``)."""
+    cfg = rt.config.hyperliquid
+    coins = cfg.local_coins[: cfg.local_max_coins] if rt.local else cfg.coins
+    return None if "*" in coins else list(coins)
+
+
+def _listed(path: str) -> list[str] | None:
+    conn = db.open_ro(path)
+    try:
+        return reads.listed_perps(conn)
+    finally:
+        conn.close()
+
+
+async def candle_coins(st: FeatureState) -> list[str]:
+    coins = configured_coins(st.rt)
+    if coins is not None:
+        return coins
+    listed = await st.executor(_listed, str(st.rt.db_path))
+    return listed if listed is not None else sorted(st.windows.coins)
+
+
+def snapshot_coins(rt: Runtime, snap: CtxSnapshot) -> list[str]:
+    coins = configured_coins(rt)
+    return coins if coins is not None else sorted(snap.by_coin)
+
+
+async def _checkpoint(i: int) -> None:
+    if i % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1:
+        await trio.lowlevel.checkpoint()
+
+
+def _ctx_for(snap: CtxSnapshot, coin: str) -> AssetCtxSnapshot:
+    ctx = snap.by_coin.get(coin)
+    if ctx is None:
+        reason = "delisted" if coin in snap.delisted else "not a listed perp"
+        raise LookupError(f"{reason} in metaAndAssetCtxs")
+    return ctx
+
+
+# --- candle channels ---------------------------------------------------------------------------
+
+
+CandleFeature = Callable[[Series, Series, int], tuple[Columns, int | None, int | None]]
+
+
+async def _candle_channel(
+    ctx: RunContext,
+    compute: CandleFeature,
+    row: Callable[..., Row],
+    batch: Callable[[list[Any]], Event],
+) -> None:
+    """One run of a channel computed from the candle windows."""
+    st = feature_state(ctx.rt)
+    await st.keeper.ensure_fresh()
+    coins = await candle_coins(st)
+    if not coins:
+        ctx.note('no coins to compute: coins = ["*"] and neither the registry nor candles have any')
+    now = ctx.rt.clock.now_ms()
+    run = _Pass(ctx)
+    rows: list[Row] = []
+    for i, coin in enumerate(coins):
+        await _checkpoint(i)
+        try:
+            cols, start, end = compute(st.windows.minutes(coin), st.windows.hours(coin), now)
+            rows.append(
+                row(
+                    coin=coin,
+                    computed_at_ms=ctx.started_at_ms,
+                    window_start_ms=start,
+                    window_end_ms=end,
+                    null_reasons=cols.reasons_json(),
+                    **cols.values,
+                )
+            )
+            run.count(cols)
+        except Exception as exc:
+            run.fail(coin, exc)
+    run.finish(len(coins))
+    if rows:
+        await ctx.publish(batch(rows))
+
+
+async def technical_indicators_job(ctx: RunContext) -> None:
+    settings = feature_state(ctx.rt).technical
+    await _candle_channel(
+        ctx,
+        lambda m1, h1, now: technical_indicators(m1, h1, now, settings),
+        TechnicalIndicators,
+        lambda rows: TechnicalIndicatorsBatch(rows=rows),
+    )
+
+
+async def volatility_profiles_job(ctx: RunContext) -> None:
+    settings = feature_state(ctx.rt).volatility
+    await _candle_channel(
+        ctx,
+        lambda m1, h1, now: volatility_profile(m1, h1, now, settings),
+        VolatilityProfile,
+        lambda rows: VolatilityProfileBatch(rows=rows),
+    )
+
+
+# --- snapshot channels -------------------------------------------------------------------------
+
+
+async def funding_pressure_job(ctx: RunContext) -> None:
+    st = feature_state(ctx.rt)
+    snap = await st.ctx_cache.get(ctx.rt.clock.now_ms())
+    coins = snapshot_coins(ctx.rt, snap)
+    run = _Pass(ctx)
+    predicted: dict[str, convert.PredictedFunding] | Null
+    try:
+        predicted = convert.predicted_fundings(await st.client.predicted_fundings())
+    except Exception as exc:
+        predicted = UNAVAILABLE
+        ctx.note(f"predictedFundings unavailable: {describe_error(exc)}")
+    listed = [c for c in coins if c in snap.by_coin]
+    history_failures = await st.fundings.refresh(
+        listed, snap.snapshot_ms, st.cfg.funding_history_requests_per_run
+    )
+    rows: list[FundingPressure] = []
+    for i, coin in enumerate(coins):
+        await _checkpoint(i)
+        try:
+            asset = _ctx_for(snap, coin)
+            pred: convert.PredictedFunding | Null = (
+                predicted if isinstance(predicted, Null) else predicted.get(coin, MISSING_INPUT)
+            )
+            held = st.fundings.history(coin)
+            history: list[tuple[int, float]] | Null
+            if held is not None:
+                history = held
+            else:
+                history = UNAVAILABLE if coin in history_failures else NO_HISTORY
+            cols, start = funding_pressure(asset, pred, history, st.funding)
+            rows.append(
+                FundingPressure(
+                    coin=coin,
+                    computed_at_ms=ctx.started_at_ms,
+                    window_start_ms=start if start is not None else snap.snapshot_ms,
+                    window_end_ms=snap.snapshot_ms,
+                    null_reasons=cols.reasons_json(),
+                    **cols.values,
+                )
+            )
+            run.count(cols)
+        except Exception as exc:
+            run.fail(coin, exc)
+    if history_failures:
+        named = list(history_failures.items())[:MAX_NAMED_FAILURES]
+        ctx.note(
+            f"fundingHistory failed for {len(history_failures)} coin(s): "
+            + "; ".join(f"{c}: {e}" for c, e in named)
+        )
+    run.finish(len(coins))
+    if rows:
+        await ctx.publish(FundingPressureBatch(rows=rows))
+
+
+async def positioning_pressure_job(ctx: RunContext) -> None:
+    st = feature_state(ctx.rt)
+    snap = await st.ctx_cache.get(ctx.rt.clock.now_ms())
+    coins = snapshot_coins(ctx.rt, snap)
+    t = snap.snapshot_ms
+    ranges = [(t - back - tol, t - back + tol) for back, tol in LOOKBACKS.values()]
+    history = await st.executor(_read_snapshots, str(ctx.rt.db_path), ranges)
+    run = _Pass(ctx)
+    rows: list[PositioningPressure] = []
+    for i, coin in enumerate(coins):
+        await _checkpoint(i)
+        try:
+            asset = _ctx_for(snap, coin)
+            cols, start = positioning_pressure(asset, history.get(coin, []), st.quadrant)
+            rows.append(
+                PositioningPressure(
+                    coin=coin,
+                    computed_at_ms=ctx.started_at_ms,
+                    window_start_ms=start,
+                    window_end_ms=t,
+                    null_reasons=cols.reasons_json(),
+                    **cols.values,
+                )
+            )
+            run.count(cols)
+        except Exception as exc:
+            run.fail(coin, exc)
+    run.finish(len(coins))
+    snapshots = [snap.by_coin[c] for c in coins if c in snap.by_coin]
+    if snapshots:
+        await ctx.publish(AssetCtxSnapshotBatch(rows=snapshots))
+    if rows:
+        await ctx.publish(PositioningPressureBatch(rows=rows))
+
+
+def _read_snapshots(path: str, ranges: list[tuple[int, int]]) -> dict[str, list[AssetCtxSnapshot]]:
+    conn = db.open_ro(path)
+    try:
+        return reads.snapshots_between(conn, ranges)
+    finally:
+        conn.close()
+
+
+# --- liquidity ---------------------------------------------------------------------------------
+
+
+async def liquidity_profiles_job(ctx: RunContext) -> None:
+    st = feature_state(ctx.rt)
+    rt = ctx.rt
+    snap: CtxSnapshot | None = None
+    try:
+        snap = await st.ctx_cache.get(rt.clock.now_ms())
+    except Exception as exc:
+        ctx.note(
+            f"metaAndAssetCtxs unavailable (venue impact and volume NULL): {describe_error(exc)}"
+        )
+    coins = configured_coins(rt)
+    if coins is None:
+        coins = sorted(snap.by_coin) if snap is not None else await candle_coins(st)
+    run = _Pass(ctx)
+    rows: list[LiquidityProfile] = []
+    impacts: list[LiquidityImpact] = []
+    notionals = st.cfg.impact_notionals_usd
+    cadence = rt.config.hyperliquid.channels.liquidity_profiles.cadence_s
+    # Spread the requests over the run, never more than 80% of the cadence.
+    spacing = min(st.cfg.l2_request_spacing_s, 0.8 * cadence / max(1, len(coins)))
+    t0 = trio.current_time()
+    consecutive = 0
+    for i, coin in enumerate(coins):
+        await trio.sleep_until(t0 + i * spacing)
+        try:
+            answer = await st.client.l2_book(coin)
+            if answer is None:
+                raise LookupError("l2Book answered null (unknown coin)")
+            book = convert.book(answer)
+            asset: AssetCtxSnapshot | Null = UNAVAILABLE
+            if snap is not None:
+                asset = snap.by_coin.get(coin, MISSING_INPUT)
+            cols, walked = liquidity_profile(book, asset, notionals)
+        except Exception as exc:
+            run.fail(coin, exc)
+            consecutive += 1
+            if consecutive >= st.cfg.l2_max_consecutive_failures and not rows:
+                run.abort(len(coins), f"l2Book failed for the first {consecutive} coin(s)")
+            continue
+        consecutive = 0
+        rows.append(
+            LiquidityProfile(
+                coin=coin,
+                computed_at_ms=ctx.started_at_ms,
+                window_start_ms=book.time_ms,
+                window_end_ms=book.time_ms,
+                null_reasons=cols.reasons_json(),
+                **cols.values,
+            )
+        )
+        run.count(cols)
+        for imp in walked:
+            reason = next(
+                (
+                    v.reason
+                    for v in (imp.avg_px, imp.worst_px, imp.slippage_bps)
+                    if isinstance(v, Null)
+                ),
+                None,
+            )
+            if reason is not None:
+                run.nulls[reason] += 1
+            impacts.append(
+                LiquidityImpact(
+                    coin=coin,
+                    computed_at_ms=ctx.started_at_ms,
+                    notional_usd=imp.notional_usd,
+                    side=imp.side,
+                    avg_px=None if isinstance(imp.avg_px, Null) else imp.avg_px,
+                    worst_px=None if isinstance(imp.worst_px, Null) else imp.worst_px,
+                    slippage_bps=None if isinstance(imp.slippage_bps, Null) else imp.slippage_bps,
+                    null_reason=reason,
+                )
+            )
+    run.finish(len(coins))
+    if rows:
+        await ctx.publish(
+            LiquidityProfileBatch(rows=rows, impacts=impacts), rows=len(rows) + len(impacts)
+        )
+
+
+JOBS = {
+    "technical_indicators": technical_indicators_job,
+    "funding_pressure": funding_pressure_job,
+    "liquidity_profiles": liquidity_profiles_job,
+    "volatility_profiles": volatility_profiles_job,
+    "positioning_pressure": positioning_pressure_job,
+}

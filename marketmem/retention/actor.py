@@ -1,0 +1,313 @@
+"""The retention actor: one maintenance pass per run of ``hyperliquid/maintenance``.
+
+A pass decides and the storage writer executes: the pass computes the boundaries from one
+``now``, probes (read-only, index seeks) whether there is anything to do, and sends bounded
+commands, each in a transaction of its own, waiting for the writer's confirmation of each one
+before the next. In order: roll up ended hours whose minutes changed, expire 1-minute candles
+(only once their hour is rolled up), expire the declared tables, then hand free pages beyond
+a slack back to the file system. Work is proportional to what changed or expired.
+
+``maintenance_pass`` takes the command sender and the read connection as arguments, so the
+``maintain`` command and the tests run the same code as the service.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import apsw
+import trio
+
+from marketmem import metrics
+from marketmem.bus import Bus, Policy
+from marketmem.config import HyperliquidConfig
+from marketmem.events import (
+    CommitFailed,
+    Committed,
+    Event,
+    ExpireMinutes,
+    ExpireRows,
+    ReclaimSpace,
+    RollupHours,
+)
+from marketmem.retention import reads
+from marketmem.retention.policy import (
+    HOURS_TABLE,
+    MINUTES_TABLE,
+    PENDING_TABLE,
+    RETAINED_TABLES,
+    Boundaries,
+    RetentionPolicy,
+    boundaries,
+)
+from marketmem.runs import RunContext
+from marketmem.runtime import Runtime
+from marketmem.storage import db
+
+log = logging.getLogger(__name__)
+
+DELETED = metrics.REGISTRY.counter(
+    "marketmem_retention_deleted_rows_total", "Rows deleted by retention", ("table",)
+)
+ROLLED_UP = metrics.REGISTRY.counter(
+    "marketmem_rollup_hours_total", "1-hour candles created or changed by rollups"
+)
+PASS_SECONDS = metrics.REGISTRY.histogram(
+    "marketmem_maintenance_pass_seconds",
+    "Duration of a maintenance pass",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+
+# Sends one command to the writer and returns its rows changed per table.
+Send = Callable[[Event], Awaitable[dict[str, int]]]
+# Told after each step: what it worked on (e.g. "delete hyperliquid_candles") and how many
+# units (hours, rows, pages) that step did.
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True)
+class PassSettings:
+    chunk_rows: int = 5000
+    rollup_chunk_hours: int = 500
+    vacuum_slack_pages: int = 1024
+    vacuum_chunk_pages: int = 2048
+
+    @classmethod
+    def from_config(cls, cfg: HyperliquidConfig) -> PassSettings:
+        return cls(
+            chunk_rows=cfg.retention_chunk_rows,
+            rollup_chunk_hours=cfg.retention_rollup_chunk_hours,
+            vacuum_slack_pages=cfg.retention_vacuum_slack_pages,
+            vacuum_chunk_pages=cfg.retention_vacuum_chunk_pages,
+        )
+
+
+@dataclass
+class PassReport:
+    now_ms: int
+    # 1-hour rows created or changed, and hours examined (their pending marks cleared).
+    hours_rolled_up: int = 0
+    hours_examined: int = 0
+    # Rows deleted per table, in pass order; tables declared but absent from the database.
+    deleted: dict[str, int] = field(default_factory=dict)
+    absent: list[str] = field(default_factory=list)
+    pages_released: int = 0
+    free_pages: int = 0
+    file_pages: int = 0
+    page_size: int = 0
+    commands: int = 0
+
+    @property
+    def rows_changed(self) -> int:
+        return self.hours_rolled_up + sum(self.deleted.values())
+
+
+def new_request_id() -> str:
+    return f"maintenance-{uuid.uuid4().hex}"
+
+
+async def maintenance_pass(
+    send: Send,
+    conn: apsw.Connection,
+    policy: RetentionPolicy,
+    settings: PassSettings,
+    now_ms: int,
+    *,
+    progress: Progress | None = None,
+) -> PassReport:
+    """One pass at ``now_ms``; ``conn`` reads (a read-only connection in the service)."""
+    b = boundaries(policy, now_ms)
+    report = PassReport(now_ms=now_ms)
+
+    async def command(event: Event) -> dict[str, int]:
+        report.commands += 1
+        return await send(event)
+
+    def tell(stage: str, n: int) -> None:
+        if progress is not None:
+            progress(stage, n)
+
+    if reads.has_pending_hours(conn, b.rollup_through_ms):
+        while True:
+            result = await command(
+                RollupHours(
+                    request_id=new_request_id(),
+                    through_ms=b.rollup_through_ms,
+                    minutes_before_ms=b.minutes_before_ms,
+                    hours_before_ms=b.hours_before_ms,
+                    rolled_up_at_ms=now_ms,
+                    limit=settings.rollup_chunk_hours,
+                )
+            )
+            report.hours_rolled_up += result.get(HOURS_TABLE, 0)
+            examined = result.get(PENDING_TABLE, 0)
+            report.hours_examined += examined
+            tell(f"roll up {HOURS_TABLE}", examined)
+            if examined < settings.rollup_chunk_hours:
+                break
+
+    await _expire_minutes(command, conn, b, settings, report, tell)
+
+    tables = reads.existing_tables(conn)
+    for spec in RETAINED_TABLES:
+        if spec.table not in tables:
+            report.absent.append(spec.table)
+            continue
+        before = b.tables_before_ms[spec.table]
+        total = 0
+        first = reads.oldest(conn, spec.table, spec.time_column)
+        while first is not None and first < before:
+            result = await command(
+                ExpireRows(
+                    request_id=new_request_id(),
+                    table=spec.table,
+                    before_ms=before,
+                    limit=settings.chunk_rows,
+                )
+            )
+            n = result.get(spec.table, 0)
+            total += n
+            tell(f"delete {spec.table}", n)
+            if n < settings.chunk_rows:
+                break
+        report.deleted[spec.table] = total
+
+    free_before = reads.free_pages(conn)
+    excess = free_before - settings.vacuum_slack_pages
+    while excess > 0:
+        pages = min(excess, settings.vacuum_chunk_pages)
+        await command(ReclaimSpace(request_id=new_request_id(), pages=pages))
+        excess -= pages
+        tell("release free pages", pages)
+    report.free_pages = reads.free_pages(conn)
+    report.pages_released = max(0, free_before - report.free_pages)
+    report.file_pages, report.page_size = reads.file_pages(conn)
+    return report
+
+
+async def _expire_minutes(
+    command: Send,
+    conn: apsw.Connection,
+    b: Boundaries,
+    settings: PassSettings,
+    report: PassReport,
+    tell: Progress,
+) -> None:
+    total = 0
+    first = reads.oldest_minute(conn)
+    while first is not None and first < b.minutes_before_ms:
+        result = await command(
+            ExpireMinutes(
+                request_id=new_request_id(),
+                before_ms=b.minutes_before_ms,
+                hours_before_ms=b.hours_before_ms,
+                limit=settings.chunk_rows,
+            )
+        )
+        n = result.get(MINUTES_TABLE, 0)
+        total += n
+        tell(f"delete {MINUTES_TABLE}", n)
+        if n < settings.chunk_rows:
+            break
+    report.deleted[MINUTES_TABLE] = total
+
+
+class CommandNotConfirmed(Exception):
+    """The storage writer did not confirm a command in time (or the bus closed)."""
+
+
+class WriterReplies:
+    """Publishes a command and waits for the ``Committed`` that carries its request id.
+
+    Subscribes (lossy, drop-oldest) to ``Committed`` and ``CommitFailed``; only one command is
+    in flight at a time, so what is queued before a publish is stale and discarded.
+    """
+
+    def __init__(self, bus: Bus, *, timeout_s: float, buffer: int = 2048) -> None:
+        self._bus = bus
+        self._timeout_s = timeout_s
+        self._rx = bus.subscribe(
+            "retention-replies", [Committed, CommitFailed], buffer=buffer, policy=Policy.DROP_OLDEST
+        )
+
+    async def send(self, event: Event) -> dict[str, int]:
+        request_id: str = getattr(event, "request_id", "")
+        if not request_id:
+            raise ValueError(f"{type(event).__name__} has no request_id to wait for")
+        self._discard_queued()
+        await self._bus.publish(event)
+        last_error: str | None = None
+        with trio.move_on_after(self._timeout_s):
+            async for reply in self._rx:
+                if isinstance(reply, Committed) and request_id in reply.results:
+                    return reply.results[request_id]
+                if isinstance(reply, CommitFailed):
+                    last_error = reply.error
+            raise CommandNotConfirmed(
+                f"the bus closed before the writer confirmed {type(event).__name__}"
+            )
+        detail = f"its last error: {last_error}" if last_error else "see the writer's log"
+        raise CommandNotConfirmed(
+            f"the storage writer did not confirm {type(event).__name__} within "
+            f"{self._timeout_s:g}s ({detail})"
+        )
+
+    def _discard_queued(self) -> None:
+        while True:
+            try:
+                self._rx.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return
+
+
+class Maintainer:
+    """The maintenance channel's job; keeps the last pass's report for the CLI."""
+
+    def __init__(self, rt: Runtime, *, progress: Progress | None = None) -> None:
+        self.rt = rt
+        cfg = rt.config.hyperliquid
+        self.policy = RetentionPolicy.from_config(cfg)
+        self.settings = PassSettings.from_config(cfg)
+        self.progress = progress
+        self.last_report: PassReport | None = None
+        self._replies: WriterReplies | None = None
+        self._absent_logged: set[str] = set()
+
+    async def job(self, ctx: RunContext) -> None:
+        if self._replies is None:
+            self._replies = WriterReplies(
+                self.rt.bus, timeout_s=self.rt.config.hyperliquid.retention_command_timeout_s
+            )
+        started = trio.current_time()
+        conn = db.open_ro(self.rt.db_path, busy_timeout_ms=self.rt.config.storage.busy_timeout_ms)
+        try:
+            report = await maintenance_pass(
+                self._replies.send,
+                conn,
+                self.policy,
+                self.settings,
+                self.rt.clock.now_ms(),
+                progress=self.progress,
+            )
+        finally:
+            conn.close()
+        PASS_SECONDS.observe(trio.current_time() - started)
+        self.last_report = report
+        ctx.rows += report.rows_changed
+        ROLLED_UP.inc(report.hours_rolled_up)
+        for table, n in report.deleted.items():
+            if n:
+                DELETED.inc(n, table=table)
+        absent = [t for t in report.absent if t not in self._absent_logged]
+        if absent:
+            self._absent_logged.update(absent)
+            ctx.log.warning("retained table(s) not in the database, skipped: %s", ", ".join(absent))
+        ctx.log.info(
+            "maintenance: %d hour(s) rolled up, %d row(s) deleted, %d page(s) released",
+            report.hours_rolled_up,
+            sum(report.deleted.values()),
+            report.pages_released,
+        )

@@ -1,0 +1,243 @@
+"""The 1-hour candle table, the rollup bookkeeping, and how the writer runs retention commands.
+
+``hyperliquid_candles_1h`` holds one row per coin and hour, rolled up from 1-minute candles.
+Which hours need a rollup is recorded by triggers on ``hyperliquid_candles``: every insert or
+update of a 1-minute row marks its (hour, coin) in ``hyperliquid_rollup_pending``, inside the
+same transaction. A rollup recomputes the hour from the minutes stored at that moment and
+clears the mark in one transaction, so a minute committed later marks the hour again: late
+minutes are never missed, and finding them costs a seek into a small table, not a scan.
+An index on ``hyperliquid_candles (open_time_ms)`` lets expiry seek by time across coins.
+
+The write functions run the commands of ``marketmem.events`` (``# --- retention ---``) inside
+the storage writer's transaction; each one is bounded by its ``limit`` and returns rows
+changed per table. Table names in commands are checked against ``RETAINED_TABLES`` before
+they reach SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import apsw
+
+from marketmem import metrics
+from marketmem.events import ExpireMinutes, ExpireRows, ReclaimSpace, RollupHours
+from marketmem.retention.policy import (
+    HOURS_TABLE,
+    MINUTES_TABLE,
+    PENDING_TABLE,
+    RETAINED_BY_NAME,
+)
+from marketmem.retention.rollup import HOUR_MS, MinuteBar, aggregate_hour, keeps_stored_hour
+
+log = logging.getLogger(__name__)
+
+HOURS_KEPT = metrics.REGISTRY.counter(
+    "marketmem_rollup_hours_kept_total",
+    "Late minutes that could not correct their hour: its other minutes had expired",
+)
+
+_HOUR_OF_NEW = f"NEW.open_time_ms - NEW.open_time_ms % {HOUR_MS}"
+
+DDL = [
+    f"""
+    CREATE TABLE IF NOT EXISTS {HOURS_TABLE} (
+        coin TEXT NOT NULL,
+        open_time_ms INTEGER NOT NULL,
+        close_time_ms INTEGER NOT NULL,
+        open REAL NOT NULL,
+        high REAL NOT NULL,
+        low REAL NOT NULL,
+        close REAL NOT NULL,
+        volume REAL NOT NULL,
+        trades INTEGER NOT NULL,
+        minute_count INTEGER NOT NULL,
+        rolled_up_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (coin, open_time_ms)
+    ) WITHOUT ROWID
+    """,
+    f"CREATE INDEX IF NOT EXISTS {HOURS_TABLE}_by_open_time ON {HOURS_TABLE} (open_time_ms)",
+    # Expiring minutes seeks by time across coins.
+    f"CREATE INDEX IF NOT EXISTS {MINUTES_TABLE}_by_open_time ON {MINUTES_TABLE} (open_time_ms)",
+    f"""
+    CREATE TABLE IF NOT EXISTS {PENDING_TABLE} (
+        hour_ms INTEGER NOT NULL,
+        coin TEXT NOT NULL,
+        PRIMARY KEY (hour_ms, coin)
+    ) WITHOUT ROWID
+    """,
+    # NOTE: not INSERT OR IGNORE: inside a trigger the outer statement's conflict policy
+    # (the candle upsert's) would override it.
+    *(
+        f"""
+        CREATE TRIGGER IF NOT EXISTS {MINUTES_TABLE}_mark_hour_on_{op.lower()}
+        AFTER {op} ON {MINUTES_TABLE} WHEN NEW.interval = '1m'
+        BEGIN
+            INSERT INTO {PENDING_TABLE} (hour_ms, coin) SELECT {_HOUR_OF_NEW}, NEW.coin
+            WHERE NOT EXISTS (SELECT 1 FROM {PENDING_TABLE}
+                              WHERE hour_ms = {_HOUR_OF_NEW} AND coin = NEW.coin);
+        END
+        """
+        for op in ("INSERT", "UPDATE")
+    ),
+    # Minutes stored before these triggers existed: mark their hours once (while no hour has
+    # been rolled up yet; afterwards the condition is false and nothing is scanned).
+    f"""
+    INSERT OR IGNORE INTO {PENDING_TABLE} (hour_ms, coin)
+    SELECT DISTINCT open_time_ms - open_time_ms % {HOUR_MS}, coin FROM {MINUTES_TABLE}
+    WHERE interval = '1m' AND NOT EXISTS (SELECT 1 FROM {HOURS_TABLE})
+    """,
+]
+
+_HOUR_COLUMNS = (
+    "coin",
+    "open_time_ms",
+    "close_time_ms",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "trades",
+    "minute_count",
+    "rolled_up_at_ms",
+)
+_VALUE_COLUMNS = _HOUR_COLUMNS[2:-1]
+
+# A rollup that reproduces the stored hour changes nothing, not even rolled_up_at_ms.
+_UPSERT_HOUR = (
+    f"INSERT INTO {HOURS_TABLE} ({', '.join(_HOUR_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _HOUR_COLUMNS)}) "
+    "ON CONFLICT (coin, open_time_ms) DO UPDATE SET "
+    + ", ".join(f"{c}=excluded.{c}" for c in (*_VALUE_COLUMNS, "rolled_up_at_ms"))
+    + f" WHERE ({', '.join(_VALUE_COLUMNS)}) "
+    f"IS NOT ({', '.join('excluded.' + c for c in _VALUE_COLUMNS)})"
+)
+
+
+def rollup_hours(conn: apsw.Connection, ev: RollupHours) -> dict[str, int]:
+    hours: list[Any] = conn.execute(
+        f"SELECT hour_ms, coin FROM {PENDING_TABLE} WHERE hour_ms <= ? "
+        "ORDER BY hour_ms, coin LIMIT ?",
+        (ev.through_ms, ev.limit),
+    ).fetchall()
+    written = kept = 0
+    for hour_ms, coin in hours:
+        conn.execute(f"DELETE FROM {PENDING_TABLE} WHERE hour_ms = ? AND coin = ?", (hour_ms, coin))
+        if hour_ms < ev.hours_before_ms:
+            continue  # past 1-hour retention: its row would be expired at once
+        rows: list[Any] = conn.execute(
+            "SELECT open_time_ms, open, high, low, close, volume, trades "
+            f"FROM {MINUTES_TABLE} WHERE coin = ? AND interval = '1m' "
+            "AND open_time_ms >= ? AND open_time_ms < ?",
+            (coin, hour_ms, hour_ms + HOUR_MS),
+        ).fetchall()
+        bar = aggregate_hour(coin, hour_ms, [MinuteBar(*r) for r in rows])
+        if bar is None:
+            continue
+        stored: Any = conn.execute(
+            f"SELECT minute_count FROM {HOURS_TABLE} WHERE coin = ? AND open_time_ms = ?",
+            (coin, hour_ms),
+        ).fetchone()
+        if keeps_stored_hour(
+            hour_ms, stored[0] if stored else None, bar.minute_count, ev.minutes_before_ms
+        ):
+            kept += 1
+            continue
+        conn.execute(
+            _UPSERT_HOUR,
+            (
+                bar.coin,
+                bar.open_time_ms,
+                bar.close_time_ms,
+                bar.open,
+                bar.high,
+                bar.low,
+                bar.close,
+                bar.volume,
+                bar.trades,
+                bar.minute_count,
+                ev.rolled_up_at_ms,
+            ),
+        )
+        written += conn.changes()
+    if kept:
+        HOURS_KEPT.inc(kept)
+        log.warning(
+            "%d hour(s) kept as they were: late minutes arrived after the hour's other "
+            "minutes had expired",
+            kept,
+        )
+    return {HOURS_TABLE: written, PENDING_TABLE: len(hours)}
+
+
+_HOUR_OF_C = f"c.open_time_ms - c.open_time_ms % {HOUR_MS}"
+
+# A minute may go once its hour row exists and no rollup of that hour is waiting, or when its
+# hour starts before the 1-hour retention boundary (such hours are not rolled up any more).
+_MINUTE_EXPIRED = f"""
+    c.interval = '1m' AND c.open_time_ms < :before AND (
+        {_HOUR_OF_C} < :hours_before
+        OR (
+            EXISTS (SELECT 1 FROM {HOURS_TABLE} h
+                    WHERE h.coin = c.coin AND h.open_time_ms = {_HOUR_OF_C})
+            AND NOT EXISTS (SELECT 1 FROM {PENDING_TABLE} p
+                            WHERE p.hour_ms = {_HOUR_OF_C} AND p.coin = c.coin)
+        )
+    )
+"""
+
+
+def _delete_chunk(
+    conn: apsw.Connection, table: str, column: str, where: str, params: dict[str, Any], limit: int
+) -> int:
+    """Delete the oldest ``limit`` rows matching ``where`` (plus rows sharing the last time)."""
+    bound = conn.execute(
+        f"SELECT c.{column} FROM {table} AS c WHERE {where} "
+        f"ORDER BY c.{column} LIMIT 1 OFFSET :skip",
+        {**params, "skip": max(0, limit - 1)},
+    ).fetchone()
+    if bound is None:
+        conn.execute(f"DELETE FROM {table} AS c WHERE {where}", params)
+    else:
+        conn.execute(
+            f"DELETE FROM {table} AS c WHERE {where} AND c.{column} <= :bound",
+            {**params, "bound": bound[0]},
+        )
+    return conn.changes()
+
+
+def expire_minutes(conn: apsw.Connection, ev: ExpireMinutes) -> dict[str, int]:
+    params = {"before": ev.before_ms, "hours_before": ev.hours_before_ms}
+    n = _delete_chunk(conn, MINUTES_TABLE, "open_time_ms", _MINUTE_EXPIRED, params, ev.limit)
+    return {MINUTES_TABLE: n}
+
+
+def expire_rows(conn: apsw.Connection, ev: ExpireRows) -> dict[str, int]:
+    spec = RETAINED_BY_NAME.get(ev.table)
+    if spec is None:
+        raise ValueError(f"{ev.table!r} is not a retained table (see RETAINED_TABLES)")
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (spec.table,)
+    ).fetchone()
+    if exists is None:
+        return {spec.table: 0}
+    where = f"c.{spec.time_column} < :before"
+    n = _delete_chunk(conn, spec.table, spec.time_column, where, {"before": ev.before_ms}, ev.limit)
+    return {spec.table: n}
+
+
+def reclaim_space(conn: apsw.Connection, ev: ReclaimSpace) -> dict[str, int]:
+    # Each step of the pragma moves pages; the cursor must be run to its end.
+    for _ in conn.execute(f"PRAGMA incremental_vacuum({int(ev.pages)})"):
+        pass
+    return {}
+
+
+WRITERS: dict[type, Any] = {
+    RollupHours: rollup_hours,
+    ExpireMinutes: expire_minutes,
+    ExpireRows: expire_rows,
+    ReclaimSpace: reclaim_space,
+}

@@ -1,0 +1,145 @@
+"""Which candle rows to store, and when a bar is closed (pure state, no I/O).
+
+The venue has no "closed" flag: every push repeats the open bar's full state. A bar is closed
+when a push with a later open time arrives for the coin, or once the clock passes its last
+millisecond plus a grace period. Only the first way (or a snapshot) proves the stored state
+final: a bar closed by the clock while the link was down lacks its last trades, so the gap
+backfill restarts from the last bar known final (inclusive) and overwrites it. ``candleSnapshot`` rows (gap backfill) go through the same
+tracker: a bar that is over is final and closed; the bar still forming is adopted only when it
+carries at least as many trades as the state already held (trade counts only grow within a
+bar), so an older snapshot never overwrites a newer push. Bars are never invented: only what
+the venue sent becomes a row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from marketmem.events import Candle
+from marketmem.sources.hyperliquid.wire import WireCandle
+
+
+def to_row(c: WireCandle, *, closed: bool, now_ms: int) -> Candle:
+    # float(Decimal) is the correctly rounded double; venue prices and sizes have at most
+    # 15 significant digits, so the stored REAL prints back as the exact decimal sent.
+    return Candle(
+        coin=c.coin,
+        interval=c.interval,
+        open_time_ms=c.open_time_ms,
+        close_time_ms=c.close_time_ms,
+        open=float(c.open),
+        high=float(c.high),
+        low=float(c.low),
+        close=float(c.close),
+        volume=float(c.volume),
+        trades=c.trades,
+        closed=closed,
+        updated_at_ms=now_ms,
+    )
+
+
+@dataclass
+class TrackerStatistics:
+    pushes: int = 0
+    closed_by_rollover: int = 0
+    closed_by_clock: int = 0
+    snapshot_rows: int = 0
+    stale_pushes: int = 0
+
+
+@dataclass
+class CandleTracker:
+    """The open bar per coin (for one interval) and the last closed open time per coin."""
+
+    interval: str = "1m"
+    grace_ms: int = 5000
+    open: dict[str, WireCandle] = field(default_factory=dict)
+    last_closed: dict[str, int] = field(default_factory=dict)
+    # Last bar known final: closed by a later push or by a snapshot. A bar closed by the clock
+    # may have missed its last pushes (the link may have been down), so it does not count.
+    last_final: dict[str, int] = field(default_factory=dict)
+    stats: TrackerStatistics = field(default_factory=TrackerStatistics)
+
+    def _close(self, coin: str, now_ms: int, *, final: bool) -> Candle:
+        bar = self.open.pop(coin)
+        self.last_closed[coin] = max(self.last_closed.get(coin, 0), bar.open_time_ms)
+        if final:
+            self._final(coin, bar.open_time_ms)
+        return to_row(bar, closed=True, now_ms=now_ms)
+
+    def _final(self, coin: str, open_time_ms: int) -> None:
+        self.last_final[coin] = max(self.last_final.get(coin, 0), open_time_ms)
+
+    def on_push(self, c: WireCandle, now_ms: int) -> list[Candle]:
+        """Rows for one WebSocket push: the bar it closes (if any) and the bar itself."""
+        if c.interval != self.interval:
+            return []
+        self.stats.pushes += 1
+        out: list[Candle] = []
+        current = self.open.get(c.coin)
+        if current is not None:
+            if c.open_time_ms > current.open_time_ms:
+                out.append(self._close(c.coin, now_ms, final=True))
+                self.stats.closed_by_rollover += 1
+            elif c.open_time_ms < current.open_time_ms or c.trades < current.trades:
+                # An older bar or an older state of this one: never move backwards.
+                self.stats.stale_pushes += 1
+                return out
+        if c.open_time_ms <= self.last_closed.get(c.coin, -1):
+            # A late push for a bar already closed (its stored state is final): ignored.
+            self.stats.stale_pushes += 1
+            return out
+        self.open[c.coin] = c
+        out.append(to_row(c, closed=False, now_ms=now_ms))
+        return out
+
+    def on_clock(self, now_ms: int) -> list[Candle]:
+        """Close every open bar whose end plus the grace period has passed."""
+        due = [
+            coin for coin, bar in self.open.items() if now_ms > bar.close_time_ms + self.grace_ms
+        ]
+        self.stats.closed_by_clock += len(due)
+        return [self._close(coin, now_ms, final=False) for coin in due]
+
+    def on_snapshot(self, rows: list[WireCandle], now_ms: int) -> list[Candle]:
+        """Rows for a ``candleSnapshot`` answer fetched at ``now_ms`` (ascending)."""
+        out: list[Candle] = []
+        for c in rows:
+            if c.interval != self.interval:
+                continue
+            self.stats.snapshot_rows += 1
+            current = self.open.get(c.coin)
+            if c.close_time_ms < now_ms:
+                # Over: final. It replaces any open state of the same bar.
+                if current is not None and current.open_time_ms <= c.open_time_ms:
+                    del self.open[c.coin]
+                    if current.open_time_ms < c.open_time_ms:
+                        # The held bar is older: it is over too.
+                        out.append(to_row(current, closed=True, now_ms=now_ms))
+                self.last_closed[c.coin] = max(self.last_closed.get(c.coin, 0), c.open_time_ms)
+                self._final(c.coin, c.open_time_ms)
+                out.append(to_row(c, closed=True, now_ms=now_ms))
+                continue
+            # Still forming at the time of the snapshot.
+            if current is None or c.open_time_ms > current.open_time_ms:
+                if current is not None:
+                    out.append(self._close(c.coin, now_ms, final=False))
+                self.open[c.coin] = c
+                out.append(to_row(c, closed=False, now_ms=now_ms))
+            elif c.open_time_ms == current.open_time_ms and c.trades > current.trades:
+                self.open[c.coin] = c
+                out.append(to_row(c, closed=False, now_ms=now_ms))
+        return out
+
+    def last_closed_ms(self, coin: str) -> int | None:
+        return self.last_closed.get(coin)
+
+    def last_final_ms(self, coin: str) -> int | None:
+        """Where a gap backfill starts (inclusive): the last bar known final."""
+        return self.last_final.get(coin)
+
+    def note_stored_closed(self, coin: str, open_time_ms: int) -> None:
+        """The latest closed bar the database holds (read at start-up); refetched by the
+        first backfill, since it may have been closed by the clock just before a stop."""
+        self.last_closed[coin] = max(self.last_closed.get(coin, 0), open_time_ms)
+        self._final(coin, open_time_ms)

@@ -1,0 +1,466 @@
+"""The Hyperliquid stream actor: WebSocket ``candle`` 1m and ``allMids``, with gap backfill.
+
+One actor owns every connection. At start it reads ``meta`` and keeps only configured coins
+that are listed perps: an unknown name is refused before anything is sent (the venue drops the
+whole socket on one), a delisted one is skipped. Subscriptions are spread over at most
+``ws_max_connections`` sockets (``ws_subscriptions_per_connection`` each, ``ws_max_subscriptions``
+in all) and every client message (subscribe, ping) draws from one per-minute message budget;
+new connections draw from a connects-per-minute budget.
+
+Each connection loops: connect, subscribe one frame per subscription, wait for every ack
+(matched by meaning: type, coin, interval), backfill its coins with ``candleSnapshot`` from
+the last closed bar stored up to now, then read. It pings every ``ws_ping_interval_s``; a link
+silent for ``ws_silence_timeout_s`` (no data, no pong) is dead. Any failure closes it and the
+loop reconnects after a capped, jittered exponential backoff, subscribes everything again and
+backfills again, so closed 1m candles have no hole the venue could fill.
+
+Candle pushes and snapshot rows both pass through the ``CandleTracker`` (closed detection) and
+are published as ``CandleBatch`` on the bus; mids as ``MidBatch`` in 5-second buckets. Runs
+are recorded per window (``StreamRunWindow``) for ``candles`` and ``mids``; reconnects and
+backfills are noted in them, and a connection that cannot be (re)established fails them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import trio
+from trio_websocket import WebSocketConnection, open_websocket_url
+
+from marketmem.events import CandleBatch, MidBatch
+from marketmem.runs import StreamRunWindow, describe_error
+from marketmem.runtime import Runtime
+from marketmem.sources.hyperliquid import reads, wire
+from marketmem.sources.hyperliquid.budget import WeightBudget, spend
+from marketmem.sources.hyperliquid.candles import CandleTracker
+from marketmem.sources.hyperliquid.info import InfoClient, info_client
+from marketmem.sources.hyperliquid.mids import MidFilter, mid_rows
+from marketmem.storage import db
+
+log = logging.getLogger(__name__)
+
+SOURCE = "hyperliquid"
+INTERVAL = "1m"
+MINUTE_MS = 60_000
+ACK_TIMEOUT_S = 15.0
+CLOSE_CHECK_S = 1.0
+BACKFILL_RETRY_MAX_S = 30.0
+# A session that got all its acks resets the reconnect backoff.
+MESSAGE_QUEUE = 4096
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+class DeadLink(Exception):
+    """No frame (data or pong) within the silence timeout."""
+
+    expected = True
+
+
+class SubscribeTimeout(Exception):
+    """Subscriptions not acknowledged in time."""
+
+    expected = True
+
+
+class VenueError(Exception):
+    """An ``error`` frame that makes the connection useless (limits)."""
+
+    expected = True
+
+
+# --- planning (pure) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoinSelection:
+    coins: list[str]  # listed perps to stream, in config (or universe) order
+    refused: list[str]  # names not in the universe: never subscribed
+    delisted: list[str]  # in the universe but delisted: skipped
+    over_cap: list[str]  # beyond the subscription cap
+    perps: list[str]  # every listed perp (mids filter)
+
+
+def select_coins(configured: list[str], meta: wire.Meta, *, max_coins: int) -> CoinSelection:
+    """Configured coins checked against the live universe (``["*"]``: every listed perp)."""
+    listed = [a.name for a in meta.universe if not a.is_delisted]
+    delisted_names = {a.name for a in meta.universe if a.is_delisted}
+    wanted = listed if configured == ["*"] else list(dict.fromkeys(configured))
+    known = set(listed)
+    coins = [c for c in wanted if c in known]
+    refused = [c for c in wanted if c not in known and c not in delisted_names]
+    delisted = [c for c in wanted if c in delisted_names]
+    over = coins[max_coins:] if max_coins >= 0 else []
+    return CoinSelection(coins[: max(0, max_coins)], refused, delisted, over, listed)
+
+
+def plan_connections(
+    subs: list[wire.Subscription], *, per_connection: int, max_connections: int
+) -> list[list[wire.Subscription]]:
+    """Spread subscriptions round-robin over as few sockets as the per-socket cap allows."""
+    if not subs:
+        return []
+    n = min(max_connections, max(1, math.ceil(len(subs) / per_connection)))
+    return [subs[i::n] for i in range(n)]
+
+
+def backoff_s(attempt: int, initial_s: float, max_s: float, rng: random.Random) -> float:
+    """Capped exponential backoff with jitter: uniform in [0.5, 1] x min(max, initial x 2^n)."""
+    return min(max_s, initial_s * 2 ** min(attempt, 30)) * rng.uniform(0.5, 1.0)
+
+
+def backfill_start(last_final_ms: int | None, now_ms: int, max_bars: int) -> int:
+    """First open time to fetch: the last bar known final (refetched), within the horizon."""
+    horizon = now_ms - now_ms % MINUTE_MS - max_bars * MINUTE_MS
+    if last_final_ms is None:
+        return horizon
+    return max(horizon, last_final_ms)
+
+
+# --- the actor -----------------------------------------------------------------------------------
+
+
+@dataclass
+class StreamStatistics:
+    connects: int = 0
+    reconnects: int = 0
+    backfills: int = 0
+    backfill_rows: int = 0
+    candle_rows: int = 0
+    mid_rows: int = 0
+    frames: int = 0
+    bad_frames: int = 0
+    error_frames: list[str] = field(default_factory=list)
+    subscribed: int = 0
+
+
+@dataclass
+class _Link:
+    ws: WebSocketConnection
+    last_rx: float
+    pending: set[tuple[str, str | None, str | None, str | None]]
+    sent: trio.Event = field(default_factory=trio.Event)
+    acked: trio.Event = field(default_factory=trio.Event)
+
+
+class HyperliquidStream:
+    """The actor behind the ``hyperliquid/candles`` and ``hyperliquid/mids`` channels."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        candles: bool = True,
+        mids: bool = True,
+        info: InfoClient | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.rt = rt
+        cfg = rt.config.hyperliquid
+        self.cfg = cfg
+        self.want_candles = candles
+        self.want_mids = mids
+        self.info = info or info_client(rt)
+        self.rng = rng or random.Random()
+        self.tracker = CandleTracker(INTERVAL, grace_ms=int(cfg.candle_close_grace_s * 1000))
+        self.windows = {
+            "candles": StreamRunWindow(rt, SOURCE, "candles", cfg.run_window_s),
+            "mids": StreamRunWindow(rt, SOURCE, "mids", cfg.run_window_s),
+        }
+        self.messages = _shared_budget(rt, "hyperliquid.ws_messages", cfg.ws_messages_per_minute)
+        self.connects = _shared_budget(rt, "hyperliquid.ws_connects", cfg.ws_connects_per_minute)
+        if rt.local:
+            self.backoff = (cfg.local_backoff_initial_s, cfg.local_backoff_max_s)
+        else:
+            self.backoff = (cfg.ws_backoff_initial_s, cfg.ws_backoff_max_s)
+        self.stats = StreamStatistics()
+        self.selection: CoinSelection | None = None
+        self.mid_filter = MidFilter((), ())
+        self.connections: list[list[wire.Subscription]] = []
+        # Set once every connection has been acked and backfilled once (tests, demo).
+        self.ready = trio.Event()
+        self._ready_left = 0
+
+    def configured_coins(self) -> list[str]:
+        if self.rt.local:
+            return list(self.cfg.local_coins[: self.cfg.local_max_coins])
+        return list(self.cfg.coins)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            for window in self.windows.values():
+                nursery.start_soon(window.run_windows)
+            await self._plan()
+            nursery.start_soon(self._clock_closer)
+            self._ready_left = len(self.connections)
+            if not self.connections:
+                self.ready.set()
+            for index, subs in enumerate(self.connections):
+                nursery.start_soon(self._connection_loop, index, subs, name=f"hl-ws-{index}")
+            task_status.started()
+
+    async def _plan(self) -> None:
+        meta = await self.info.meta()
+        cfg = self.cfg
+        budget = min(
+            cfg.ws_max_subscriptions, cfg.ws_max_connections * cfg.ws_subscriptions_per_connection
+        )
+        max_coins = budget - (1 if self.want_mids else 0)
+        sel = select_coins(
+            self.configured_coins(), meta, max_coins=max_coins if self.want_candles else 0
+        )
+        self.selection = sel
+        self.mid_filter = MidFilter(sel.perps, cfg.extra_mid_keys)
+        if sel.refused:
+            msg = (
+                f"refused unknown coin(s) {', '.join(sel.refused)}: not in the meta universe "
+                "(names are case-sensitive); never subscribed"
+            )
+            log.error("%s", msg)
+            self.windows["candles"].fail(msg)
+        if sel.delisted:
+            self.windows["candles"].note(f"skipped delisted coin(s) {', '.join(sel.delisted)}")
+        if sel.over_cap and self.want_candles:
+            self.windows["candles"].note(
+                f"{len(sel.over_cap)} coin(s) over the subscription cap not streamed"
+            )
+        self._load_stored_closed(sel.coins)
+        subs: list[wire.Subscription] = []
+        if self.want_mids:
+            subs.append(wire.all_mids_subscription())
+        subs.extend(wire.candle_subscription(c, INTERVAL) for c in sel.coins)
+        self.connections = plan_connections(
+            subs,
+            per_connection=cfg.ws_subscriptions_per_connection,
+            max_connections=cfg.ws_max_connections,
+        )
+        log.info(
+            "hyperliquid stream: %d coin(s) on %d connection(s)%s",
+            len(sel.coins),
+            len(self.connections),
+            " with allMids" if self.want_mids else "",
+        )
+
+    def _load_stored_closed(self, coins: list[str]) -> None:
+        path = self.rt.db_path
+        if not path.exists():
+            return
+        conn = db.open_ro(path)
+        try:
+            for coin in coins:
+                row = reads.last_closed_candle(conn, coin, INTERVAL)
+                if row is not None:
+                    self.tracker.note_stored_closed(coin, row["open_time_ms"])
+        finally:
+            conn.close()
+
+    # --- one connection ------------------------------------------------------------------------
+
+    async def _connection_loop(self, index: int, subs: list[wire.Subscription]) -> None:
+        channels = self._channels_of(subs)
+        attempt = 0
+        reason = "start-up"
+        while True:
+            await spend(self.connects)
+            link_up = [False]
+            try:
+                await self._session(index, subs, reason, link_up)
+                error = "connection ended"
+            except Exception as exc:
+                error = describe_error(exc)
+            if link_up[0]:
+                attempt = 0
+                for ch in channels:
+                    self.windows[ch].note(f"reconnect (connection {index}): {error}")
+            else:
+                for ch in channels:
+                    self.windows[ch].fail(f"connection {index} failed: {error}")
+            self.stats.reconnects += 1
+            delay = backoff_s(attempt, *self.backoff, self.rng)
+            attempt += 1
+            log.warning(
+                "hyperliquid ws connection %d lost (%s); reconnecting in %.1fs", index, error, delay
+            )
+            reason = "reconnect"
+            await trio.sleep(delay)
+
+    def _channels_of(self, subs: list[wire.Subscription]) -> list[str]:
+        out = []
+        if any(s.type == "candle" for s in subs):
+            out.append("candles")
+        if any(s.type == "allMids" for s in subs):
+            out.append("mids")
+        return out
+
+    async def _session(
+        self, index: int, subs: list[wire.Subscription], reason: str, link_up: list[bool]
+    ) -> None:
+        async with open_websocket_url(
+            self.cfg.ws_url,
+            message_queue_size=MESSAGE_QUEUE,
+            max_message_size=MAX_MESSAGE_BYTES,
+            connect_timeout=self.cfg.info_timeout_s,
+            disconnect_timeout=2.0,
+        ) as ws:
+            self.stats.connects += 1
+            link = _Link(ws, trio.current_time(), {s.key() for s in subs})
+            coins = [s.coin for s in subs if s.type == "candle" and s.coin]
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._watchdog, link)
+                nursery.start_soon(self._pinger, ws)
+                nursery.start_soon(self._subscribe, link, subs)
+                nursery.start_soon(self._after_acks, link, coins, reason, link_up)
+                await self._receive(link)
+
+    async def _subscribe(self, link: _Link, subs: list[wire.Subscription]) -> None:
+        # One frame per subscription, paced by the per-IP message budget.
+        for sub in subs:
+            await spend(self.messages)
+            await link.ws.send_message(wire.encode_subscribe(sub).decode())
+        self.stats.subscribed += len(subs)
+        link.sent.set()
+
+    async def _pinger(self, ws: WebSocketConnection) -> None:
+        while True:
+            await trio.sleep(self.cfg.ws_ping_interval_s)
+            await spend(self.messages)
+            await ws.send_message(wire.PING_FRAME.decode())
+
+    async def _watchdog(self, link: _Link) -> None:
+        timeout = self.cfg.ws_silence_timeout_s
+        while True:
+            deadline = link.last_rx + timeout
+            if trio.current_time() >= deadline:
+                raise DeadLink(f"no frame for {timeout:.0f}s: dead link")
+            await trio.sleep_until(deadline)
+
+    async def _after_acks(
+        self, link: _Link, coins: list[str], reason: str, link_up: list[bool]
+    ) -> None:
+        await link.sent.wait()
+        with trio.move_on_after(ACK_TIMEOUT_S) as scope:
+            await link.acked.wait()
+        if scope.cancelled_caught:
+            missing = ", ".join(_show(k) for k in sorted(link.pending, key=str))
+            raise SubscribeTimeout(f"not acknowledged within {ACK_TIMEOUT_S:.0f}s: {missing}")
+        link_up[0] = True
+        if coins:
+            await self._backfill(coins, reason)
+        self._ready_left -= 1
+        if self._ready_left <= 0:
+            self.ready.set()
+
+    async def _receive(self, link: _Link) -> None:
+        while True:
+            message = await link.ws.get_message()
+            link.last_rx = trio.current_time()
+            self.stats.frames += 1
+            try:
+                frame = wire.decode_frame(message)
+            except (wire.FrameError, msgspec.ValidationError) as exc:
+                self.stats.bad_frames += 1
+                log.warning("hyperliquid ws: undecodable frame skipped: %s", exc)
+                continue
+            await self._on_frame(link, frame)
+
+    async def _on_frame(self, link: _Link, frame: wire.Frame) -> None:
+        now = self.rt.clock.now_ms()
+        if isinstance(frame, wire.CandleFrame):
+            await self._publish_candles(self.tracker.on_push(frame.data, now))
+        elif isinstance(frame, wire.AllMidsFrame):
+            if frame.data.dex:
+                return
+            rows = mid_rows(frame.data.mids, self.mid_filter, now, self.cfg.mid_bucket_ms)
+            if rows:
+                self.stats.mid_rows += len(rows)
+                self.windows["mids"].add(len(rows))
+                await self.rt.bus.publish(MidBatch(rows=rows))
+        elif isinstance(frame, wire.SubscriptionResponseFrame):
+            if frame.data.method == "subscribe":
+                self._acked(link, frame.data.subscription)
+        elif isinstance(frame, wire.ErrorFrame):
+            self._on_error(link, frame.data)
+
+    def _acked(self, link: _Link, sub: wire.Subscription) -> None:
+        link.pending.discard(sub.key())
+        if not link.pending:
+            link.acked.set()
+
+    def _on_error(self, link: _Link, text: str) -> None:
+        self.stats.error_frames.append(text)
+        if text.startswith("Already subscribed: "):
+            # Subscribed already on this socket: as good as an ack.
+            try:
+                sub = msgspec.json.decode(text.split(": ", 1)[1], type=wire.Subscription)
+            except msgspec.MsgspecError:
+                log.warning("hyperliquid ws error: %s", text)
+                return
+            self._acked(link, sub)
+            return
+        log.error("hyperliquid ws error frame: %s", text)
+        if text.startswith(("Cannot subscribe to more", "Cannot send more")):
+            raise VenueError(f"venue refused: {text}")
+
+    async def _publish_candles(self, rows: list[Any]) -> None:
+        if not rows:
+            return
+        self.stats.candle_rows += len(rows)
+        self.windows["candles"].add(len(rows))
+        await self.rt.bus.publish(CandleBatch(rows=rows))
+
+    async def _clock_closer(self) -> None:
+        while True:
+            await trio.sleep(CLOSE_CHECK_S)
+            await self._publish_candles(self.tracker.on_clock(self.rt.clock.now_ms()))
+
+    # --- gap backfill --------------------------------------------------------------------------
+
+    async def _backfill(self, coins: list[str], reason: str) -> None:
+        """``candleSnapshot`` from each coin's last closed bar up to now; retried until done."""
+        left = list(coins)
+        rows_total = 0
+        attempt = 0
+        while left:
+            coin = left[0]
+            asked_ms = self.rt.clock.now_ms()
+            start = backfill_start(
+                self.tracker.last_final_ms(coin), asked_ms, self.cfg.backfill_max_bars
+            )
+            try:
+                bars = await self.info.candle_snapshot(coin, INTERVAL, start, asked_ms)
+            except Exception as exc:
+                error = describe_error(exc)
+                self.windows["candles"].fail(f"backfill of {coin} failed: {error}")
+                delay = backoff_s(attempt, 1.0, BACKFILL_RETRY_MAX_S, self.rng)
+                attempt += 1
+                log.warning("backfill of %s failed (%s); retry in %.1fs", coin, error, delay)
+                await trio.sleep(delay)
+                continue
+            rows = self.tracker.on_snapshot(bars, asked_ms)
+            await self._publish_candles(rows)
+            rows_total += len(rows)
+            left.pop(0)
+        self.stats.backfills += 1
+        self.stats.backfill_rows += rows_total
+        self.windows["candles"].note(
+            f"backfill after {reason}: {rows_total} row(s) for {len(coins)} coin(s)"
+        )
+        log.info("backfill after %s: %d row(s) for %d coin(s)", reason, rows_total, len(coins))
+
+
+def _show(key: tuple[str, str | None, str | None, str | None]) -> str:
+    return "/".join(k for k in key if k)
+
+
+def _shared_budget(rt: Runtime, key: str, capacity: int) -> WeightBudget:
+    budget = rt.shared.get(key)
+    if budget is None:
+        budget = rt.shared[key] = WeightBudget(capacity)
+    assert isinstance(budget, WeightBudget)
+    return budget
