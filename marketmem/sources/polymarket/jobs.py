@@ -1,0 +1,196 @@
+"""The Polymarket poll jobs: discovery, and the refresh of one context bucket.
+
+Discovery lists every open event and every event closed within the recently-closed window
+(all pages first: a failing page fails the run and publishes nothing), converts them, links
+their markets to assets and publishes one ``PolymarketDiscovered``.
+
+A refresh run (immediate / later / recently closed) takes the stored markets its bucket looks
+at (``reads.placement_candidates``), fetches the fresh state of those that can still change,
+classifies every one of them at the run's time and publishes one ``PolymarketRefreshed``: a
+market moves between the context tables in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import apsw
+import httpx
+
+from marketmem.events import (
+    PolymarketDiscovered,
+    PolymarketMarketRow,
+    PolymarketPlacement,
+    PolymarketRefreshed,
+)
+from marketmem.runs import RunContext
+from marketmem.runtime import PollJob, Runtime
+from marketmem.sources.polymarket.classify import Bucket, classify
+from marketmem.sources.polymarket.client import Filters, GammaClient, Limiters, Progress
+from marketmem.sources.polymarket.convert import context_row, convert_events, market_row
+from marketmem.sources.polymarket.matching import load_terms
+from marketmem.sources.polymarket.reads import iso, placement_candidates
+from marketmem.sources.polymarket.wire import FieldError, GammaMarket
+from marketmem.storage import db
+
+SOURCE = "polymarket"
+MAX_NOTES = 5
+
+
+@dataclass
+class DiscoverySummary:
+    """What the last discovery run found (for ``discover polymarket``)."""
+
+    events: int = 0
+    markets: int = 0
+    links_per_asset: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0
+    requests: int = 0
+
+
+def limiters(rt: Runtime) -> Limiters:
+    """One set of limiters per runtime, shared by every Polymarket channel."""
+    cfg = rt.config.polymarket
+    found = rt.shared.get("polymarket.limiters")
+    if not isinstance(found, Limiters):
+        found = Limiters.per_10s(cfg.events_per_10s, cfg.markets_per_10s)
+        rt.shared["polymarket.limiters"] = found
+    return found
+
+
+@asynccontextmanager
+async def open_client(rt: Runtime, progress: Progress | None = None) -> AsyncIterator[GammaClient]:
+    cfg = rt.config.polymarket
+    async with httpx.AsyncClient(
+        timeout=cfg.timeout_s, headers={"user-agent": "marketmem"}
+    ) as http:
+        yield GammaClient(
+            http=http,
+            base_url=cfg.gamma_url,
+            limiters=limiters(rt),
+            page_size=cfg.page_size,
+            max_pages=cfg.max_pages,
+            progress=progress,
+        )
+
+
+def _note_all(ctx: RunContext, problems: list[str]) -> None:
+    for p in problems[:MAX_NOTES]:
+        ctx.note(p)
+    if len(problems) > MAX_NOTES:
+        ctx.note(f"... and {len(problems) - MAX_NOTES} more")
+
+
+def discovery_job(
+    summary: DiscoverySummary | None = None, progress: Progress | None = None
+) -> PollJob:
+    async def run(ctx: RunContext) -> None:
+        rt = ctx.rt
+        cfg = rt.config.polymarket
+        terms = load_terms(cfg.terms_path())
+        now = rt.clock.now_ms()
+        since = iso(now - int(cfg.recently_closed_window_s * 1000))
+        assert since is not None
+        async with open_client(rt, progress) as client:
+            events = await client.list_events(Filters(active=True, closed=False, archived=False))
+            events += await client.list_events(
+                Filters(active=True, closed=True, archived=False, extra=(("end_date_min", since),))
+            )
+            requests = client.requests
+        conv = convert_events(events, terms, now)
+        _note_all(ctx, [str(s) for s in conv.skipped])
+        await ctx.publish(
+            PolymarketDiscovered(events=conv.events, markets=conv.markets, links=conv.links),
+            rows=len(conv.events) + len(conv.markets) + len(conv.links),
+        )
+        if summary is not None:
+            summary.events = len(conv.events)
+            summary.markets = len(conv.markets)
+            summary.links_per_asset = dict(sorted(Counter(x.asset for x in conv.links).items()))
+            summary.skipped = len(conv.skipped)
+            summary.requests = requests
+
+    return run
+
+
+def _candidates(
+    rt: Runtime, bucket: Bucket, now: int, horizon_ms: int, window_ms: int
+) -> list[tuple[str, bool, PolymarketMarketRow | None]]:
+    # A few indexed reads on a read-only connection; quick enough to run on the trio thread.
+    try:
+        conn = db.open_ro(rt.db_path, busy_timeout_ms=rt.config.storage.busy_timeout_ms)
+    except apsw.CantOpenError:
+        return []
+    try:
+        return placement_candidates(
+            conn, bucket, now_ms=now, horizon_ms=horizon_ms, window_ms=window_ms
+        )
+    finally:
+        conn.close()
+
+
+def _changeable(row: PolymarketMarketRow | None) -> bool:
+    """Closed markets only change while their resolution is pending."""
+    return row is None or not row.closed or row.resolution == "pending"
+
+
+def refresh_job(bucket: Bucket) -> PollJob:
+    async def run(ctx: RunContext) -> None:
+        rt = ctx.rt
+        cfg = rt.config.polymarket
+        horizon_ms = int(cfg.immediate_horizon_s * 1000)
+        window_ms = int(cfg.recently_closed_window_s * 1000)
+        now = rt.clock.now_ms()
+        candidates = _candidates(rt, bucket, now, horizon_ms, window_ms)
+        wanted = [mid for mid, linked, row in candidates if linked and _changeable(row)]
+        fetched: dict[str, GammaMarket] = {}
+        if wanted:
+            async with open_client(rt) as client:
+                fetched = {m.id: m for m in await client.markets_by_id(wanted)}
+        wanted_set = set(wanted)
+        markets: list[PolymarketMarketRow] = []
+        placements: list[PolymarketPlacement] = []
+        problems: list[str] = []
+        for mid, linked, stored in candidates:
+            row = stored
+            if mid in fetched:
+                try:
+                    row = market_row(fetched[mid], now)
+                except FieldError as exc:
+                    problems.append(f"market {mid} not refreshed: {exc}")
+                    continue
+                markets.append(row)
+            elif mid in wanted_set:
+                problems.append(f"market {mid} not returned by Gamma (archived or removed)")
+                row = None
+            where: Bucket = "none"
+            if row is not None:
+                where = classify(
+                    linked=linked,
+                    closed=row.closed,
+                    archived=row.archived,
+                    end_ms=row.end_ms,
+                    closed_time_ms=row.closed_time_ms,
+                    now_ms=now,
+                    horizon_ms=horizon_ms,
+                    window_ms=window_ms,
+                )
+            placements.append(
+                PolymarketPlacement(
+                    market_id=mid,
+                    bucket=where,
+                    at_ms=now,
+                    row=context_row(row, now) if row is not None and where != "none" else None,
+                )
+            )
+        _note_all(ctx, problems)
+        if markets or placements:
+            await ctx.publish(
+                PolymarketRefreshed(markets=markets, placements=placements),
+                rows=len(markets) + len(placements),
+            )
+
+    return run

@@ -1,0 +1,243 @@
+"""Polymarket tables, the market full-text index, and how discovery and refresh events land.
+
+List columns (outcomes, prices, token ids, tags) are stored as JSON text. Events and markets
+are upserted by id, and a row fetched earlier never overwrites one fetched later. The three
+context tables (immediate / later / recently closed) hold each market at most once between
+them: a placement deletes the market from all three and inserts it into its own, inside the
+writer's transaction. ``polymarket_markets_fts`` (FTS5, external content) indexes question,
+event title, slug and tags, kept in step by triggers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import apsw
+import msgspec
+
+from marketmem.events import (
+    PolymarketAssetLink,
+    PolymarketContextMarket,
+    PolymarketDiscovered,
+    PolymarketEventRow,
+    PolymarketMarketRow,
+    PolymarketRefreshed,
+    Row,
+)
+from marketmem.sources.polymarket.classify import BUCKETS, TABLE_OF
+from marketmem.storage.tables import Upsert
+
+_CONTEXT_COLUMNS = """
+        market_id TEXT PRIMARY KEY,
+        question TEXT NOT NULL,
+        slug TEXT NOT NULL,
+        outcomes TEXT NOT NULL,
+        outcome_prices TEXT,
+        best_bid REAL,
+        best_ask REAL,
+        last_trade_price REAL,
+        volume REAL NOT NULL,
+        volume_24h REAL NOT NULL,
+        liquidity REAL NOT NULL,
+        end_ms INTEGER,
+        closed_time_ms INTEGER,
+        resolution TEXT NOT NULL,
+        resolved_outcome INTEGER,
+        refreshed_at_ms INTEGER NOT NULL
+"""
+
+DDL = [
+    """
+    CREATE TABLE IF NOT EXISTS polymarket_events (
+        event_id TEXT PRIMARY KEY,
+        slug TEXT NOT NULL,
+        title TEXT NOT NULL,
+        start_ms INTEGER,
+        end_ms INTEGER,
+        closed_time_ms INTEGER,
+        active INTEGER NOT NULL,
+        closed INTEGER NOT NULL,
+        archived INTEGER NOT NULL,
+        volume REAL NOT NULL,
+        volume_24h REAL NOT NULL,
+        liquidity REAL NOT NULL,
+        tags TEXT NOT NULL,
+        updated_at_ms INTEGER,
+        fetched_at_ms INTEGER NOT NULL
+    ) WITHOUT ROWID
+    """,
+    # A rowid table: the rowid is the FTS5 content rowid.
+    """
+    CREATE TABLE IF NOT EXISTS polymarket_markets (
+        market_id TEXT NOT NULL UNIQUE,
+        condition_id TEXT NOT NULL,
+        event_id TEXT,
+        event_title TEXT NOT NULL,
+        slug TEXT NOT NULL,
+        question TEXT NOT NULL,
+        outcomes TEXT NOT NULL,
+        outcome_prices TEXT,
+        clob_token_ids TEXT NOT NULL,
+        volume REAL NOT NULL,
+        volume_24h REAL NOT NULL,
+        liquidity REAL NOT NULL,
+        best_bid REAL,
+        best_ask REAL,
+        last_trade_price REAL,
+        start_ms INTEGER,
+        end_ms INTEGER,
+        closed_time_ms INTEGER,
+        active INTEGER NOT NULL,
+        closed INTEGER NOT NULL,
+        archived INTEGER NOT NULL,
+        resolution TEXT NOT NULL,
+        resolved_outcome INTEGER,
+        tags TEXT NOT NULL,
+        updated_at_ms INTEGER,
+        fetched_at_ms INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS polymarket_markets_by_end ON polymarket_markets (closed, end_ms)",
+    "CREATE INDEX IF NOT EXISTS polymarket_markets_by_event ON polymarket_markets (event_id)",
+    """
+    CREATE VIRTUAL TABLE IF NOT EXISTS polymarket_markets_fts USING fts5(
+        question, event_title, slug, tags,
+        content='polymarket_markets', content_rowid='rowid', tokenize='unicode61'
+    )
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS polymarket_markets_fts_ai AFTER INSERT ON polymarket_markets
+    BEGIN
+        INSERT INTO polymarket_markets_fts (rowid, question, event_title, slug, tags)
+        VALUES (new.rowid, new.question, new.event_title, new.slug, new.tags);
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS polymarket_markets_fts_ad AFTER DELETE ON polymarket_markets
+    BEGIN
+        INSERT INTO polymarket_markets_fts (polymarket_markets_fts, rowid, question,
+            event_title, slug, tags)
+        VALUES ('delete', old.rowid, old.question, old.event_title, old.slug, old.tags);
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS polymarket_markets_fts_au
+    AFTER UPDATE OF question, event_title, slug, tags ON polymarket_markets
+    BEGIN
+        INSERT INTO polymarket_markets_fts (polymarket_markets_fts, rowid, question,
+            event_title, slug, tags)
+        VALUES ('delete', old.rowid, old.question, old.event_title, old.slug, old.tags);
+        INSERT INTO polymarket_markets_fts (rowid, question, event_title, slug, tags)
+        VALUES (new.rowid, new.question, new.event_title, new.slug, new.tags);
+    END
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS polymarket_market_asset_links (
+        market_id TEXT NOT NULL,
+        asset TEXT NOT NULL,
+        term TEXT NOT NULL,
+        field TEXT NOT NULL,
+        score REAL NOT NULL,
+        linked_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (market_id, asset)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS polymarket_market_asset_links_by_asset "
+    "ON polymarket_market_asset_links (asset, market_id)",
+    *(
+        f"CREATE TABLE IF NOT EXISTS {TABLE_OF[b]} ({_CONTEXT_COLUMNS}) WITHOUT ROWID"
+        for b in BUCKETS
+    ),
+]
+
+_JSON_COLUMNS = frozenset({"outcomes", "outcome_prices", "clob_token_ids", "tags"})
+_encode = msgspec.json.Encoder()
+
+
+def _newer_wins(table: str, row_type: type[Row], key: tuple[str, ...], stamp: str) -> Upsert:
+    """An upsert where a row fetched earlier (by ``stamp``) never overwrites a later one."""
+    cols = [c for c in row_type.__struct_fields__ if c not in key]
+    update = {
+        c: f"CASE WHEN excluded.{stamp} >= {table}.{stamp} THEN excluded.{c} ELSE {table}.{c} END"
+        for c in cols
+        if c != stamp
+    }
+    update[stamp] = f"max(excluded.{stamp}, {table}.{stamp})"
+    return Upsert(table, row_type, key=key, update=update)
+
+
+EVENTS = _newer_wins("polymarket_events", PolymarketEventRow, ("event_id",), "fetched_at_ms")
+MARKETS = _newer_wins("polymarket_markets", PolymarketMarketRow, ("market_id",), "fetched_at_ms")
+# A refresh from /markets knows prices and state; the event link and tags stay discovery's.
+MARKETS_REFRESH = Upsert(
+    MARKETS.table,
+    PolymarketMarketRow,
+    key=MARKETS.key,
+    update=MARKETS.update,
+    keep=("event_id", "event_title", "tags"),
+)
+LINKS = Upsert("polymarket_market_asset_links", PolymarketAssetLink, key=("market_id", "asset"))
+CONTEXT = {b: Upsert(TABLE_OF[b], PolymarketContextMarket, key=("market_id",)) for b in BUCKETS}
+
+
+def _params(row: Row) -> tuple[Any, ...]:
+    values = msgspec.structs.astuple(row)
+    return tuple(
+        _encode.encode(v).decode() if name in _JSON_COLUMNS and v is not None else v
+        for name, v in zip(row.__struct_fields__, values, strict=True)
+    )
+
+
+def _write(conn: apsw.Connection, upsert: Upsert, rows: list[Any]) -> int:
+    if rows:
+        conn.executemany(upsert.sql, [_params(r) for r in rows])
+    return len(rows)
+
+
+def write_discovered(conn: apsw.Connection, ev: PolymarketDiscovered) -> dict[str, int]:
+    events = _write(conn, EVENTS, ev.events)
+    markets = _write(conn, MARKETS, ev.markets)
+    # Links are recomputed: those of every market of this run are replaced.
+    conn.executemany(
+        "DELETE FROM polymarket_market_asset_links WHERE market_id=?",
+        [(m.market_id,) for m in ev.markets],
+    )
+    links = _write(conn, LINKS, ev.links)
+    return {
+        "polymarket_events": events,
+        "polymarket_markets": markets,
+        "polymarket_market_asset_links": links,
+    }
+
+
+def _placed_at(conn: apsw.Connection, market_id: str) -> int | None:
+    latest: int | None = None
+    for b in BUCKETS:
+        row = conn.execute(
+            f"SELECT refreshed_at_ms FROM {TABLE_OF[b]} WHERE market_id=?", (market_id,)
+        ).fetchone()
+        if row is not None and (latest is None or row[0] > latest):
+            latest = row[0]
+    return latest
+
+
+def write_refreshed(conn: apsw.Connection, ev: PolymarketRefreshed) -> dict[str, int]:
+    counts = {"polymarket_markets": _write(conn, MARKETS_REFRESH, ev.markets)}
+    for b in BUCKETS:
+        counts[TABLE_OF[b]] = 0
+    for p in ev.placements:
+        placed = _placed_at(conn, p.market_id)
+        if placed is not None and placed > p.at_ms:
+            continue
+        for b in BUCKETS:
+            conn.execute(f"DELETE FROM {TABLE_OF[b]} WHERE market_id=?", (p.market_id,))
+        if p.bucket in CONTEXT and p.row is not None:
+            _write(conn, CONTEXT[p.bucket], [p.row])
+            counts[TABLE_OF[p.bucket]] += 1
+    return counts
+
+
+WRITERS = {
+    PolymarketDiscovered: write_discovered,
+    PolymarketRefreshed: write_refreshed,
+}

@@ -1,0 +1,279 @@
+"""Search and context reads, and the writer rules behind them (one table per market)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import trio
+from pm_helpers import bucket_of, open_pm, rows, settle
+
+from marketmem.bus import Bus
+from marketmem.config import Config
+from marketmem.events import (
+    PolymarketAssetLink,
+    PolymarketContextMarket,
+    PolymarketDiscovered,
+    PolymarketEventRow,
+    PolymarketMarketRow,
+    PolymarketPlacement,
+    PolymarketRefreshed,
+)
+from marketmem.runs import execute_run
+from marketmem.sources.polymarket.classify import CHANNEL_OF
+from marketmem.sources.polymarket.jobs import discovery_job, refresh_job
+from marketmem.sources.polymarket.reads import fts_query, markets_for_asset, search_markets
+from marketmem.storage import db
+from marketmem.storage.writer import StorageWriter, inline_executor
+
+NOW = 1_795_564_800_000
+H = 3_600_000
+
+
+def market(mid: str, question: str, **kw: object) -> PolymarketMarketRow:
+    fields: dict[str, object] = {
+        "market_id": mid,
+        "condition_id": "0x" + mid,
+        "event_id": "e" + mid,
+        "event_title": kw.pop("title", question),
+        "slug": question.lower().replace(" ", "-").strip("?"),
+        "question": question,
+        "outcomes": ["Yes", "No"],
+        "outcome_prices": ["0.6", "0.4"],
+        "clob_token_ids": [],
+        "volume": 100.0,
+        "volume_24h": 10.0,
+        "liquidity": 5.0,
+        "best_bid": 0.59,
+        "best_ask": 0.61,
+        "last_trade_price": 0.6,
+        "start_ms": NOW - 24 * H,
+        "end_ms": NOW + 48 * H,
+        "closed_time_ms": None,
+        "active": True,
+        "closed": False,
+        "archived": False,
+        "resolution": "open",
+        "resolved_outcome": None,
+        "tags": ["crypto"],
+        "updated_at_ms": NOW,
+        "fetched_at_ms": NOW,
+    }
+    fields.update(kw)
+    return PolymarketMarketRow(**fields)  # type: ignore[arg-type]
+
+
+def link(mid: str, asset: str) -> PolymarketAssetLink:
+    return PolymarketAssetLink(
+        market_id=mid,
+        asset=asset,
+        term=asset.lower(),
+        field="question",
+        score=0.7,
+        linked_at_ms=NOW,
+    )
+
+
+def event(eid: str) -> PolymarketEventRow:
+    return PolymarketEventRow(
+        event_id=eid, slug=eid, title=eid, start_ms=None, end_ms=None, closed_time_ms=None,
+        active=True, closed=False, archived=False, volume=0.0, volume_24h=0.0, liquidity=0.0,
+        tags=[], updated_at_ms=None, fetched_at_ms=NOW,
+    )  # fmt: skip
+
+
+MARKETS = [
+    market("1", "Will Bitcoin reach $150,000 by December 31?", volume=5000.0),
+    market("2", "Will Bitcoin dip to $60,000 in December?", volume=9000.0, end_ms=NOW + 2 * H),
+    market("3", "Bitcoin Up or Down - March 12", volume=50.0, tags=["crypto", "up-or-down"]),
+    market("4", "Will Ethereum reach $5,000?", volume=700.0),
+    market(
+        "5",
+        "Will Bitcoin close above $90,000 yesterday?",
+        closed=True,
+        end_ms=NOW - 30 * H,
+        closed_time_ms=NOW - 29 * H,
+        outcome_prices=["0", "1"],
+        resolution="resolved",
+        resolved_outcome=1,
+    ),
+    market("6", "Will the Fed cut rates in December?", volume=99999.0, tags=["economy"]),
+    market("7", "Who wins?", title="Bitcoin treasury race", volume=10.0, end_ms=NOW - H),
+]
+LINKS = [link("1", "BTC"), link("2", "BTC"), link("3", "BTC"), link("4", "ETH"), link("5", "BTC"),
+         link("7", "BTC")]  # fmt: skip
+
+
+async def write(path: Path, *events: object) -> StorageWriter:
+    bus = Bus()
+    writer = StorageWriter(path, bus, executor=inline_executor)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(writer.run)
+        for ev in events:
+            await bus.publish(ev)  # type: ignore[arg-type]
+        bus.close()
+    return writer
+
+
+@pytest.fixture
+async def dbpath(tmp_path: Path) -> Path:
+    path = tmp_path / "pm.db"
+    await write(path, PolymarketDiscovered(events=[event("e1")], markets=MARKETS, links=LINKS))
+    return path
+
+
+def search(path: Path, **kw: object) -> list[dict]:
+    conn = db.open_ro(path)
+    try:
+        return search_markets(conn, now_ms=NOW, **kw)  # type: ignore[arg-type]
+    finally:
+        conn.close()
+
+
+def ids(found: list[dict]) -> list[str]:
+    return [m["market_id"] for m in found]
+
+
+async def test_full_text_relevance_then_volume(dbpath: Path) -> None:
+    assert ids(search(dbpath, q="bitcoin reach")) == ["1"]
+    got = ids(search(dbpath, q="bitcoin"))
+    assert set(got) == {"1", "2", "3", "5", "7"}
+    assert got.index("7") > got.index("1")  # a title match ranks below question matches
+    assert ids(search(dbpath, q="bitc")) == ids(search(dbpath, q="bitcoin"))  # prefix
+    assert ids(search(dbpath, q="up-or-down")) == ["3"]  # tags and slugs are indexed
+    assert ids(search(dbpath, q="FED rates")) == ["6"]
+    assert search(dbpath, q="dogecoin") == []
+
+
+async def test_without_q_orders_by_volume(dbpath: Path) -> None:
+    vols = [m["volume"] for m in search(dbpath)]
+    assert vols == sorted(vols, reverse=True) and len(vols) == len(MARKETS)
+
+
+async def test_filters_by_asset_and_status(dbpath: Path) -> None:
+    assert set(ids(search(dbpath, asset="btc"))) == {"1", "2", "3", "5", "7"}
+    assert ids(search(dbpath, asset="ETH")) == ["4"]
+    assert set(ids(search(dbpath, q="bitcoin", status="open"))) == {"1", "2", "3"}
+    assert ids(search(dbpath, q="bitcoin", status="closing_soon")) == ["2"]
+    assert set(ids(search(dbpath, status="closed"))) == {"5", "7"}  # 7 is past its end date
+    first = next(m for m in search(dbpath, q="bitcoin") if m["market_id"] == "1")
+    assert first["assets"] == ["BTC"] and first["outcomes"][0] == {"name": "Yes", "price": 0.6}
+    assert first["end_date"].endswith("Z") and first["status"] in ("open", "closing_soon")
+    closed = search(dbpath, q="yesterday")[0]
+    assert (closed["status"], closed["resolution"], closed["winner"]) == (
+        "closed",
+        "resolved",
+        "No",
+    )
+
+
+async def test_paging(dbpath: Path) -> None:
+    every = ids(search(dbpath, q="bitcoin", limit=100))
+    pages = [ids(search(dbpath, q="bitcoin", limit=2, offset=o)) for o in (0, 2, 4)]
+    assert [x for p in pages for x in p] == every
+    assert search(dbpath, q="bitcoin", limit=2, offset=10) == []
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"status": "soon"}, {"limit": 0}, {"limit": 101}, {"offset": -1}, {"q": "???"}],
+)
+async def test_bad_arguments(dbpath: Path, kw: dict) -> None:
+    with pytest.raises(ValueError):
+        search(dbpath, **kw)
+
+
+def test_fts_query_quotes_everything() -> None:
+    assert fts_query('bitcoin "100k" OR NEAR(') == '"bitcoin" "100k" "OR" "NEAR"*'
+
+
+async def test_placements_keep_a_market_in_one_table(tmp_path: Path) -> None:
+    path = tmp_path / "pm.db"
+
+    def placed(bucket: str, at: int) -> PolymarketPlacement:
+        row = PolymarketContextMarket(
+            market_id="1", question="q", slug="s", outcomes=["Yes", "No"], outcome_prices=None,
+            best_bid=None, best_ask=None, last_trade_price=None, volume=1.0, volume_24h=0.0,
+            liquidity=0.0, end_ms=NOW + H, closed_time_ms=None, resolution="open",
+            resolved_outcome=None, refreshed_at_ms=at,
+        )  # fmt: skip
+        return PolymarketPlacement(
+            market_id="1", bucket=bucket, at_ms=at, row=None if bucket == "none" else row
+        )
+
+    await write(
+        path,
+        PolymarketDiscovered(events=[], markets=MARKETS[:1], links=LINKS[:1]),
+        PolymarketRefreshed(markets=[], placements=[placed("later", NOW)]),
+        PolymarketRefreshed(markets=[], placements=[placed("immediate", NOW + 10)]),
+        # Fetched earlier, committed later: it does not win.
+        PolymarketRefreshed(markets=[], placements=[placed("later", NOW + 5)]),
+    )
+    assert bucket_of(path, "1") == ["immediate"]
+    await write(
+        path, PolymarketRefreshed(markets=[], placements=[placed("recently_closed", NOW + 20)])
+    )
+    assert bucket_of(path, "1") == ["recently_closed"]
+    await write(path, PolymarketRefreshed(markets=[], placements=[placed("none", NOW + 30)]))
+    assert bucket_of(path, "1") == []
+
+
+async def test_refresh_keeps_discovery_fields_and_older_rows_never_win(tmp_path: Path) -> None:
+    path = tmp_path / "pm.db"
+    fresh = market("1", "Will Bitcoin reach $150,000 by December 31?", volume=7.0,
+                   event_title="", tags=[], fetched_at_ms=NOW + 10)  # fmt: skip
+    stale = market("1", "Will Bitcoin reach $150,000 by December 31?", volume=1.0,
+                   fetched_at_ms=NOW + 5)  # fmt: skip
+    await write(
+        path,
+        PolymarketDiscovered(events=[], markets=MARKETS[:1], links=LINKS[:1]),
+        PolymarketRefreshed(markets=[fresh], placements=[]),
+        PolymarketDiscovered(events=[], markets=[stale], links=[]),
+    )
+    row = rows(path, "SELECT * FROM polymarket_markets WHERE market_id='1'")[0]
+    assert row["volume"] == 7.0 and row["fetched_at_ms"] == NOW + 10
+    assert row["event_title"] == MARKETS[0].event_title and row["tags"] == '["crypto"]'
+    # The FTS index follows the stored row.
+    assert ids(search(path, q="december")) == ["1"]
+
+
+async def test_markets_for_asset_from_a_real_run(
+    make_config: Callable[..., Config], autojump_clock: object
+) -> None:
+    async with open_pm(make_config) as (rt, _sim):
+        await execute_run(rt, "polymarket", "discovery", discovery_job())
+        await settle()
+        for bucket, channel in CHANNEL_OF.items():
+            await execute_run(rt, "polymarket", channel, refresh_job(bucket))
+        await settle()
+        conn = db.open_ro(rt.db_path)
+        try:
+            ctx = markets_for_asset(conn, "btc", rt.clock.now_ms())
+            assert set(ctx) == {"immediate", "later", "recently_closed"}
+            now = rt.clock.now_ms()
+            assert ctx["immediate"] and all(
+                0 < m["end_ms"] - now <= 86_400_000 for m in ctx["immediate"]
+            )
+            ends = [m["end_ms"] for m in ctx["immediate"]]
+            assert ends == sorted(ends)
+            assert ctx["later"] and all(m["end_ms"] - now > 86_400_000 for m in ctx["later"])
+            closed = ctx["recently_closed"]
+            assert closed and all(m["resolution"] == "resolved" and m["winner"] for m in closed)
+            every = [m["market_id"] for b in ctx.values() for m in b]
+            assert len(every) == len(set(every))
+            assert markets_for_asset(conn, "NOPE", now) == {
+                "immediate": [],
+                "later": [],
+                "recently_closed": [],
+            }
+            found = search_markets(
+                conn, q="bitcoin", asset="BTC", status="closing_soon", now_ms=now
+            )
+            assert found and all(m["status"] == "closing_soon" for m in found)
+            assert all("BTC" in m["assets"] for m in found)
+            assert {m["market_id"] for m in found} == {
+                m["market_id"] for m in ctx["immediate"] if "bitcoin" in m["question"].lower()
+            }
+        finally:
+            conn.close()
