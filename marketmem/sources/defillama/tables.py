@@ -1,0 +1,196 @@
+"""DefiLlama tables and how their batches are upserted.
+
+- ``defillama_subjects`` (kind, subject_id), with the FTS5 index ``defillama_subjects_fts``
+  over name, symbol and slug kept in step by triggers;
+- ``defillama_subject_assets`` (kind, subject_id, asset): a subject's links, replaced as a
+  set whenever the subject is written;
+- ``defillama_capital_base`` (kind, subject_id, metric, bucket_ms): hourly observations;
+- ``defillama_capital_flows`` (kind, subject_id, metric, period): latest changes;
+- ``defillama_economic_throughput`` (kind, subject_id, metric, period): latest totals.
+
+Rows carry ``observed_at_ms`` and a replayed older row never overwrites a newer one.
+A subject absent from a response is simply not written: its last rows stay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import apsw
+
+from marketmem.events import (
+    DefillamaAssetLink,
+    DefillamaCapitalBase,
+    DefillamaCapitalBaseBatch,
+    DefillamaCapitalFlow,
+    DefillamaCapitalFlowBatch,
+    DefillamaSubject,
+    DefillamaSubjectBatch,
+    DefillamaThroughput,
+    DefillamaThroughputBatch,
+    Row,
+)
+from marketmem.storage.tables import Upsert, rows_writer
+
+DDL = [
+    """
+    CREATE TABLE IF NOT EXISTS defillama_subjects (
+        kind TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        slug TEXT,
+        symbol TEXT,
+        gecko_id TEXT,
+        category TEXT,
+        updated_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (kind, subject_id)
+    )
+    """,
+    """
+    CREATE VIRTUAL TABLE IF NOT EXISTS defillama_subjects_fts USING fts5(
+        name, symbol, slug, content='defillama_subjects', content_rowid='rowid'
+    )
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS defillama_subjects_fts_insert
+    AFTER INSERT ON defillama_subjects BEGIN
+        INSERT INTO defillama_subjects_fts (rowid, name, symbol, slug)
+        VALUES (new.rowid, new.name, new.symbol, new.slug);
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS defillama_subjects_fts_delete
+    AFTER DELETE ON defillama_subjects BEGIN
+        INSERT INTO defillama_subjects_fts (defillama_subjects_fts, rowid, name, symbol, slug)
+        VALUES ('delete', old.rowid, old.name, old.symbol, old.slug);
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS defillama_subjects_fts_update
+    AFTER UPDATE ON defillama_subjects BEGIN
+        INSERT INTO defillama_subjects_fts (defillama_subjects_fts, rowid, name, symbol, slug)
+        VALUES ('delete', old.rowid, old.name, old.symbol, old.slug);
+        INSERT INTO defillama_subjects_fts (rowid, name, symbol, slug)
+        VALUES (new.rowid, new.name, new.symbol, new.slug);
+    END
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS defillama_subject_assets (
+        kind TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        asset TEXT NOT NULL COLLATE NOCASE,
+        origin TEXT NOT NULL,
+        PRIMARY KEY (kind, subject_id, asset)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS defillama_subject_assets_by_asset "
+    "ON defillama_subject_assets (asset)",
+    """
+    CREATE TABLE IF NOT EXISTS defillama_capital_base (
+        kind TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        bucket_ms INTEGER NOT NULL,
+        observed_at_ms INTEGER NOT NULL,
+        value_usd REAL,
+        PRIMARY KEY (kind, subject_id, metric, bucket_ms)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS defillama_capital_base_by_metric "
+    "ON defillama_capital_base (kind, metric, observed_at_ms)",
+    """
+    CREATE TABLE IF NOT EXISTS defillama_capital_flows (
+        kind TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        period TEXT NOT NULL,
+        observed_at_ms INTEGER NOT NULL,
+        from_ms INTEGER,
+        to_ms INTEGER,
+        current_usd REAL,
+        previous_usd REAL,
+        change_usd REAL,
+        change_pct REAL,
+        inflow_usd REAL,
+        outflow_usd REAL,
+        basis TEXT,
+        PRIMARY KEY (kind, subject_id, metric, period)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS defillama_economic_throughput (
+        kind TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        period TEXT NOT NULL,
+        observed_at_ms INTEGER NOT NULL,
+        value_usd REAL,
+        change_pct REAL,
+        PRIMARY KEY (kind, subject_id, metric, period)
+    ) WITHOUT ROWID
+    """,
+]
+
+
+def newest_wins(table: str, row_type: type[Row], key: tuple[str, ...]) -> Upsert:
+    """An upsert whose update applies only when the incoming row is not older."""
+    newer = f"excluded.observed_at_ms >= {table}.observed_at_ms"
+    update = {
+        c: f"CASE WHEN {newer} THEN excluded.{c} ELSE {table}.{c} END"
+        for c in row_type.__struct_fields__
+        if c not in key
+    }
+    return Upsert(table, row_type, key=key, update=update)
+
+
+SUBJECTS = Upsert(
+    "defillama_subjects",
+    DefillamaSubject,
+    key=("kind", "subject_id"),
+    update={
+        c: f"CASE WHEN excluded.updated_at_ms >= defillama_subjects.updated_at_ms "
+        f"THEN excluded.{c} ELSE defillama_subjects.{c} END"
+        for c in ("name", "slug", "symbol", "gecko_id", "category", "updated_at_ms")
+    },
+)
+LINKS = Upsert("defillama_subject_assets", DefillamaAssetLink, key=("kind", "subject_id", "asset"))
+CAPITAL_BASE = newest_wins(
+    "defillama_capital_base", DefillamaCapitalBase, ("kind", "subject_id", "metric", "bucket_ms")
+)
+CAPITAL_FLOWS = newest_wins(
+    "defillama_capital_flows", DefillamaCapitalFlow, ("kind", "subject_id", "metric", "period")
+)
+THROUGHPUT = newest_wins(
+    "defillama_economic_throughput",
+    DefillamaThroughput,
+    ("kind", "subject_id", "metric", "period"),
+)
+
+
+def write_subjects(conn: apsw.Connection, event: Any) -> dict[str, int]:
+    """Upsert subjects and replace each one's links with those in the batch."""
+    assert isinstance(event, DefillamaSubjectBatch)
+    n = SUBJECTS.write(conn, event.rows)
+    # Only subjects whose row this batch won (not a replay older than what is stored).
+    current: set[tuple[str, str]] = set()
+    for r in event.rows:
+        stored = conn.execute(
+            "SELECT updated_at_ms FROM defillama_subjects WHERE kind=? AND subject_id=?",
+            (r.kind, r.subject_id),
+        ).fetchone()
+        if stored is not None and stored[0] == r.updated_at_ms:
+            current.add((r.kind, r.subject_id))
+    if current:
+        conn.executemany(
+            "DELETE FROM defillama_subject_assets WHERE kind=? AND subject_id=?", sorted(current)
+        )
+    links = [link for link in event.links if (link.kind, link.subject_id) in current]
+    return {"defillama_subjects": n, "defillama_subject_assets": LINKS.write(conn, links)}
+
+
+WRITERS = {
+    DefillamaSubjectBatch: write_subjects,
+    DefillamaCapitalBaseBatch: rows_writer(CAPITAL_BASE),
+    DefillamaCapitalFlowBatch: rows_writer(CAPITAL_FLOWS),
+    DefillamaThroughputBatch: rows_writer(THROUGHPUT),
+}
