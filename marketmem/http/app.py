@@ -1,0 +1,528 @@
+"""The Starlette application: the route table, its handlers and the error/metrics wrapper.
+
+``create_app(config, clock)`` builds everything from injected parts (no lifespan), so tests
+drive it through ``httpx.ASGITransport``. Handlers parse what needs no database on the trio
+thread, then make one call into a worker thread that authenticates, validates and reads
+(so 401 and 403 come before 422, and a request costs one thread hop). latest-data answers
+from memory, with no hop, while its token and clone checks and the composed answer are
+younger than ``[http] cache_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from importlib import metadata
+from typing import Any, TypeVar
+
+import apsw
+import msgspec
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from marketmem import metrics as core_metrics
+from marketmem.clock import WallClock
+from marketmem.config import Config
+from marketmem.http import metrics
+from marketmem.http.access import CachedAccess, check_clone
+from marketmem.http.auth import bearer_token
+from marketmem.http.body import MAX_BODY_BYTES, decode_body
+from marketmem.http.cache import KeyedTtlCache, TtlCache
+from marketmem.http.dashboard import read_dashboard
+from marketmem.http.errors import ApiError, api_error_response, error_response, unauthorized
+from marketmem.http.latest import compose_latest
+from marketmem.http.openapi import RouteSpec, build_openapi
+from marketmem.http.page import DASHBOARD_HTML
+from marketmem.http.params import OFFSET, Param, limit_param, parse_query
+from marketmem.http.pool import ReadPool
+from marketmem.http.readers import Readers, Unavailable, default_readers
+from marketmem.http.schemas import (
+    AssetsResponse,
+    ChannelHealth,
+    Dashboard,
+    HealthResponse,
+    LatestData,
+    LatestDataRequest,
+    MarketsSearchResponse,
+    SubjectsSearchResponse,
+)
+from marketmem.storage.reader import channel_health
+
+log = logging.getLogger(__name__)
+
+_json = msgspec.json.Encoder()
+
+DEFAULT_LIMIT = 20
+HEALTH_TTL_MS = 1_000
+DASHBOARD_TTL_MS = 2_000
+
+T = TypeVar("T")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("marketmem")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def json_response(value: Any) -> Response:
+    return Response(_json.encode(value), media_type="application/json")
+
+
+class Api:
+    """The handlers and what they share: config, wall clock, read pool, readers, caches."""
+
+    def __init__(
+        self,
+        config: Config,
+        clock: WallClock,
+        *,
+        pool: ReadPool | None = None,
+        readers: Readers | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.pool = pool or ReadPool(
+            config.db_path(),
+            busy_timeout_ms=config.storage.busy_timeout_ms,
+            max_threads=config.http.read_threads,
+        )
+        self.readers = readers or default_readers()
+        self.max_mid_age_ms = int(config.http.max_mid_age_s * 1000)
+        self.health_cache: TtlCache[list[dict[str, Any]]] = TtlCache(HEALTH_TTL_MS)
+        self.dashboard_cache: TtlCache[Dashboard] = TtlCache(DASHBOARD_TTL_MS)
+        cache_ms = int(config.http.cache_s * 1000)
+        self.access = CachedAccess(cache_ms)
+        self.latest_cache: KeyedTtlCache[LatestKey, LatestData] = KeyedTtlCache(cache_ms)
+        limit = limit_param(DEFAULT_LIMIT, config.http.max_limit)
+        self.specs = self._specs(limit)
+        self._openapi = _json.encode(build_openapi(self.specs, version=_version()))
+
+    # --- route table -----------------------------------------------------------------------
+
+    def _specs(self, limit: Param) -> list[RouteSpec]:
+        q = Param("q", "string", "search text (matched against names and descriptions)")
+        asset = Param("asset", "string", "only results linked to this asset symbol", max_length=40)
+        return [
+            RouteSpec(
+                "GET",
+                "/api/v1/assets",
+                "listAssets",
+                "Asset registry with categories",
+                "bearer",
+                params=(
+                    Param("category", "string", "only assets of this category", max_length=80),
+                    Param("include_delisted", "boolean", "include delisted assets", default=False),
+                ),
+                response=AssetsResponse,
+            ),
+            RouteSpec(
+                "GET",
+                "/api/v1/ingestion/health",
+                "ingestionHealth",
+                "Every source/channel with status, cadence, stale threshold, runs, rows, error",
+                "bearer",
+                response=HealthResponse,
+            ),
+            RouteSpec(
+                "GET",
+                "/api/v1/ingestion/dashboard",
+                "ingestionDashboard",
+                "Public summary: counts per status, freshness, rows per table, price ages",
+                "public",
+                response=Dashboard,
+            ),
+            RouteSpec(
+                "GET",
+                "/api/v1/polymarket/markets/search",
+                "searchPolymarketMarkets",
+                "Ranked Polymarket markets with prices, volume, end date and linked assets",
+                "bearer",
+                params=(
+                    q,
+                    asset,
+                    Param(
+                        "status",
+                        "string",
+                        "market status (closing_soon: open and ending within a day)",
+                        choices=("open", "closing_soon", "closed", "all"),
+                        default="all",
+                    ),
+                    limit,
+                    OFFSET,
+                ),
+                response=MarketsSearchResponse,
+            ),
+            RouteSpec(
+                "GET",
+                "/api/v1/defillama/subjects/search",
+                "searchDefillamaSubjects",
+                "Ranked DefiLlama subjects with their latest metrics",
+                "bearer",
+                params=(
+                    q,
+                    Param("kind", "string", "subject kind (e.g. protocol, chain)", max_length=40),
+                    asset,
+                    limit,
+                    OFFSET,
+                ),
+                response=SubjectsSearchResponse,
+            ),
+            RouteSpec(
+                "POST",
+                "/api/v1/clones/{clone_id}/assets/{symbol}/latest-data",
+                "latestData",
+                "Compact latest context for one asset of a clone (owner only)",
+                "owner",
+                body=LatestDataRequest,
+                response=LatestData,
+                path_params=(
+                    ("clone_id", "the clone's id"),
+                    ("symbol", "an asset symbol the clone trades"),
+                ),
+            ),
+            RouteSpec("GET", "/openapi.json", "openapi", "This document", "public", api=False),
+            RouteSpec(
+                "GET",
+                "/metrics",
+                "metrics",
+                "Prometheus metrics",
+                "public",
+                media_type="text/plain",
+                api=False,
+            ),
+            RouteSpec(
+                "GET",
+                "/dashboard",
+                "dashboardPage",
+                "HTML dashboard (refreshes itself)",
+                "public",
+                media_type="text/html",
+                api=False,
+            ),
+        ]
+
+    def handler(self, operation_id: str) -> Handler:
+        handlers: dict[str, Handler] = {
+            "listAssets": self.assets,
+            "ingestionHealth": self.health,
+            "ingestionDashboard": self.dashboard,
+            "searchPolymarketMarkets": self.markets_search,
+            "searchDefillamaSubjects": self.subjects_search,
+            "latestData": self.latest_data,
+            "openapi": self.openapi,
+            "metrics": self.metrics,
+            "dashboardPage": self.dashboard_page,
+        }
+        return handlers[operation_id]
+
+    def spec(self, operation_id: str) -> RouteSpec:
+        return next(s for s in self.specs if s.operation_id == operation_id)
+
+    # --- handlers --------------------------------------------------------------------------
+
+    async def assets(self, request: Request) -> Response:
+        token = bearer_token(request.headers.get("authorization"))
+        items = request.query_params.multi_items()
+        params = self.spec("listAssets").params
+        now = self.clock.now_ms()
+
+        def work(conn: apsw.Connection) -> AssetsResponse:
+            self.access.authenticate(conn, token, now)
+            p = parse_query(params, items)
+            rows = self.readers.list_assets(
+                conn, category=p["category"], include_delisted=p["include_delisted"]
+            )
+            return AssetsResponse(count=len(rows), assets=rows)
+
+        return json_response(await self.pool.run(work))
+
+    async def health(self, request: Request) -> Response:
+        token = bearer_token(request.headers.get("authorization"))
+        items = request.query_params.multi_items()
+        now = self.clock.now_ms()
+
+        def work(conn: apsw.Connection) -> HealthResponse:
+            self.access.authenticate(conn, token, now)
+            parse_query((), items)
+            rows = channel_health(conn, self.config, now)
+            return HealthResponse(
+                generated_at_ms=now, channels=msgspec.convert(rows, list[ChannelHealth])
+            )
+
+        return json_response(await self.pool.run(work))
+
+    async def dashboard(self, request: Request) -> Response:
+        parse_query((), request.query_params.multi_items())
+        now = self.clock.now_ms()
+
+        def work(conn: apsw.Connection) -> Dashboard:
+            return self.dashboard_cache.get(now, lambda: read_dashboard(conn, self.config, now))
+
+        return json_response(await self.pool.run(work))
+
+    async def markets_search(self, request: Request) -> Response:
+        token = bearer_token(request.headers.get("authorization"))
+        items = request.query_params.multi_items()
+        params = self.spec("searchPolymarketMarkets").params
+        now = self.clock.now_ms()
+
+        def work(conn: apsw.Connection) -> MarketsSearchResponse:
+            self.access.authenticate(conn, token, now)
+            p = parse_query(params, items)
+            rows = search(
+                self.readers.search_markets,
+                conn,
+                q=p["q"],
+                asset=p["asset"],
+                status=None if p["status"] == "all" else p["status"],
+                limit=p["limit"],
+                offset=p["offset"],
+                now_ms=now,
+            )
+            return MarketsSearchResponse(
+                count=len(rows), limit=p["limit"], offset=p["offset"], markets=rows
+            )
+
+        return json_response(await self.pool.run(work))
+
+    async def subjects_search(self, request: Request) -> Response:
+        token = bearer_token(request.headers.get("authorization"))
+        items = request.query_params.multi_items()
+        params = self.spec("searchDefillamaSubjects").params
+        now = self.clock.now_ms()
+
+        def work(conn: apsw.Connection) -> SubjectsSearchResponse:
+            self.access.authenticate(conn, token, now)
+            p = parse_query(params, items)
+            rows = search(
+                self.readers.search_subjects,
+                conn,
+                q=p["q"],
+                kind=p["kind"],
+                asset=p["asset"],
+                limit=p["limit"],
+                offset=p["offset"],
+            )
+            return SubjectsSearchResponse(
+                count=len(rows), limit=p["limit"], offset=p["offset"], subjects=rows
+            )
+
+        return json_response(await self.pool.run(work))
+
+    async def latest_data(self, request: Request) -> Response:
+        token = bearer_token(request.headers.get("authorization"))
+        if token is None:
+            raise unauthorized("missing bearer token (Authorization: Bearer <token>)")
+        clone_id = request.path_params["clone_id"]
+        symbol = request.path_params["symbol"]
+        body = await read_body(request)
+        items = request.query_params.multi_items()
+        now = self.clock.now_ms()
+        # Fast path, all in memory on the trio thread: the token and the clone were checked,
+        # and this answer composed, less than ``cache_s`` ago.
+        key = self._authorized_key(token, clone_id, symbol, items, body, now)
+        hit = self.latest_cache.peek(key, now) if key is not None else None
+        if hit is not None:
+            return json_response(msgspec.structs.replace(hit, clone_id=clone_id))
+
+        def work(conn: apsw.Connection) -> LatestData:
+            user = self.access.authenticate(conn, token, now)
+            clone = self.access.clone(conn, clone_id, now)
+            own_symbol = check_clone(clone, user, clone_id, symbol)
+            parse_query((), items)
+            wanted = decode_body(body, LatestDataRequest)
+
+            def compose() -> LatestData:
+                health = self.health_cache.get(now, lambda: channel_health(conn, self.config, now))
+                return compose_latest(
+                    conn,
+                    self.readers,
+                    clone_id=clone_id,
+                    symbol=own_symbol,
+                    request=wanted,
+                    health=health,
+                    now_ms=now,
+                    max_mid_age_ms=self.max_mid_age_ms,
+                )
+
+            composed = self.latest_cache.get(latest_key(own_symbol, wanted), now, compose)
+            return msgspec.structs.replace(composed, clone_id=clone_id)
+
+        return json_response(await self.pool.run(work))
+
+    def _authorized_key(
+        self,
+        token: str,
+        clone_id: str,
+        symbol: str,
+        items: list[tuple[str, str]],
+        body: bytes,
+        now: int,
+    ) -> LatestKey | None:
+        """The answer's cache key when token and clone checks are cached (raising 403, 404 or
+        422 as the worker thread would); None when the thread must check them."""
+        user = self.access.cached_user(token, now)
+        clone = self.access.cached_clone(clone_id, now)
+        if user is None or clone is None:
+            return None
+        own_symbol = check_clone(clone, user, clone_id, symbol)
+        parse_query((), items)
+        return latest_key(own_symbol, decode_body(body, LatestDataRequest))
+
+    async def openapi(self, request: Request) -> Response:
+        return Response(self._openapi, media_type="application/json")
+
+    async def metrics(self, request: Request) -> Response:
+        now = self.clock.now_ms()
+
+        def work(conn: apsw.Connection) -> None:
+            health = self.health_cache.get(now, lambda: channel_health(conn, self.config, now))
+            for h in health:
+                if not h["enabled"]:
+                    continue
+                for status in ("missing", "running", "ok", "failed", "stale"):
+                    metrics.CHANNEL_STATUS.set(
+                        1.0 if h["status"] == status else 0.0,
+                        source=h["source"],
+                        channel=h["channel"],
+                        status=status,
+                    )
+
+        try:
+            await self.pool.run(work)
+        except (ApiError, apsw.Error) as exc:
+            # Metrics are still served without a database; the channel gauges just go stale.
+            log.warning("metrics: channel health not refreshed: %s", exc)
+        return Response(
+            core_metrics.REGISTRY.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    async def dashboard_page(self, request: Request) -> Response:
+        return HTMLResponse(DASHBOARD_HTML, headers={"Cache-Control": "no-cache"})
+
+
+LatestKey = tuple[str, tuple[str, ...] | None, int, int]
+
+
+def latest_key(symbol: str, wanted: LatestDataRequest) -> LatestKey:
+    parts = tuple(sorted(set(wanted.include))) if wanted.include is not None else None
+    return symbol, parts, wanted.max_markets, wanted.max_subjects
+
+
+def search(fn: Callable[..., list[T]], conn: apsw.Connection, **kwargs: Any) -> list[T]:
+    """Call a search reader. A ``q`` with no letter or digit matches nothing (it is not an
+    error); a ValueError the reader raises for input it refuses is the caller's mistake: 422
+    with the reader's message."""
+    q = kwargs.get("q")
+    if q is not None and q.strip() and not any(ch.isalnum() for ch in q):
+        return []
+    try:
+        return fn(conn, **kwargs)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_parameter", str(exc)) from None
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused with 413 past ``MAX_BODY_BYTES``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(413, "body_too_large", f"request body over {MAX_BODY_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError(413, "body_too_large", f"request body over {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _failure_response(route: str, request: Request, exc: Exception) -> Response:
+    """Map an exception raised by a handler to an error response, logging with context."""
+    if isinstance(exc, ApiError):
+        level = logging.WARNING if exc.status >= 500 else logging.INFO
+        log.log(
+            level, "%s %s -> %d %s: %s", request.method, route, exc.status, exc.code, exc.message
+        )
+        metrics.ERRORS.inc(code=exc.code)
+        return api_error_response(exc)
+    if isinstance(exc, Unavailable):
+        code, status, message = "unavailable", 503, str(exc)
+    elif isinstance(exc, apsw.BusyError | apsw.LockedError):
+        code, status, message = "database_busy", 503, "the database is busy; retry shortly"
+    elif isinstance(exc, apsw.SQLError) and "no such table" in str(exc):
+        code, status, message = "database_not_ready", 503, "the database is not initialised yet"
+    else:
+        code, status, message = "internal", 500, "internal error (logged)"
+    log.log(
+        logging.ERROR if status == 500 else logging.WARNING,
+        "%s %s -> %d %s: %s: %s",
+        request.method,
+        route,
+        status,
+        code,
+        type(exc).__name__,
+        exc,
+        exc_info=exc if status == 500 else None,
+    )
+    metrics.ERRORS.inc(code=code)
+    return error_response(status, code, message)
+
+
+def instrument(route: str, handler: Handler) -> Handler:
+    """Time every request of ``route`` and turn every exception into a JSON error."""
+
+    async def endpoint(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            response = _failure_response(route, request, exc)
+        metrics.REQUEST_SECONDS.observe(
+            time.perf_counter() - started,
+            route=route,
+            method=request.method,
+            status=str(response.status_code),
+        )
+        return response
+
+    return endpoint
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    # Routing failures (unknown path, wrong method) get the same JSON error shape.
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    metrics.ERRORS.inc(code=code)
+    message = "no such route" if exc.status_code == 404 else str(exc.detail)
+    return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+
+
+def create_app(
+    config: Config,
+    clock: WallClock,
+    *,
+    pool: ReadPool | None = None,
+    readers: Readers | None = None,
+) -> Starlette:
+    api = Api(config, clock, pool=pool, readers=readers)
+    routes = [
+        Route(
+            spec.path,
+            instrument(spec.path, api.handler(spec.operation_id)),
+            methods=[spec.method],
+            name=spec.operation_id,
+        )
+        for spec in api.specs
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
+    app.state.api = api
+    return app

@@ -1,0 +1,83 @@
+"""A value recomputed at most once per time-to-live, shared by request threads.
+
+It protects the database from the public dashboard and keeps channel health (dozens of small
+queries) off the hot latest-data path. Times are the injected wall clock's, so tests control
+expiry. One thread computes while the others wait for its result.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class TtlCache(Generic[T]):
+    def __init__(self, ttl_ms: int) -> None:
+        self.ttl_ms = ttl_ms
+        self._lock = threading.Lock()
+        self._value: T | None = None
+        self._at_ms: int | None = None
+
+    def get(self, now_ms: int, compute: Callable[[], T]) -> T:
+        with self._lock:
+            # A value computed after ``now_ms`` (a request that started earlier) is fresh too.
+            if self._at_ms is not None and abs(now_ms - self._at_ms) < self.ttl_ms:
+                assert self._value is not None
+                return self._value
+            value = compute()
+            self._value, self._at_ms = value, now_ms
+            return value
+
+
+K = TypeVar("K")
+
+
+class KeyedTtlCache(Generic[K, T]):
+    """Values by key, each kept ``ttl_ms``; bounded (cleared when ``max_entries`` is reached).
+
+    ``peek``/``put`` are cheap enough for the trio thread; nothing here touches the database.
+    """
+
+    def __init__(self, ttl_ms: int, max_entries: int = 10_000) -> None:
+        self.ttl_ms = ttl_ms
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[K, tuple[int, T]] = {}
+        self._computing: dict[K, threading.Lock] = {}
+
+    def peek(self, key: K, now_ms: int) -> T | None:
+        entry = self._entries.get(key)
+        if entry is None or abs(now_ms - entry[0]) >= self.ttl_ms:
+            return None
+        return entry[1]
+
+    def put(self, key: K, value: T, now_ms: int) -> None:
+        if self.ttl_ms <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key] = (now_ms, value)
+
+    def get(self, key: K, now_ms: int, compute: Callable[[], T]) -> T:
+        """The kept value, else ``compute()``'s; threads asking for the same key meanwhile
+        wait for that one computation instead of repeating it."""
+        value = self.peek(key, now_ms)
+        if value is not None:
+            return value
+        with self._lock:
+            key_lock = self._computing.setdefault(key, threading.Lock())
+        try:
+            with key_lock:
+                value = self.peek(key, now_ms)
+                if value is None:
+                    value = compute()
+                    self.put(key, value, now_ms)
+                return value
+        finally:
+            with self._lock:
+                if self._computing.get(key) is key_lock:
+                    del self._computing[key]

@@ -1,0 +1,86 @@
+"""Tables of the HTTP API: ``api_tokens`` (hashes of bearer tokens) and ``clones``.
+
+Both are written by the storage writer from the ``# --- http ---`` events; every write is
+idempotent (a replayed create changes nothing, a second revoke keeps the first time). Each
+write function returns the rows it changed, so a command that set ``request_id`` learns from
+``Committed.results`` whether its token or clone existed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import apsw
+import msgspec
+
+from marketmem.events import ApiTokenCreated, ApiTokensRevoked, CloneRemoved, CloneSaved
+
+DDL = [
+    """
+    CREATE TABLE IF NOT EXISTS api_tokens (
+        token_id TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        token_hash TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        revoked_at_ms INTEGER
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS api_tokens_by_user ON api_tokens (user)",
+    """
+    CREATE TABLE IF NOT EXISTS clones (
+        clone_id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        symbols TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    ) WITHOUT ROWID
+    """,
+]
+
+_json = msgspec.json.Encoder()
+
+
+def _token_created(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+    conn.execute(
+        "INSERT INTO api_tokens (token_id, user, token_hash, created_at_ms) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(token_id) DO NOTHING",
+        (ev.token_id, ev.user, ev.token_hash, ev.created_at_ms),
+    )
+    return {"api_tokens": conn.changes()}
+
+
+def _tokens_revoked(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+    if ev.token_id is not None:
+        where, key = "token_id=?", ev.token_id
+    elif ev.user is not None:
+        where, key = "user=?", ev.user
+    else:
+        raise ValueError("ApiTokensRevoked needs token_id or user")
+    conn.execute(
+        f"UPDATE api_tokens SET revoked_at_ms=? WHERE {where} AND revoked_at_ms IS NULL",
+        (ev.revoked_at_ms, key),
+    )
+    return {"api_tokens": conn.changes()}
+
+
+def _clone_saved(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+    conn.execute(
+        "INSERT INTO clones (clone_id, owner, symbols, created_at_ms, updated_at_ms) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(clone_id) DO UPDATE SET owner=excluded.owner, "
+        "symbols=excluded.symbols, updated_at_ms=excluded.updated_at_ms",
+        (ev.clone_id, ev.owner, _json.encode(ev.symbols).decode(), ev.saved_at_ms, ev.saved_at_ms),
+    )
+    return {"clones": conn.changes()}
+
+
+def _clone_removed(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+    conn.execute("DELETE FROM clones WHERE clone_id=?", (ev.clone_id,))
+    return {"clones": conn.changes()}
+
+
+WRITERS = {
+    ApiTokenCreated: _token_created,
+    ApiTokensRevoked: _tokens_revoked,
+    CloneSaved: _clone_saved,
+    CloneRemoved: _clone_removed,
+}

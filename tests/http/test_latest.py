@@ -1,0 +1,389 @@
+"""POST /api/v1/clones/{id}/assets/{symbol}/latest-data: who may read, what comes back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+import trio
+from httpkit import T0_MS, World, run_events, seed
+
+from marketmem.events import (
+    ApiTokensRevoked,
+    Candle,
+    CandleBatch,
+    CloneRemoved,
+    Event,
+    MidBatch,
+    MidPrice,
+)
+from marketmem.http.readers import Readers, Unavailable, default_readers
+from marketmem.http.schemas import ErrorBody, ExecutionPrice, LatestData
+
+URL = "/api/v1/clones/{clone}/assets/{symbol}/latest-data"
+
+FEATURE = {"coin": "BTC", "computed_at_ms": T0_MS - 60_000, "rsi_14": 55.0, "null_reasons": {}}
+MARKET = {"market_id": "m1", "question": "BTC above 100k?", "end_ms": T0_MS + 3_600_000}
+
+
+def url(clone: str = "c1", symbol: str = "BTC") -> str:
+    return URL.format(clone=clone, symbol=symbol)
+
+
+def error_of(response: httpx.Response, status: int, code: str) -> str:
+    assert response.status_code == status, response.text
+    body = msgspec.json.decode(response.content, type=ErrorBody)
+    assert body.error.code == code
+    return body.error.message
+
+
+def fake_readers(**overrides: Any) -> Readers:
+    """Readers answering fixed rows for BTC (overrides replace single readers)."""
+
+    def execution_price(conn: Any, coin: str, now_ms: int, *, max_mid_age_ms: int) -> Any:
+        return {
+            "coin": coin,
+            "price": 101.5,
+            "source": "mid",
+            "at_ms": now_ms - 2_000,
+            "age_ms": 2_000,
+        }
+
+    def candle(conn: Any, coin: str, *args: Any) -> Any:
+        return {"coin": coin, "close": 101.0, "updated_at_ms": T0_MS - 30_000}
+
+    def features(conn: Any, coin: str) -> Any:
+        return {"technical_indicators": FEATURE, "funding_pressure": None}
+
+    def markets(conn: Any, asset: str, now_ms: int, *, limit: int) -> Any:
+        return {"immediate": [MARKET] * 10, "later": [], "recently_closed": [MARKET]}
+
+    def metrics(conn: Any, asset: str) -> Any:
+        return [{"subject_id": f"s{i}", "updated_at_ms": T0_MS - 100_000} for i in range(9)]
+
+    base = replace(
+        default_readers(),
+        execution_price=execution_price,
+        last_closed_candle=candle,
+        current_hour_candle=candle,
+        latest_features=features,
+        markets_for_asset=markets,
+        metrics_for_asset=metrics,
+    )
+    return replace(base, **overrides)
+
+
+# --- who may read ----------------------------------------------------------------------------
+
+
+async def test_missing_or_bad_token_is_401(client: httpx.AsyncClient, world: World) -> None:
+    for headers in ({}, {"Authorization": "Bearer nope"}, world.auth(world.revoked)):
+        r = await client.post(url(), headers=headers)
+        error_of(r, 401, "unauthorized")
+        assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_token_of_another_user_is_403(client: httpx.AsyncClient, world: World) -> None:
+    r = await client.post(url("c1"), headers=world.auth(world.bob))
+    assert "another user" in error_of(r, 403, "forbidden")
+
+
+async def test_unknown_clone_is_404(client: httpx.AsyncClient, world: World) -> None:
+    r = await client.post(url("c9"), headers=world.auth(world.alice))
+    assert "no clone 'c9'" in error_of(r, 404, "not_found")
+
+
+async def test_symbol_the_clone_does_not_trade_is_404_with_a_clear_message(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    r = await client.post(url("c1", "SOL"), headers=world.auth(world.alice))
+    message = error_of(r, 404, "not_found")
+    assert message == "clone 'c1' does not trade 'SOL' (it trades BTC, ETH)"
+
+
+async def test_removed_clone_is_404(client: httpx.AsyncClient, world: World) -> None:
+    await seed(world.config, CloneRemoved(clone_id="c1"))
+    error_of(await client.post(url(), headers=world.auth(world.alice)), 404, "not_found")
+
+
+async def test_owner_gets_200_and_symbol_case_does_not_matter(
+    make_client: Callable[..., httpx.AsyncClient], world: World
+) -> None:
+    async with make_client(readers=fake_readers()) as c:
+        r = await c.post(url("c1", "btc"), headers=world.auth(world.alice))
+    assert r.status_code == 200, r.text
+    body = msgspec.json.decode(r.content, type=LatestData)
+    assert (body.clone_id, body.symbol, body.as_of_ms) == ("c1", "BTC", T0_MS)
+
+
+async def test_unknown_body_field_is_422_naming_it(client: httpx.AsyncClient, world: World) -> None:
+    r = await client.post(url(), headers=world.auth(world.alice), json={"parts": ["candle_1m"]})
+    assert error_of(r, 422, "invalid_parameter") == "parts: unknown field"
+    r = await client.post(url(), headers=world.auth(world.alice), content=b"{not json")
+    assert error_of(r, 422, "invalid_parameter").startswith("body: not valid JSON")
+
+
+async def test_oversized_body_is_413(client: httpx.AsyncClient, world: World) -> None:
+    r = await client.post(url(), headers=world.auth(world.alice), content=b" " * 70_000)
+    error_of(r, 413, "body_too_large")
+
+
+# --- what comes back -------------------------------------------------------------------------
+
+
+async def test_every_part_with_freshness(
+    make_client: Callable[..., httpx.AsyncClient], world: World
+) -> None:
+    await seed(
+        world.config,
+        *run_events("hyperliquid", "mids", finished_ms=T0_MS - 20_000),
+        *run_events("hyperliquid", "candles", finished_ms=T0_MS - 400_000),
+        *run_events("polymarket", "immediate_markets", finished_ms=T0_MS - 60_000),
+    )
+    async with make_client(readers=fake_readers()) as c:
+        r = await c.post(url(), headers=world.auth(world.alice), json={"max_markets": 3})
+    assert r.status_code == 200, r.text
+    body = msgspec.json.decode(r.content, type=LatestData)
+    assert body.execution_price is not None
+    assert (body.execution_price.price, body.execution_price.source) == (101.5, "mid")
+    assert body.candle_1m == {"coin": "BTC", "close": 101.0, "updated_at_ms": T0_MS - 30_000}
+    assert body.features is not None and body.features["technical_indicators"] == FEATURE
+    assert body.features["funding_pressure"] is None
+    assert body.polymarket is not None and len(body.polymarket.immediate) == 3
+    assert body.polymarket.later == []
+    assert isinstance(body.defillama, list) and len(body.defillama) == 5
+    # Freshness: data time when the part has one, else the channel's last success.
+    f = body.freshness
+    assert (f["execution_price"].channel, f["execution_price"].stale) == ("hyperliquid/mids", False)
+    assert f["candle_1m"].age_ms == 30_000 and not f["candle_1m"].stale
+    assert f["features.technical_indicators"].age_ms == 60_000
+    assert f["features.technical_indicators"].channel_status == "missing"
+    assert f["polymarket.immediate"].age_ms == 60_000 and not f["polymarket.immediate"].stale
+    assert f["features.funding_pressure"].stale  # disabled, never ran, no row
+    # Missing parts say why.
+    assert body.missing == {
+        "features.funding_pressure": "no funding_pressure row for BTC",
+        "features.liquidity_profiles": "no liquidity_profiles row for BTC",
+        "features.volatility_profiles": "no volatility_profiles row for BTC",
+        "features.positioning_pressure": "no positioning_pressure row for BTC",
+    }
+
+
+async def test_body_narrows_the_parts(
+    make_client: Callable[..., httpx.AsyncClient], world: World
+) -> None:
+    async with make_client(readers=fake_readers()) as c:
+        r = await c.post(
+            url(), headers=world.auth(world.alice), json={"include": ["execution_price"]}
+        )
+    assert r.status_code == 200
+    raw = r.json()
+    assert set(raw) == {"clone_id", "symbol", "as_of_ms", "execution_price", "freshness", "missing"}
+    assert set(raw["freshness"]) == {"execution_price"}
+
+
+async def test_a_failing_part_is_null_with_a_reason_and_the_rest_is_served(
+    make_client: Callable[..., httpx.AsyncClient], world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(conn: Any, asset: str, now_ms: int, **kw: Any) -> Any:
+        raise KeyError("end_ms")
+
+    def absent(conn: Any, asset: str) -> Any:
+        raise Unavailable("metrics_for_asset is not available in this build")
+
+    readers = fake_readers(markets_for_asset=broken, metrics_for_asset=absent)
+    async with make_client(readers=readers) as c:
+        r = await c.post(url(), headers=world.auth(world.alice))
+    assert r.status_code == 200
+    body = msgspec.json.decode(r.content, type=LatestData)
+    assert body.polymarket is None and body.missing["polymarket"] == "could not be read (KeyError)"
+    assert body.defillama is None and "not available" in body.missing["defillama"]
+    assert body.execution_price is not None and body.candle_1m is not None
+    assert body.freshness["polymarket.immediate"].stale and body.freshness["defillama"].stale
+    assert any("polymarket" in rec.getMessage() for rec in caplog.records)
+
+
+async def test_nothing_known_is_null_with_reasons_never_invented(
+    make_client: Callable[..., httpx.AsyncClient], world: World
+) -> None:
+    readers = fake_readers(
+        execution_price=lambda conn, coin, now_ms, **kw: None,
+        last_closed_candle=lambda conn, coin, *a: None,
+        current_hour_candle=lambda conn, coin, *a: None,
+        latest_features=lambda conn, coin: {},
+        markets_for_asset=lambda conn, a, n, **kw: {"immediate": [], "later": []},
+        metrics_for_asset=lambda conn, a: [],
+    )
+    async with make_client(readers=readers) as c:
+        r = await c.post(url("c1", "ETH"), headers=world.auth(world.alice))
+    body = msgspec.json.decode(r.content, type=LatestData)
+    assert body.execution_price is None and body.candle_1m is None and body.candle_1h is None
+    assert body.missing["execution_price"] == "no mid within 30s and no closed candle for ETH"
+    assert body.missing["candle_1m"] == "no closed 1-minute candle for ETH"
+    assert body.missing["candle_1h"] == "no 1-hour candle this hour for ETH"
+    assert body.features == dict.fromkeys(body.features or {}, None)
+    assert all(f.stale for f in body.freshness.values())
+
+
+# --- execution price fallbacks, through the real readers and the writer -------------------
+
+NOW = T0_MS + 30 * 60_000  # half past the hour
+MIN = 60_000
+
+
+def bar(open_ms: int, close: float, *, closed: bool = True) -> Candle:
+    return Candle(
+        coin="BTC",
+        interval="1m",
+        open_time_ms=open_ms,
+        close_time_ms=open_ms + MIN - 1,
+        open=close - 1,
+        high=close + 1,
+        low=close - 2,
+        close=close,
+        volume=2.0,
+        trades=3,
+        closed=closed,
+        updated_at_ms=min(open_ms + MIN - 1, NOW - 1_000),
+    )
+
+
+async def seed_market(world: World, *, mid_age_ms: int | None, candles: bool) -> None:
+    events: list[Event] = []
+    if candles:
+        bars = [bar(NOW - k * MIN, 100.0 + k) for k in range(5, 0, -1)]
+        bars.append(bar(NOW, 99.5, closed=False))  # the minute in progress
+        events.append(CandleBatch(rows=bars))
+    if mid_age_ms is not None:
+        seen = NOW - mid_age_ms
+        events.append(
+            MidBatch(
+                rows=[
+                    MidPrice(
+                        coin="BTC", bucket_ms=seen - seen % 5000, price=98.25, observed_at_ms=seen
+                    )
+                ]
+            )
+        )
+    await seed(world.config, *events)
+    world.clock.set(NOW)
+
+
+async def latest(client: httpx.AsyncClient, world: World) -> LatestData:
+    r = await client.post(url(), headers=world.auth(world.alice))
+    assert r.status_code == 200, r.text
+    return msgspec.json.decode(r.content, type=LatestData)
+
+
+async def test_fresh_mid_is_the_execution_price(client: httpx.AsyncClient, world: World) -> None:
+    await seed_market(world, mid_age_ms=2_000, candles=True)
+    body = await latest(client, world)
+    assert body.execution_price == ExecutionPrice(
+        price=98.25, source="mid", at_ms=NOW - 2_000, age_ms=2_000
+    )
+    assert body.freshness["execution_price"].channel == "hyperliquid/mids"
+    # The last closed minute and the hour so far come with it.
+    assert body.candle_1m is not None
+    assert (body.candle_1m["open_time_ms"], body.candle_1m["close"]) == (NOW - MIN, 101.0)
+    assert body.candle_1h is not None
+    assert body.candle_1h["open_time_ms"] == T0_MS
+    assert body.candle_1h["close"] == 99.5
+    assert "execution_price" not in body.missing
+
+
+async def test_stale_mid_falls_back_to_the_candle_close(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await seed_market(world, mid_age_ms=120_000, candles=True)  # older than max_mid_age_s=30
+    body = await latest(client, world)
+    price = body.execution_price
+    assert price is not None
+    assert (price.source, price.price) == ("candle_close", 99.5)
+    assert price.age_ms == NOW - price.at_ms <= 1_000
+    assert body.freshness["execution_price"].channel == "hyperliquid/candles"
+
+
+async def test_no_mid_and_no_candle_is_null_with_reasons(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await seed_market(world, mid_age_ms=None, candles=False)
+    body = await latest(client, world)
+    assert body.execution_price is None and body.candle_1m is None and body.candle_1h is None
+    assert body.missing["execution_price"] == "no mid within 30s and no closed candle for BTC"
+    assert body.missing["candle_1m"] == "no closed 1-minute candle for BTC"
+    assert body.freshness["execution_price"].stale
+
+
+async def test_answers_are_reused_within_cache_s_then_recomposed(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await seed_market(world, mid_age_ms=2_000, candles=True)
+    first = await latest(client, world)
+    await seed(
+        world.config,
+        MidBatch(rows=[MidPrice(coin="BTC", bucket_ms=NOW, price=97.0, observed_at_ms=NOW)]),
+    )
+    assert await latest(client, world) == first  # within cache_s (1 s): the same answer
+    world.clock.advance(1_000)
+    again = await latest(client, world)
+    assert again.execution_price is not None and again.execution_price.price == 97.0
+    assert again.as_of_ms == NOW + 1_000
+
+
+async def test_revoked_token_and_removed_clone_take_effect_within_cache_s(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    assert (await client.post(url(), headers=world.auth(world.alice))).status_code == 200
+    alice_id = world.alice.split("_")[1]
+    await seed(world.config, ApiTokensRevoked(token_id=alice_id, revoked_at_ms=T0_MS))
+    assert (await client.post(url(), headers=world.auth(world.alice))).status_code == 200
+    world.clock.advance(1_000)
+    error_of(await client.post(url(), headers=world.auth(world.alice)), 401, "unauthorized")
+
+    assert (await client.post(url("c2", "SOL"), headers=world.auth(world.bob))).status_code == 200
+    await seed(world.config, CloneRemoved(clone_id="c2"))
+    world.clock.advance(1_000)
+    error_of(await client.post(url("c2", "SOL"), headers=world.auth(world.bob)), 404, "not_found")
+
+
+async def test_cached_checks_still_refuse_other_users_and_symbols(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    assert (await client.post(url(), headers=world.auth(world.alice))).status_code == 200
+    assert (await client.post(url("c2", "SOL"), headers=world.auth(world.bob))).status_code == 200
+    # Both tokens and both clones are cached now; the answers must not mix them up.
+    error_of(await client.post(url("c1"), headers=world.auth(world.bob)), 403, "forbidden")
+    error_of(await client.post(url("c1", "SOL"), headers=world.auth(world.alice)), 404, "not_found")
+    r = await client.post(url(), headers=world.auth(world.alice), json={"bogus": 1})
+    assert error_of(r, 422, "invalid_parameter") == "bogus: unknown field"
+
+
+async def test_identical_concurrent_requests_compose_once(
+    make_client: Callable[..., httpx.AsyncClient], world: World
+) -> None:
+    calls = 0
+
+    def counting(conn: Any, coin: str) -> Any:
+        nonlocal calls
+        calls += 1
+        time.sleep(0.05)  # a slow read in the worker thread
+        return {}
+
+    async with make_client(readers=fake_readers(latest_features=counting)) as c:
+        assert (await c.post(url(), headers=world.auth(world.alice))).status_code == 200
+        world.clock.advance(1_000)  # expired: the next ones must compose again, once
+        codes: list[int] = []
+
+        async def one() -> None:
+            codes.append((await c.post(url(), headers=world.auth(world.alice))).status_code)
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(8):
+                nursery.start_soon(one)
+    assert codes == [200] * 8
+    assert calls == 2

@@ -1,0 +1,119 @@
+"""Query parameters and request bodies: validation errors name the parameter (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from marketmem.http.body import decode_body
+from marketmem.http.errors import ApiError
+from marketmem.http.params import OFFSET, Param, limit_param, parse_query
+from marketmem.http.schemas import LatestDataRequest
+
+SPECS = (
+    Param("q", "string", "text", max_length=10),
+    Param("flag", "boolean", "a flag", default=False),
+    Param("status", "string", "status", choices=("open", "closed"), default="open"),
+    limit_param(20, 100),
+    OFFSET,
+)
+
+
+def refused(items: list[tuple[str, str]]) -> ApiError:
+    with pytest.raises(ApiError) as info:
+        parse_query(SPECS, items)
+    assert info.value.status == 422
+    assert info.value.code == "invalid_parameter"
+    return info.value
+
+
+def test_defaults_when_absent() -> None:
+    assert parse_query(SPECS, []) == {
+        "q": None,
+        "flag": False,
+        "status": "open",
+        "limit": 20,
+        "offset": 0,
+    }
+
+
+def test_values_are_converted() -> None:
+    got = parse_query(
+        SPECS,
+        [("q", "btc"), ("flag", "TRUE"), ("status", "closed"), ("limit", "5"), ("offset", "7")],
+    )
+    assert got == {"q": "btc", "flag": True, "status": "closed", "limit": 5, "offset": 7}
+    assert parse_query(SPECS, [("flag", "0")])["flag"] is False
+
+
+def test_limit_above_cap_is_capped_not_refused() -> None:
+    assert parse_query(SPECS, [("limit", "100000")])["limit"] == 100
+    assert parse_query(SPECS, [("limit", "9" * 40)])["limit"] == 100
+    assert parse_query(SPECS, [("offset", "99999999")])["offset"] == 10_000
+
+
+@pytest.mark.parametrize(
+    ("items", "named"),
+    [
+        ([("limit", "0")], "limit"),
+        ([("limit", "-3")], "limit"),
+        ([("limit", "abc")], "limit"),
+        ([("limit", "--5")], "limit"),
+        ([("limit", "1.5")], "limit"),
+        ([("limit", "²")], "limit"),
+        ([("limit", "9" * 1001)], "limit"),
+        ([("offset", "-1")], "offset"),
+        ([("flag", "maybe")], "flag"),
+        ([("status", "pending")], "status"),
+        ([("q", "x" * 11)], "q"),
+        ([("nope", "1")], "nope"),
+        ([("limit", "1"), ("limit", "2")], "limit"),
+    ],
+)
+def test_bad_parameters_are_422_naming_the_parameter(
+    items: list[tuple[str, str]], named: str
+) -> None:
+    assert refused(items).message.startswith(f"{named}: ")
+
+
+def test_schema_of_a_param_documents_its_bounds() -> None:
+    assert limit_param(20, 100).schema() == {"type": "integer", "minimum": 1, "default": 20}
+    assert SPECS[2].schema() == {"type": "string", "enum": ["open", "closed"], "default": "open"}
+
+
+def test_empty_body_means_every_part() -> None:
+    assert decode_body(b"", LatestDataRequest) == LatestDataRequest()
+    assert decode_body(b"  \n", LatestDataRequest) == LatestDataRequest()
+    assert decode_body(b"{}", LatestDataRequest).include is None
+
+
+def test_integral_floats_count_as_integers() -> None:
+    assert decode_body(b'{"max_markets": 3.0}', LatestDataRequest).max_markets == 3
+    with pytest.raises(ApiError):
+        decode_body(b'{"max_markets": 3.5}', LatestDataRequest)
+
+
+def test_body_narrows_parts() -> None:
+    got = decode_body(
+        b'{"include": ["candle_1m", "features"], "max_markets": 3}', LatestDataRequest
+    )
+    assert got.include == ["candle_1m", "features"]
+    assert got.max_markets == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"includes": []}', "includes: unknown field"),
+        (b'{"include": ["prices"]}', "include[0]: "),
+        (b'{"include": "candle_1m"}', "include: Expected array"),
+        (b'{"max_markets": 0}', "max_markets: Expected int >= 1"),
+        (b'{"max_markets": "3"}', "max_markets: Expected int, got str"),
+        (b"[]", "body: Expected object"),
+        (b"{nope", "body: not valid JSON"),
+    ],
+)
+def test_bad_bodies_are_422_naming_the_field(body: bytes, message: str) -> None:
+    with pytest.raises(ApiError) as info:
+        decode_body(body, LatestDataRequest)
+    assert info.value.status == 422
+    assert info.value.message.startswith(message)

@@ -1,0 +1,360 @@
+"""Every route through httpx against the app: auth outcomes, parameters, errors, documents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from httpkit import T0_MS, World, run_events, seed
+
+from marketmem.http.readers import Readers, Unavailable, default_readers
+from marketmem.http.schemas import (
+    AssetsResponse,
+    Dashboard,
+    ErrorBody,
+    HealthResponse,
+    MarketsSearchResponse,
+    SubjectsSearchResponse,
+)
+
+BEARER_ROUTES = [
+    "/api/v1/assets",
+    "/api/v1/ingestion/health",
+    "/api/v1/polymarket/markets/search",
+    "/api/v1/defillama/subjects/search",
+]
+
+
+def error_of(response: httpx.Response, status: int, code: str) -> str:
+    assert response.status_code == status, response.text
+    body = msgspec.json.decode(response.content, type=ErrorBody)
+    assert body.error.code == code
+    return body.error.message
+
+
+class Recorder:
+    """Fake readers that record their arguments and answer canned rows."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, dict[str, Any]] = {}
+
+    def readers(self) -> Readers:
+        def record(name: str, answer: Any) -> Callable[..., Any]:
+            def fn(conn: Any, *args: Any, **kwargs: Any) -> Any:
+                self.calls[name] = {"args": args, **kwargs}
+                if isinstance(answer, Exception):
+                    raise answer
+                return answer
+
+            return fn
+
+        return replace(
+            default_readers(),
+            list_assets=record("list_assets", [{"coin": "BTC", "categories": ["l1"]}]),
+            search_markets=record("search_markets", [{"market_id": "1", "question": "BTC?"}]),
+            search_subjects=record("search_subjects", [{"subject_id": "aave", "kind": "protocol"}]),
+        )
+
+
+@pytest.mark.parametrize("path", BEARER_ROUTES)
+async def test_bearer_routes_refuse_missing_bad_and_revoked_tokens(
+    client: httpx.AsyncClient, world: World, path: str
+) -> None:
+    for headers in (
+        {},
+        {"Authorization": "Basic YWxpY2U6eA=="},
+        {"Authorization": "Bearer not-a-token"},
+        {"Authorization": f"Bearer {world.alice[:-2]}xx"},
+        world.auth(world.revoked),
+    ):
+        r = await client.get(path, headers=headers)
+        error_of(r, 401, "unauthorized")
+        assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_assets_passes_filters_and_returns_rows(
+    make_client: Callable[..., httpx.AsyncClient], world: World
+) -> None:
+    rec = Recorder()
+    async with make_client(readers=rec.readers()) as c:
+        r = await c.get(
+            "/api/v1/assets",
+            params={"category": "l1", "include_delisted": "true"},
+            headers=world.auth(world.alice),
+        )
+    assert r.status_code == 200
+    body = msgspec.json.decode(r.content, type=AssetsResponse)
+    assert body.count == 1 and body.assets[0]["coin"] == "BTC"
+    assert rec.calls["list_assets"] == {"args": (), "category": "l1", "include_delisted": True}
+
+
+async def test_search_routes_validate_cap_and_pass_parameters(
+    make_client: Callable[..., httpx.AsyncClient], world: World
+) -> None:
+    rec = Recorder()
+    async with make_client(readers=rec.readers()) as c:
+        r = await c.get(
+            "/api/v1/polymarket/markets/search",
+            params={"q": "bitcoin", "asset": "BTC", "status": "open", "limit": "5000"},
+            headers=world.auth(world.bob),
+        )
+        assert r.status_code == 200, r.text
+        markets = msgspec.json.decode(r.content, type=MarketsSearchResponse)
+        assert (markets.count, markets.limit, markets.offset) == (1, 100, 0)
+        call = rec.calls["search_markets"]
+        assert (call["q"], call["asset"], call["status"], call["limit"]) == (
+            "bitcoin",
+            "BTC",
+            "open",
+            100,
+        )
+        assert call["now_ms"] == T0_MS
+
+        r = await c.get(
+            "/api/v1/polymarket/markets/search",
+            params={"status": "all"},
+            headers=world.auth(world.bob),
+        )
+        assert r.status_code == 200 and rec.calls["search_markets"]["status"] is None
+
+        r = await c.get(
+            "/api/v1/defillama/subjects/search",
+            params={"q": "aave", "kind": "protocol", "limit": "3", "offset": "2"},
+            headers=world.auth(world.bob),
+        )
+        assert r.status_code == 200, r.text
+        subjects = msgspec.json.decode(r.content, type=SubjectsSearchResponse)
+        assert subjects.subjects[0]["subject_id"] == "aave"
+        call = rec.calls["search_subjects"]
+        assert (call["q"], call["kind"], call["asset"], call["limit"], call["offset"]) == (
+            "aave",
+            "protocol",
+            None,
+            3,
+            2,
+        )
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "named"),
+    [
+        ("/api/v1/assets", {"include_delisted": "perhaps"}, "include_delisted"),
+        ("/api/v1/assets", {"categroy": "l1"}, "categroy"),
+        ("/api/v1/polymarket/markets/search", {"limit": "0"}, "limit"),
+        ("/api/v1/polymarket/markets/search", {"limit": "ten"}, "limit"),
+        ("/api/v1/polymarket/markets/search", {"status": "pending"}, "status"),
+        ("/api/v1/polymarket/markets/search", {"offset": "-1"}, "offset"),
+        ("/api/v1/defillama/subjects/search", {"q": "x" * 500}, "q"),
+        ("/api/v1/ingestion/health", {"verbose": "1"}, "verbose"),
+    ],
+)
+async def test_bad_parameters_are_422_naming_them(
+    client: httpx.AsyncClient, world: World, path: str, params: dict[str, str], named: str
+) -> None:
+    r = await client.get(path, params=params, headers=world.auth(world.alice))
+    assert error_of(r, 422, "invalid_parameter").startswith(f"{named}: ")
+
+
+async def test_auth_is_checked_before_parameters(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/v1/polymarket/markets/search", params={"limit": "0"})
+    error_of(r, 401, "unauthorized")
+
+
+async def test_input_a_reader_refuses_is_422_not_500(
+    make_client: Callable[..., httpx.AsyncClient], world: World
+) -> None:
+    readers = replace(
+        default_readers(),
+        search_markets=lambda conn, **kw: (_ for _ in ()).throw(
+            ValueError("q has no searchable words")
+        ),
+    )
+    async with make_client(readers=readers) as c:
+        r = await c.get(
+            "/api/v1/polymarket/markets/search",
+            params={"q": "bitcoin"},
+            headers=world.auth(world.alice),
+        )
+        assert error_of(r, 422, "invalid_parameter") == "q has no searchable words"
+        # A q with no letter or digit matches nothing; the reader is not asked.
+        r = await c.get(
+            "/api/v1/polymarket/markets/search",
+            params={"q": "!!! ?"},
+            headers=world.auth(world.alice),
+        )
+        assert r.status_code == 200 and r.json()["markets"] == []
+
+
+async def test_a_part_of_marketmem_not_built_is_503(
+    make_client: Callable[..., httpx.AsyncClient], world: World
+) -> None:
+    def missing(conn: Any, **kw: Any) -> Any:
+        raise Unavailable("list_assets is not available in this build")
+
+    async with make_client(readers=replace(default_readers(), list_assets=missing)) as c:
+        r = await c.get("/api/v1/assets", headers=world.auth(world.alice))
+    assert "not available" in error_of(r, 503, "unavailable")
+
+
+async def test_an_unexpected_failure_is_a_logged_json_500(
+    make_client: Callable[..., httpx.AsyncClient], world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(conn: Any, **kw: Any) -> Any:
+        raise RuntimeError("bug")
+
+    async with make_client(readers=replace(default_readers(), list_assets=broken)) as c:
+        r = await c.get("/api/v1/assets", headers=world.auth(world.alice))
+    assert error_of(r, 500, "internal") == "internal error (logged)"
+    assert any("RuntimeError" in rec.getMessage() for rec in caplog.records)
+
+
+async def test_health_lists_every_channel_with_its_status(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await seed(
+        world.config,
+        *run_events("hyperliquid", "candles", finished_ms=T0_MS - 10_000),
+        *run_events(
+            "hyperliquid", "mids", finished_ms=T0_MS - 5_000, status="failed", error="boom: x"
+        ),
+    )
+    r = await client.get("/api/v1/ingestion/health", headers=world.auth(world.alice))
+    assert r.status_code == 200
+    body = msgspec.json.decode(r.content, type=HealthResponse)
+    by_name = {f"{c.source}/{c.channel}": c for c in body.channels}
+    assert len(by_name) == len(world.config.channels())
+    candles = by_name["hyperliquid/candles"]
+    assert (candles.status, candles.cadence_s, candles.stale_after_s) == ("ok", 60.0, 360.0)
+    assert candles.last_success_at_ms == T0_MS - 10_000 and candles.rows_written == 3
+    assert by_name["hyperliquid/mids"].status == "failed"
+    assert by_name["hyperliquid/mids"].error == "boom: x"
+    assert by_name["polymarket/immediate_markets"].status == "missing"
+    assert not by_name["defillama/capital_base"].enabled
+
+
+async def test_dashboard_is_public_and_leaks_no_error_text(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await seed(
+        world.config,
+        *run_events("hyperliquid", "candles", finished_ms=T0_MS - 10_000),
+        *run_events(
+            "hyperliquid",
+            "mids",
+            finished_ms=T0_MS - 5_000,
+            status="failed",
+            error="ConnectError: /srv/secret/path",
+        ),
+    )
+    r = await client.get("/api/v1/ingestion/dashboard")
+    assert r.status_code == 200
+    assert b"secret" not in r.content and b"api_tokens" not in r.content
+    d = msgspec.json.decode(r.content, type=Dashboard)
+    assert d.status_counts["ok"] == 1 and d.status_counts["failed"] == 1
+    assert d.status_counts["missing"] == 2  # technical_indicators, immediate_markets
+    assert d.tables["ingestion_runs"] == 2
+    assert "clones" not in d.tables
+    mids = next(c for c in d.channels if c.channel == "mids")
+    assert mids.last_run_failed and mids.status == "failed"
+
+
+async def test_dashboard_is_cached_briefly(client: httpx.AsyncClient, world: World) -> None:
+    first = (await client.get("/api/v1/ingestion/dashboard")).json()
+    await seed(world.config, *run_events("hyperliquid", "candles", finished_ms=T0_MS - 1_000))
+    assert (await client.get("/api/v1/ingestion/dashboard")).json() == first
+    world.clock.advance(5_000)
+    later = (await client.get("/api/v1/ingestion/dashboard")).json()
+    assert later["status_counts"]["ok"] == first["status_counts"]["ok"] + 1
+
+
+async def test_dashboard_page_is_html_that_reads_the_public_json(client: httpx.AsyncClient) -> None:
+    r = await client.get("/dashboard")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "api/v1/ingestion/dashboard" in r.text and "setTimeout(refresh" in r.text
+    assert "innerHTML" not in r.text
+
+
+async def test_unknown_route_and_wrong_method_are_json_errors(client: httpx.AsyncClient) -> None:
+    error_of(await client.get("/api/v1/nothing"), 404, "not_found")
+    r = await client.delete("/api/v1/assets")
+    error_of(r, 405, "method_not_allowed")
+    assert "GET" in r.headers["allow"]
+
+
+async def test_no_database_yet_is_503(make_config: Callable[..., Any], tmp_path: Any) -> None:
+    from marketmem.clock import FixedClock
+    from marketmem.http.app import create_app
+
+    config = make_config()
+    app = create_app(config, FixedClock(T0_MS))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        error_of(await c.get("/api/v1/ingestion/dashboard"), 503, "database_unavailable")
+        error_of(
+            await c.get("/api/v1/assets", headers={"Authorization": "Bearer x"}),
+            503,
+            "database_unavailable",
+        )
+        assert (await c.get("/metrics")).status_code == 200
+
+
+async def test_metrics_expose_http_latency_and_channel_status(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await seed(world.config, *run_events("hyperliquid", "candles", finished_ms=T0_MS - 1_000))
+    await client.get("/api/v1/ingestion/health", headers=world.auth(world.alice))
+    r = await client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    text = r.text
+    assert (
+        'marketmem_http_request_seconds_count{route="/api/v1/ingestion/health",method="GET",status="200"}'
+        in text
+    )
+    assert 'marketmem_channel_status{source="hyperliquid",channel="candles",status="ok"} 1' in text
+    assert "marketmem_rows_written_total" in text
+    assert "marketmem_writer_commit_seconds_bucket" in text
+
+
+async def test_openapi_describes_every_route(client: httpx.AsyncClient) -> None:
+    r = await client.get("/openapi.json")
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["openapi"].startswith("3.")
+    expected = {
+        ("get", "/api/v1/assets"),
+        ("get", "/api/v1/ingestion/health"),
+        ("get", "/api/v1/ingestion/dashboard"),
+        ("get", "/api/v1/polymarket/markets/search"),
+        ("get", "/api/v1/defillama/subjects/search"),
+        ("post", "/api/v1/clones/{clone_id}/assets/{symbol}/latest-data"),
+        ("get", "/openapi.json"),
+        ("get", "/metrics"),
+        ("get", "/dashboard"),
+    }
+    assert {(m, p) for p, ops in doc["paths"].items() for m in ops} == expected
+    latest = doc["paths"]["/api/v1/clones/{clone_id}/assets/{symbol}/latest-data"]["post"]
+    assert {"200", "401", "403", "404", "422"} <= set(latest["responses"])
+    assert {p["name"] for p in latest["parameters"]} == {"clone_id", "symbol"}
+    search = doc["paths"]["/api/v1/polymarket/markets/search"]["get"]
+    assert [p["name"] for p in search["parameters"]] == ["q", "asset", "status", "limit", "offset"]
+    assert search["security"] == [{"bearer": []}]
+    assert "security" not in doc["paths"]["/api/v1/ingestion/dashboard"]["get"]
+    # Every reference resolves.
+    schemas = doc["components"]["schemas"]
+    refs = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                refs.add(node["$ref"].rsplit("/", 1)[1])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(doc)
+    assert refs and refs <= set(schemas)
