@@ -40,6 +40,7 @@ async def open_pipeline(
         max_gather_s=config.storage.writer_max_gather_s,
         buffer=config.storage.writer_buffer,
         busy_timeout_ms=config.storage.busy_timeout_ms,
+        wal_autocheckpoint=config.storage.wal_autocheckpoint,
         executor=executor,
         clock=rt.clock,
         close_interrupted=service,

@@ -97,3 +97,14 @@ def test_cli_bad_config_exits_2_with_one_line(
 def test_cli_missing_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--config", str(tmp_path / "none.toml"), "cadence"]) == 2
     assert "cannot read config" in capsys.readouterr().err
+
+
+def test_enabling_a_channel_without_cadence_keeps_its_own_default() -> None:
+    cfg = parse_config(
+        "[hyperliquid.channels]\nmaintenance = { enabled = true }\n"
+        "[polymarket.channels.later_markets]\nenabled = true\n"
+    )
+    assert cfg.channel("hyperliquid", "maintenance").cadence_s == 60
+    assert cfg.hyperliquid.channels.maintenance.enabled is True
+    assert cfg.channel("polymarket", "later_markets").cadence_s == 1800
+    assert all(ch.cadence_s > 0 for _, _, ch in cfg.channels())

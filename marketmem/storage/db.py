@@ -3,7 +3,9 @@
 One read-write connection (the storage writer's) and any number of read-only ones. Every
 connection gets a busy timeout; the database runs in WAL mode with ``synchronous=NORMAL``
 (durable across process crashes, the trade-off Litestream also expects) and incremental
-auto-vacuum so retention can hand freed pages back to the file system.
+auto-vacuum so retention can hand freed pages back to the file system. The writer's
+automatic WAL checkpoints can be turned off (``wal_autocheckpoint=0``) for Litestream, which
+then does all checkpointing itself.
 """
 
 from __future__ import annotations
@@ -13,10 +15,20 @@ from pathlib import Path
 import apsw
 
 DEFAULT_BUSY_TIMEOUT_MS = 5_000
+DEFAULT_WAL_AUTOCHECKPOINT = 1000  # SQLite's own default, in WAL frames (pages)
 
 
-def open_rw(path: str | Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> apsw.Connection:
-    """The read-write connection. Creates the file (and its folder) when missing."""
+def open_rw(
+    path: str | Path,
+    *,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    wal_autocheckpoint: int = DEFAULT_WAL_AUTOCHECKPOINT,
+) -> apsw.Connection:
+    """The read-write connection. Creates the file (and its folder) when missing.
+
+    ``wal_autocheckpoint``: checkpoint after a commit once the WAL holds this many frames;
+    0 disables them (read-only connections never run automatic checkpoints).
+    """
     p = Path(path)
     if str(p) != ":memory:":
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -27,6 +39,7 @@ def open_rw(path: str | Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.wal_autocheckpoint(wal_autocheckpoint)
     return conn
 
 

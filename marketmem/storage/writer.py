@@ -105,6 +105,7 @@ class StorageWriter:
         max_gather_s: float = 0.005,
         buffer: int = 10_000,
         busy_timeout_ms: int = db.DEFAULT_BUSY_TIMEOUT_MS,
+        wal_autocheckpoint: int = db.DEFAULT_WAL_AUTOCHECKPOINT,
         executor: Executor | None = None,
         clock: WallClock | None = None,
         retry_initial_s: float = 0.5,
@@ -116,6 +117,7 @@ class StorageWriter:
         self.max_rows = max_rows
         self.max_gather_s = max_gather_s
         self.busy_timeout_ms = busy_timeout_ms
+        self.wal_autocheckpoint = wal_autocheckpoint
         self.executor = executor or thread_executor()
         self.clock = clock or SystemClock()
         self.retry_initial_s = retry_initial_s
@@ -135,7 +137,11 @@ class StorageWriter:
     # --- blocking side (runs in the executor) -------------------------------------------
 
     def _open(self) -> int:
-        conn = db.open_rw(self.path, busy_timeout_ms=self.busy_timeout_ms)
+        conn = db.open_rw(
+            self.path,
+            busy_timeout_ms=self.busy_timeout_ms,
+            wal_autocheckpoint=self.wal_autocheckpoint,
+        )
         schema.migrate(conn)
         self._conn = conn
         if not self.close_interrupted:
