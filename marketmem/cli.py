@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "marketmem.commands.polymarket",
     "marketmem.commands.maintain",
     "marketmem.commands.ops",
+    "marketmem.commands.demo",
 )
 
 

@@ -29,7 +29,9 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | 
 # Values JSON cannot hold (paths, exceptions, ...) are logged as their str().
 _json = msgspec.json.Encoder(enc_hook=str)
 
-NOISY_LOGGERS = ("httpx", "httpcore", "hypercorn.access", "trio-websocket")
+# hypercorn.error logs "Running on ..." at INFO for every server (the API and each local venue);
+# its warnings and errors still show.
+NOISY_LOGGERS = ("httpx", "httpcore", "hypercorn.access", "hypercorn.error", "trio-websocket")
 
 
 def context(

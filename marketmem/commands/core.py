@@ -13,6 +13,7 @@ import trio
 
 from marketmem.cli import UsageError
 from marketmem.clock import SystemClock
+from marketmem.commands.demo import start_demo
 from marketmem.config import Config
 from marketmem.health import Status, healthy, stale_after_s
 from marketmem.pipeline import open_pipeline
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--local", action="store_true", help="bounded run: few coins, short delays")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--no-http", action="store_true", help="do not start the HTTP server")
+    p.add_argument("--demo", action="store_true", help="the offline demo (same as `demo`)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="health of every source/channel")
@@ -53,6 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     if args.duration is not None and args.duration <= 0:
         raise UsageError("--duration must be positive")
+    if getattr(args, "demo", False):
+        if args.local:
+            raise UsageError("--demo and --local cannot be combined")
+        return start_demo(config, duration_s=args.duration, http=not args.no_http)
     trio.run(
         lambda: run_service(
             config, local=args.local, duration_s=args.duration, http=not args.no_http

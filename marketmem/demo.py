@@ -1,0 +1,327 @@
+"""The offline demo: local venues on 127.0.0.1, a config pointed at them, the whole service.
+
+``run_demo`` starts the three local venues (Hyperliquid WebSocket + ``/info``, Polymarket
+Gamma, DefiLlama with a Pro key for bridges), each driven by its deterministic simulator on the
+given WallClock, derives a config that enables every channel on short cadences and points every
+URL at the venues, runs the supervisor (``run_service``) and the HTTP API on a free port, and
+stores a demo user token and a clone ``demo`` through the bus. When the service stops it reads
+rows per table and channel health back from the database.
+
+Tests run exactly this under MockClock, so the demo and the tests share one protocol.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, TextIO
+
+import apsw
+import msgspec
+import trio
+
+from marketmem.clock import SystemClock, WallClock
+from marketmem.config import ChannelConfig, Config
+from marketmem.events import ApiTokenCreated, ApiTokensRevoked, CloneSaved, Event
+from marketmem.http.auth import IssuedToken, issue_token
+from marketmem.http.server import serve_http
+from marketmem.runtime import Runtime
+from marketmem.storage import db
+from marketmem.storage.reader import channel_health, has_table, table_row_counts
+from marketmem.storage.writer import Executor
+from marketmem.supervisor import run_service
+from marketmem.venues.defillama import (
+    DefillamaSimulator,
+    DefillamaVenue,
+    VenueUrls,
+    serve_defillama_venue,
+)
+from marketmem.venues.hyperliquid import HyperliquidVenue, VenueAddress
+from marketmem.venues.polymarket import Simulator as GammaSimulator
+from marketmem.venues.polymarket import serve_polymarket_venue
+
+DEMO_DB = "data/demo.db"
+DEMO_COINS = ("BTC", "ETH", "SOL", "HYPE")
+DEMO_USER = "demo"
+DEMO_CLONE = "demo"
+# The DefiLlama Pro key the local bridges API accepts (and the demo config sends).
+DEMO_BRIDGES_KEY = "demo-pro-key"
+DEMO_SEED = 7
+# 1-minute history the Hyperliquid venue holds at start. The stream's backfill stores it at
+# once: ended hours for the rollup and a full 240-bar window for the 1-minute indicators. The
+# hourly and 24 h / 7 d features need days of bars, more than a quick start can simulate.
+HISTORY_MINUTES = 300
+# Stream channels record one run per window: short, so candles and mids show ok early.
+STREAM_RUN_WINDOW_S = 15.0
+# Demo cadence of every channel (seconds); each also runs once at start.
+DEMO_CADENCES: dict[tuple[str, str], float] = {
+    ("hyperliquid", "registry"): 60,
+    ("hyperliquid", "candles"): 60,
+    ("hyperliquid", "mids"): 60,
+    ("hyperliquid", "technical_indicators"): 30,
+    ("hyperliquid", "funding_pressure"): 30,
+    ("hyperliquid", "liquidity_profiles"): 30,
+    ("hyperliquid", "volatility_profiles"): 30,
+    ("hyperliquid", "positioning_pressure"): 30,
+    ("hyperliquid", "maintenance"): 30,
+    ("polymarket", "discovery"): 60,
+    ("polymarket", "immediate_markets"): 20,
+    ("polymarket", "later_markets"): 20,
+    ("polymarket", "recently_closed"): 20,
+    ("defillama", "capital_base"): 60,
+    ("defillama", "capital_flows"): 60,
+    ("defillama", "economic_throughput"): 60,
+}
+COMMIT_WAIT_S = 30.0
+
+
+@dataclass(frozen=True)
+class DemoVenues:
+    """The running venues and the URLs the demo config points at."""
+
+    hyperliquid: HyperliquidVenue
+    hyperliquid_address: VenueAddress
+    polymarket: GammaSimulator
+    gamma_url: str
+    defillama: DefillamaVenue
+    defillama_urls: VenueUrls
+
+
+@dataclass(frozen=True)
+class DemoAccess:
+    port: int | None
+    token: IssuedToken
+
+    @property
+    def base_url(self) -> str | None:
+        return None if self.port is None else f"http://127.0.0.1:{self.port}"
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What the demo left in its database: rows per table and every channel's health."""
+
+    db_path: Path
+    rows: dict[str, int]
+    channels: list[dict[str, Any]]
+
+
+# --- venues ------------------------------------------------------------------------------------
+
+
+async def serve_demo_venues(
+    clock: WallClock,
+    *,
+    seed: int = DEMO_SEED,
+    history_minutes: int = HISTORY_MINUTES,
+    task_status: trio.TaskStatus[DemoVenues] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the three venues on 127.0.0.1 until cancelled; reports their ``DemoVenues``."""
+    hl = HyperliquidVenue(clock, seed=seed, history_minutes=history_minutes)
+    gamma = GammaSimulator(clock, seed=seed)
+    llama = DefillamaVenue(
+        simulator=DefillamaSimulator(seed), clock=clock, bridges_key=DEMO_BRIDGES_KEY
+    )
+    async with trio.open_nursery() as nursery:
+        address: VenueAddress = await nursery.start(hl.run)
+        gamma_url: str = await nursery.start(partial(serve_polymarket_venue, gamma))
+        urls: VenueUrls = await nursery.start(partial(serve_defillama_venue, llama))
+        task_status.started(DemoVenues(hl, address, gamma, gamma_url, llama, urls))
+
+
+# --- config ------------------------------------------------------------------------------------
+
+
+def _channels(section: Any, source: str) -> Any:
+    chans = section.channels
+    enabled = {
+        name: ChannelConfig(enabled=True, cadence_s=DEMO_CADENCES[(source, name)])
+        for name in chans.__struct_fields__
+    }
+    return msgspec.structs.replace(chans, **enabled)
+
+
+def demo_config(
+    base: Config, venues: DemoVenues, *, http_port: int = 0, coins: tuple[str, ...] = DEMO_COINS
+) -> Config:
+    """``base`` with every channel enabled on demo cadences and every URL on the venues.
+
+    Storage and the rest of ``base`` are kept; the HTTP API binds 127.0.0.1:``http_port``.
+    """
+    hl = base.hyperliquid
+    hl = msgspec.structs.replace(
+        hl,
+        info_url=venues.hyperliquid_address.info_url,
+        ws_url=venues.hyperliquid_address.ws_url,
+        coins=list(coins),
+        run_window_s=STREAM_RUN_WINDOW_S,
+        channels=_channels(hl, "hyperliquid"),
+    )
+    pm = msgspec.structs.replace(
+        base.polymarket,
+        gamma_url=venues.gamma_url,
+        channels=_channels(base.polymarket, "polymarket"),
+    )
+    dl = msgspec.structs.replace(
+        base.defillama,
+        api_url=venues.defillama_urls.api_url,
+        stablecoins_url=venues.defillama_urls.stablecoins_url,
+        bridges_url=venues.defillama_urls.bridges_url,
+        api_key=DEMO_BRIDGES_KEY,
+        tracked_assets=[],
+        channels=_channels(base.defillama, "defillama"),
+    )
+    http = msgspec.structs.replace(base.http, enabled=True, bind=f"127.0.0.1:{http_port}")
+    return msgspec.structs.replace(base, hyperliquid=hl, polymarket=pm, defillama=dl, http=http)
+
+
+# --- access: a demo token and clone --------------------------------------------------------------
+
+
+def _committed(path: Path, token_id: str, clone_id: str) -> bool:
+    if not path.exists():
+        return False
+    conn = db.open_ro(path)
+    try:
+        if not (has_table(conn, "api_tokens") and has_table(conn, "clones")):
+            return False
+        token = conn.execute(
+            "SELECT 1 FROM api_tokens WHERE token_id=? AND revoked_at_ms IS NULL", (token_id,)
+        ).fetchone()
+        clone = conn.execute("SELECT 1 FROM clones WHERE clone_id=?", (clone_id,)).fetchone()
+        return token is not None and clone is not None
+    except apsw.BusyError:
+        return False
+    finally:
+        conn.close()
+
+
+async def provision_access(
+    rt: Runtime, *, user: str = DEMO_USER, clone_id: str = DEMO_CLONE, symbols: list[str]
+) -> IssuedToken:
+    """Revoke the demo user's earlier tokens, issue a new one, save the clone; wait for commit."""
+    now = rt.clock.now_ms()
+    issued = issue_token()
+    events: list[Event] = [
+        ApiTokensRevoked(user=user, revoked_at_ms=now, request_id=uuid.uuid4().hex),
+        ApiTokenCreated(
+            token_id=issued.token_id,
+            user=user,
+            token_hash=issued.token_hash,
+            created_at_ms=now,
+            request_id=uuid.uuid4().hex,
+        ),
+        CloneSaved(
+            clone_id=clone_id,
+            owner=user,
+            symbols=symbols,
+            saved_at_ms=now,
+            request_id=uuid.uuid4().hex,
+        ),
+    ]
+    for event in events:
+        await rt.bus.publish(event)
+    with trio.move_on_after(COMMIT_WAIT_S):
+        while not _committed(rt.db_path, issued.token_id, clone_id):
+            await trio.sleep(0.05)
+        return issued
+    raise RuntimeError(f"the writer did not store the demo token within {COMMIT_WAIT_S:g}s")
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def banner(access: DemoAccess, clone_id: str, symbol: str, db_path: Path) -> str:
+    """What a new user needs: dashboard URL, the token alone on its line, a curl example."""
+    lines = ["", "marketmem demo: every channel runs against local venues on 127.0.0.1"]
+    lines.append(f"  database:  {db_path}")
+    base = access.base_url
+    if base is not None:
+        lines.append(f"  dashboard: {base}/dashboard")
+    lines.append(f"  demo token (user {DEMO_USER}, clone {clone_id}):")
+    lines.append(access.token.token)
+    if base is not None:
+        lines.append("  latest data for one asset:")
+        lines.append(
+            f'  curl -s -X POST -H "Authorization: Bearer {access.token.token}" '
+            f"{base}/api/v1/clones/{clone_id}/assets/{symbol}/latest-data"
+        )
+    lines.append("  Ctrl-C stops the demo; service logs follow.")
+    return "\n".join(lines) + "\n"
+
+
+def read_summary(config: Config, now_ms: int) -> DemoSummary:
+    path = config.db_path()
+    conn = db.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
+    try:
+        return DemoSummary(path, table_row_counts(conn), channel_health(conn, config, now_ms))
+    finally:
+        conn.close()
+
+
+def format_summary(summary: DemoSummary) -> str:
+    lines = [f"demo stopped; database {summary.db_path}", "rows per table:"]
+    width = max((len(t) for t in summary.rows), default=0)
+    lines += [f"  {t.ljust(width)}  {n}" for t, n in sorted(summary.rows.items())]
+    lines.append("channels:")
+    for ch in summary.channels:
+        if ch["enabled"]:
+            name = f"{ch['source']}/{ch['channel']}"
+            error = f"  ({ch['error'][:80]})" if ch["error"] and ch["status"] != "ok" else ""
+            lines.append(f"  {name.ljust(36)}  {ch['status']}{error}")
+    return "\n".join(lines) + "\n"
+
+
+# --- the demo ----------------------------------------------------------------------------------
+
+
+async def run_demo(
+    config: Config,
+    *,
+    clock: WallClock | None = None,
+    executor: Executor | None = None,
+    duration_s: float | None = None,
+    http: bool = True,
+    http_port: int = 0,
+    seed: int = DEMO_SEED,
+    handle_signals: bool = True,
+    out: TextIO | None = None,
+    task_status: trio.TaskStatus[DemoAccess] = trio.TASK_STATUS_IGNORED,
+) -> DemoSummary:
+    """Venues + service + HTTP until a signal, ``duration_s`` or cancellation; then a summary.
+
+    ``config`` supplies storage and tuning; channels, URLs and the HTTP bind are the demo's.
+    ``task_status`` reports the HTTP port and the demo token once both are usable.
+    """
+    clock = clock or SystemClock()
+    stream = out if out is not None else sys.stdout
+    async with trio.open_nursery() as outer:
+        venues: DemoVenues = await outer.start(partial(serve_demo_venues, clock, seed=seed))
+        cfg = demo_config(config, venues, http_port=http_port)
+        async with trio.open_nursery() as service:
+            rt: Runtime = await service.start(
+                partial(
+                    run_service,
+                    cfg,
+                    clock=clock,
+                    executor=executor,
+                    duration_s=duration_s,
+                    handle_signals=handle_signals,
+                    http=False,
+                )
+            )
+            port: int | None = await outer.start(serve_http, cfg, clock) if http else None
+            token = await provision_access(rt, symbols=list(cfg.hyperliquid.coins))
+            access = DemoAccess(port, token)
+            stream.write(banner(access, DEMO_CLONE, cfg.hyperliquid.coins[0], cfg.db_path()))
+            stream.flush()
+            task_status.started(access)
+        # run_service returned: the sources stopped and the writer made its final commit.
+        outer.cancel_scope.cancel()
+    summary = read_summary(cfg, clock.now_ms())
+    stream.write(format_summary(summary))
+    stream.flush()
+    return summary
