@@ -148,8 +148,12 @@ class HyperliquidConfig(Base):
     info_weight_per_minute: PositiveInt = 1200
     info_timeout_s: PositiveSeconds = 10.0
     info_attempts: PositiveInt = 4
-    # WebSocket: heartbeat, dead-link detection, reconnect backoff (capped, jittered).
+    # WebSocket: heartbeat, stall escalation, reconnect backoff (capped, jittered). A socket
+    # silent (no data, no pong) for `ws_resubscribe_after_s` is resubscribed in place; still
+    # silent at `ws_silence_timeout_s` it is a dead link and reconnected (resubscribe >= silence
+    # timeout: no resubscribe step).
     ws_ping_interval_s: PositiveSeconds = 30.0
+    ws_resubscribe_after_s: PositiveSeconds = 45.0
     ws_silence_timeout_s: PositiveSeconds = 60.0
     ws_backoff_initial_s: PositiveSeconds = 1.0
     ws_backoff_max_s: PositiveSeconds = 60.0

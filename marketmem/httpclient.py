@@ -136,7 +136,17 @@ def decode(body: bytes, type: type[T], what: str) -> T:
     try:
         return msgspec.json.decode(body, type=type)
     except msgspec.ValidationError as exc:
+        # A typed decode stops at the first type mismatch, before it would find that the body
+        # is not JSON at all (an error page): say which it is.
+        try:
+            msgspec.json.decode(body)
+        except msgspec.DecodeError as syntax:
+            raise _malformed(body, what, syntax) from None
         raise PayloadError(f"{what}: unexpected payload: {exc}") from None
     except msgspec.DecodeError as exc:
-        snippet = body[:80].decode("utf-8", "replace")
-        raise PayloadError(f"{what}: malformed JSON ({exc}): {snippet!r}") from None
+        raise _malformed(body, what, exc) from None
+
+
+def _malformed(body: bytes, what: str, exc: msgspec.DecodeError) -> PayloadError:
+    snippet = body[:80].decode("utf-8", "replace")
+    return PayloadError(f"{what}: malformed JSON ({exc}): {snippet!r}")

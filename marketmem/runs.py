@@ -8,6 +8,11 @@ lossless bus queue as the rows, so the writer commits a run's rows no later than
 
 Stream channels have no natural runs; ``StreamRunWindow`` records one every 60 s while rows
 arrive (rows written in that window, plus reconnect/backfill notes).
+
+A run (or window) that ends while the storage writer is retrying a failed commit (disk full,
+read-only database) is recorded failed, ``storage unavailable: ...``: its rows are held, not
+lost, but they are not in the database yet. The row itself is committed once the writer
+recovers.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from marketmem import metrics
 from marketmem.events import Event, RunFinished, RunStarted
 from marketmem.logs import context
 from marketmem.runtime import PollJob, Runtime
+from marketmem.storage.writer import StorageWriter
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,14 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, BaseExceptionGroup):
         text = "; ".join(describe_error(e) for e in exc.exceptions)
     return text[:MAX_ERROR_CHARS]
+
+
+def storage_failure(rt: Runtime) -> str | None:
+    """``storage unavailable: ...`` while the pipeline's writer retries a failed commit."""
+    writer = rt.shared.get("writer")
+    if isinstance(writer, StorageWriter) and writer.failure is not None:
+        return f"storage unavailable: {writer.failure}"
+    return None
 
 
 class RunContext:
@@ -83,6 +97,10 @@ async def execute_run(rt: Runtime, source: str, channel: str, job: PollJob) -> R
     except Exception as exc:
         status, error = "failed", describe_error(exc)
         ctx.log.error("run failed: %s", error, exc_info=not _expected(exc))
+    storage = storage_failure(rt)
+    if storage is not None:
+        status, error = "failed", f"{storage}; {error}" if error else storage
+        ctx.log.error("run failed: %s", storage)
     if ctx.notes:
         notes = "; ".join(ctx.notes)
         error = f"{error}; {notes}" if error else notes
@@ -118,7 +136,8 @@ class StreamRunWindow:
     The stream actor calls ``add(rows)`` for what it published and ``note(...)`` for
     reconnects, backfills and errors; ``run_windows`` (started by the actor) closes a window
     every ``window_s``. A window with no rows and no failure records nothing; a window with
-    a failure (``fail``) records a failed run even without rows.
+    a failure (``fail``, or the storage writer failing as it closes) records a failed run even
+    without rows.
     """
 
     def __init__(self, rt: Runtime, source: str, channel: str, window_s: float = 60.0):
@@ -144,12 +163,14 @@ class StreamRunWindow:
         self.failure = message
 
     async def close_window(self) -> RunFinished | None:
-        if self.rows == 0 and self.failure is None:
+        storage = storage_failure(self.rt)
+        if self.rows == 0 and self.failure is None and storage is None:
             self._reset()
             return None
         run_id = new_run_id()
-        status = "failed" if self.failure else "ok"
-        parts = ([self.failure] if self.failure else []) + self.notes
+        failures = [f for f in (storage, self.failure) if f]
+        status = "failed" if failures else "ok"
+        parts = failures + self.notes
         finished = RunFinished(
             run_id=run_id,
             source=self.source,

@@ -7,9 +7,10 @@ the writer drains its queue to the end and commits it all before ``run`` returns
 
 A transaction that fails for a condition that can clear (disk full, read-only file, lock,
 I/O error) is retried with backoff, holding its events: nothing accepted is lost, and the
-bounded queue pushes back on the sources meanwhile. Any other failure is a bad event: the
-batch is replayed one event per transaction and only the events that fail are rejected,
-each logged with its error and counted.
+bounded queue pushes back on the sources meanwhile. While it retries, ``failure`` names the
+condition (None once a commit succeeds again) so runs finishing meanwhile are recorded failed.
+Any other failure is a bad event: the batch is replayed one event per transaction and only
+the events that fail are rejected, each logged with its error and counted.
 """
 
 from __future__ import annotations
@@ -45,6 +46,22 @@ RETRYABLE = (
     apsw.IOError,
     apsw.CantOpenError,
 )
+
+
+def retryable_cause(exc: BaseException) -> BaseException | None:
+    """The retryable SQLite error behind ``exc``, if any.
+
+    On SQLITE_FULL SQLite may roll the whole transaction back itself (seen with many
+    statements in one transaction); leaving ``with conn`` then raises ``SQLError('cannot
+    rollback - no transaction is active')`` with the FullError as its ``__context__``. The
+    condition is still the full disk, not a bad event.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, RETRYABLE):
+            return seen
+        seen = seen.__context__
+    return None
 
 
 def thread_executor() -> Executor:
@@ -133,6 +150,9 @@ class StorageWriter:
         self.stats = WriterStatistics()
         self.ready = trio.Event()
         self._pending: list[Event] = []
+        # The retryable condition being retried ("FullError: database or disk is full");
+        # None while commits succeed. Runs that finish meanwhile are recorded failed.
+        self.failure: str | None = None
 
     # --- blocking side (runs in the executor) -------------------------------------------
 
@@ -163,6 +183,21 @@ class StorageWriter:
                     if request_id:
                         results[request_id] = counts
         return totals, results
+
+    async def run_pragma(self, pragma: str) -> list[tuple[Any, ...]]:
+        """Run ``PRAGMA <pragma>`` on the writer's own connection, in its executor.
+
+        A test hook for faults no file permission can make for root: ``max_page_count=N``
+        (SQLITE_FULL once the file would grow) and ``query_only=1`` (ReadOnlyError).
+        """
+
+        def run() -> list[tuple[Any, ...]]:
+            if self._conn is None:
+                raise RuntimeError("the writer's connection is not open")
+            return list(self._conn.execute(f"PRAGMA {pragma}").fetchall())
+
+        result: list[tuple[Any, ...]] = await self.executor(run)
+        return result
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -236,27 +271,26 @@ class StorageWriter:
             t0 = trio.current_time()
             try:
                 totals, results = await self.executor(self._write, batch)
-            except RETRYABLE as exc:
-                self.stats.retries += 1
-                metrics.WRITER_ERRORS.inc(kind=type(exc).__name__)
-                log.error(
-                    "commit of %d event(s) failed (%s: %s); %s",
-                    len(batch),
-                    type(exc).__name__,
-                    exc,
-                    f"retrying in {delay:.1f}s" if retry else "giving up at shutdown",
-                )
-                await self._publish_nowait(
-                    CommitFailed(
-                        events=len(batch), error=f"{type(exc).__name__}: {exc}", will_retry=retry
-                    )
-                )
-                if not retry:
-                    return
-                await trio.sleep(delay)
-                delay = min(self.retry_max_s, delay * 2)
-                continue
             except Exception as exc:
+                cause = retryable_cause(exc)
+                if cause is not None:
+                    self.stats.retries += 1
+                    self.failure = f"{type(cause).__name__}: {cause}"
+                    metrics.WRITER_ERRORS.inc(kind=type(cause).__name__)
+                    log.error(
+                        "commit of %d event(s) failed (%s); %s",
+                        len(batch),
+                        self.failure,
+                        f"retrying in {delay:.1f}s" if retry else "giving up at shutdown",
+                    )
+                    await self._publish_nowait(
+                        CommitFailed(events=len(batch), error=self.failure, will_retry=retry)
+                    )
+                    if not retry:
+                        return
+                    await trio.sleep(delay)
+                    delay = min(self.retry_max_s, delay * 2)
+                    continue
                 metrics.WRITER_ERRORS.inc(kind=type(exc).__name__)
                 if len(batch) == 1:
                     self._reject(batch[0], exc)
@@ -271,6 +305,9 @@ class StorageWriter:
                     await self._commit([event], retry=retry)
                 return
             latency = trio.current_time() - t0
+            if self.failure is not None:
+                log.info("commits succeed again after %s", self.failure)
+                self.failure = None
             self._record(batch, totals, latency)
             await self._publish_nowait(
                 Committed(

@@ -9,15 +9,19 @@ new connections draw from a connects-per-minute budget.
 
 Each connection loops: connect, subscribe one frame per subscription, wait for every ack
 (matched by meaning: type, coin, interval), backfill its coins with ``candleSnapshot`` from
-the last closed bar stored up to now, then read. It pings every ``ws_ping_interval_s``; a link
-silent for ``ws_silence_timeout_s`` (no data, no pong) is dead. Any failure closes it and the
-loop reconnects after a capped, jittered exponential backoff, subscribes everything again and
-backfills again, so closed 1m candles have no hole the venue could fill.
+the last closed bar stored up to now, then read. It pings every ``ws_ping_interval_s``. A link
+silent (no data, no pong) for ``ws_resubscribe_after_s`` first gets every subscription sent
+again on the same socket; when the venue answers, the silence is backfilled. Still silent at
+``ws_silence_timeout_s`` it is dead. Any failure closes it and the loop reconnects after a
+capped, jittered exponential backoff, subscribes everything again and backfills again, so
+closed 1m candles have no hole the venue could fill.
 
 Candle pushes and snapshot rows both pass through the ``CandleTracker`` (closed detection) and
-are published as ``CandleBatch`` on the bus; mids as ``MidBatch`` in 5-second buckets. Runs
-are recorded per window (``StreamRunWindow``) for ``candles`` and ``mids``; reconnects and
-backfills are noted in them, and a connection that cannot be (re)established fails them.
+are published as ``CandleBatch`` on the bus in tracker order (rows of pushes wait up to
+``PUSH_GATHER_S`` to share one batch: an event per push cost more than decoding it); mids as
+``MidBatch`` in 5-second buckets. Runs are recorded per window (``StreamRunWindow``) for
+``candles`` and ``mids``; reconnects and backfills are noted in them, and a connection that
+cannot be (re)established fails them.
 """
 
 from __future__ import annotations
@@ -26,13 +30,12 @@ import logging
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Any
 
 import msgspec
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
-from marketmem.events import CandleBatch, MidBatch
+from marketmem.events import Candle, CandleBatch, MidBatch
 from marketmem.runs import StreamRunWindow, describe_error
 from marketmem.runtime import Runtime
 from marketmem.sources.hyperliquid import reads, wire
@@ -52,6 +55,9 @@ CLOSE_CHECK_S = 1.0
 BACKFILL_RETRY_MAX_S = 30.0
 # A session that got all its acks resets the reconnect backoff.
 MESSAGE_QUEUE = 4096
+# Rows of candle pushes are published together: at most this late, or once this many.
+PUSH_GATHER_S = 0.002
+PUSH_BATCH_ROWS = 1000
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
@@ -136,6 +142,7 @@ class StreamStatistics:
     bad_frames: int = 0
     error_frames: list[str] = field(default_factory=list)
     subscribed: int = 0
+    resubscribes: int = 0
 
 
 @dataclass
@@ -145,6 +152,10 @@ class _Link:
     pending: set[tuple[str, str | None, str | None, str | None]]
     sent: trio.Event = field(default_factory=trio.Event)
     acked: trio.Event = field(default_factory=trio.Event)
+    # Set by every frame received; renewed when a silence makes us resubscribe.
+    heard: trio.Event = field(default_factory=trio.Event)
+    # ``last_rx`` of the silence already answered by a resubscribe (one per silence).
+    resubscribed_for: float | None = None
 
 
 class HyperliquidStream:
@@ -184,6 +195,9 @@ class HyperliquidStream:
         # Set once every connection has been acked and backfilled once (tests, demo).
         self.ready = trio.Event()
         self._ready_left = 0
+        # Candle rows not yet published, in tracker order; the flusher publishes pushes.
+        self._outbox: list[Candle] = []
+        self._outbox_due = trio.Event()
 
     def configured_coins(self) -> list[str]:
         if self.rt.local:
@@ -198,6 +212,7 @@ class HyperliquidStream:
                 nursery.start_soon(window.run_windows)
             await self._plan()
             nursery.start_soon(self._clock_closer)
+            nursery.start_soon(self._push_flusher)
             self._ready_left = len(self.connections)
             if not self.connections:
                 self.ready.set()
@@ -312,7 +327,7 @@ class HyperliquidStream:
             link = _Link(ws, trio.current_time(), {s.key() for s in subs})
             coins = [s.coin for s in subs if s.type == "candle" and s.coin]
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._watchdog, link)
+                nursery.start_soon(self._watchdog, link, index, subs, nursery)
                 nursery.start_soon(self._pinger, ws)
                 nursery.start_soon(self._subscribe, link, subs)
                 nursery.start_soon(self._after_acks, link, coins, reason, link_up)
@@ -332,13 +347,41 @@ class HyperliquidStream:
             await spend(self.messages)
             await ws.send_message(wire.PING_FRAME.decode())
 
-    async def _watchdog(self, link: _Link) -> None:
+    async def _watchdog(
+        self, link: _Link, index: int, subs: list[wire.Subscription], nursery: trio.Nursery
+    ) -> None:
+        """Escalate a silence: resubscribe in place first, then declare the link dead."""
         timeout = self.cfg.ws_silence_timeout_s
+        resubscribe_s = self.cfg.ws_resubscribe_after_s
         while True:
-            deadline = link.last_rx + timeout
-            if trio.current_time() >= deadline:
+            silent_since = link.last_rx
+            if trio.current_time() >= silent_since + timeout:
                 raise DeadLink(f"no frame for {timeout:.0f}s: dead link")
-            await trio.sleep_until(deadline)
+            due = resubscribe_s < timeout and link.resubscribed_for != silent_since
+            if due and trio.current_time() >= silent_since + resubscribe_s:
+                link.resubscribed_for = silent_since
+                nursery.start_soon(self._resubscribe, link, index, subs)
+                continue
+            await trio.sleep_until(silent_since + (resubscribe_s if due else timeout))
+
+    async def _resubscribe(self, link: _Link, index: int, subs: list[wire.Subscription]) -> None:
+        """Send every subscription again on this socket; once anything comes back (an ack, an
+        "Already subscribed", data), backfill the candles the silence may have cost."""
+        if not link.acked.is_set():
+            return  # still subscribing: the ack timeout covers this socket
+        link.heard = trio.Event()
+        self.stats.resubscribes += 1
+        silent_s = trio.current_time() - link.last_rx
+        log.warning("hyperliquid ws connection %d silent for %.0fs; resubscribing", index, silent_s)
+        for ch in self._channels_of(subs):
+            self.windows[ch].note(f"resubscribe (connection {index}) after {silent_s:.0f}s silent")
+        for sub in subs:
+            await spend(self.messages)
+            await link.ws.send_message(wire.encode_subscribe(sub).decode())
+        await link.heard.wait()
+        coins = [s.coin for s in subs if s.type == "candle" and s.coin]
+        if coins:
+            await self._backfill(coins, "resubscribe")
 
     async def _after_acks(
         self, link: _Link, coins: list[str], reason: str, link_up: list[bool]
@@ -360,6 +403,7 @@ class HyperliquidStream:
         while True:
             message = await link.ws.get_message()
             link.last_rx = trio.current_time()
+            link.heard.set()
             self.stats.frames += 1
             try:
                 frame = wire.decode_frame(message)
@@ -372,7 +416,7 @@ class HyperliquidStream:
     async def _on_frame(self, link: _Link, frame: wire.Frame) -> None:
         now = self.rt.clock.now_ms()
         if isinstance(frame, wire.CandleFrame):
-            await self._publish_candles(self.tracker.on_push(frame.data, now))
+            await self._publish_candles(self.tracker.on_push(frame.data, now), push=True)
         elif isinstance(frame, wire.AllMidsFrame):
             if frame.data.dex:
                 return
@@ -407,12 +451,42 @@ class HyperliquidStream:
         if text.startswith(("Cannot subscribe to more", "Cannot send more")):
             raise VenueError(f"venue refused: {text}")
 
-    async def _publish_candles(self, rows: list[Any]) -> None:
+    async def _publish_candles(self, rows: list[Candle], *, push: bool = False) -> None:
+        """Queue rows behind those not yet published; pushes wait for the flusher (or a full
+        batch), other rows (closes, snapshots) go out at once with everything before them."""
         if not rows:
             return
         self.stats.candle_rows += len(rows)
         self.windows["candles"].add(len(rows))
-        await self.rt.bus.publish(CandleBatch(rows=rows))
+        self._outbox.extend(rows)
+        if push and len(self._outbox) < PUSH_BATCH_ROWS:
+            self._outbox_due.set()
+            return
+        await self._flush_candles()
+
+    async def _flush_candles(self) -> None:
+        rows, self._outbox = self._outbox, []
+        if rows:
+            # Concurrent flushes reach the bus in the order they took their rows (its
+            # subscribers' channels queue blocked senders first come, first served).
+            await self.rt.bus.publish(CandleBatch(rows=rows))
+
+    async def _push_flusher(self) -> None:
+        try:
+            while True:
+                await self._outbox_due.wait()
+                await trio.sleep(PUSH_GATHER_S)
+                self._outbox_due = trio.Event()
+                await self._flush_candles()
+        finally:
+            if self._outbox and not self.rt.bus.closed:
+                # Stopped: hand over what is queued without waiting (a cancelled publish
+                # would be lost the same way); say so if the writer's queue is full.
+                try:
+                    self.rt.bus.publish_nowait(CandleBatch(rows=self._outbox))
+                    self._outbox = []
+                except trio.WouldBlock:
+                    log.warning("stream stopped: %d candle row(s) not published", len(self._outbox))
 
     async def _clock_closer(self) -> None:
         while True:
