@@ -1,0 +1,331 @@
+"""Gap backfill throughput: 24 h of 1-minute candles for 230 coins through ``candleSnapshot``.
+
+A venue process (this module with ``--venue``) serves ``POST /info`` answering ``meta`` and
+``candleSnapshot`` pages with 24 h of 1-minute bars per coin, rendered before the clock starts
+in exactly the venue's shape (the simulator's ``Bar.to_wire``), and a WebSocket endpoint that
+acks subscriptions (the blaster of ``bench.stream``, which stays silent here).
+
+The bench process runs the real pipeline (bus + storage writer in its thread) and the real
+``HyperliquidStream`` on an empty database: it reads ``meta``, subscribes its 3 sockets, and
+each socket backfills its coins through the real info client (``candleSnapshot`` paged, one
+coin after another), the candle tracker and the bus. Timed from the start of the stream to
+the writer's commit of the last row; printed next to raw apsw ``executemany`` of the same rows
+(read back from the database) into a fresh database in the same run.
+
+The info weight budget is raised for the bench (the real 1200/min would stretch a 230-coin
+backfill over minutes of waiting); the output says how long the real budget would take.
+
+    .venv/bin/python -m bench.backfill [--coins 230] [--hours 24] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import trio
+
+from bench.stream import Blaster, Lines, VenueLink, assets, machine
+from marketmem.bus import Policy
+from marketmem.config import Config, parse_config
+from marketmem.events import Candle, Committed
+from marketmem.pipeline import open_pipeline
+from marketmem.sources.hyperliquid.budget import INFO_WEIGHT_PER_MINUTE, request_weight
+from marketmem.sources.hyperliquid.info import SHARED_KEY, InfoClient
+from marketmem.sources.hyperliquid.stream import HyperliquidStream
+from marketmem.sources.hyperliquid.tables import CANDLES
+from marketmem.storage import db, schema
+from marketmem.venues.serve import serve_asgi
+from marketmem.venues.simulator import Bar, SimAsset, round_price
+
+MINUTE_MS = 60_000
+WEIGHT_PER_MINUTE = 1_000_000
+TXN_ROWS = 20_000  # the writer's writer_max_rows
+STEP_TIMEOUT_S = 600.0
+
+
+# --- the venue process -------------------------------------------------------------------------
+
+
+class SnapshotVenue:
+    """``meta`` and ``candleSnapshot`` over pre-rendered bars (one per coin and minute)."""
+
+    def __init__(self, sim_assets: tuple[SimAsset, ...], first_ms: int, minutes: int) -> None:
+        self.assets = sim_assets
+        self.first_ms = first_ms
+        self.bars: dict[str, list[bytes]] = {}
+        rng = random.Random(7)
+        for a in sim_assets:
+            price = a.price
+            rendered = []
+            for m in range(minutes):
+                t = first_ms + m * MINUTE_MS
+                o = price
+                hi = lo = o
+                for _ in range(3):
+                    price = round_price(price * Decimal(repr(1 + rng.gauss(0, 0.001))), 2)
+                    hi, lo = max(hi, price), min(lo, price)
+                volume = Decimal(rng.randrange(1, 10_000)).scaleb(-a.sz_decimals)
+                bar = Bar(a.name, "1m", t, t + MINUTE_MS - 1, o, hi, lo, price, volume, 3)
+                rendered.append(json.dumps(bar.to_wire(), separators=(",", ":")).encode())
+            self.bars[a.name] = rendered
+        self.requests = 0
+
+    def meta(self) -> bytes:
+        universe = [
+            {"szDecimals": a.sz_decimals, "name": a.name, "maxLeverage": a.max_leverage}
+            for a in self.assets
+        ]
+        return json.dumps({"universe": universe, "marginTables": [], "collateralToken": 0}).encode()
+
+    def snapshot(self, coin: str, start: int, end: int) -> bytes:
+        """Bars overlapping [start, end], ascending, at most 5000 (``null``: unknown coin)."""
+        rendered = self.bars.get(coin)
+        if rendered is None:
+            return b"null"
+        first = max(0, math.ceil((start - (MINUTE_MS - 1) - self.first_ms) / MINUTE_MS))
+        last = min(len(rendered) - 1, (end - self.first_ms) // MINUTE_MS)
+        return b"[" + b",".join(rendered[first : min(last + 1, first + 5000)]) + b"]"
+
+    async def asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.requests += 1
+        request = json.loads(body)
+        status, payload = 200, b"null"
+        if request.get("type") == "meta":
+            payload = self.meta()
+        elif request.get("type") == "candleSnapshot":
+            req = request["req"]
+            payload = self.snapshot(req["coin"], req["startTime"], req["endTime"])
+        else:
+            status = 422
+        headers = [(b"content-type", b"application/json")]
+        headers.append((b"content-length", str(len(payload)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+
+async def venue_main(args: argparse.Namespace) -> None:
+    sim_assets = assets(args.coins)
+    now = time.time_ns() // 1_000_000
+    # The day asked for, plus a margin on both sides for the minutes the run takes.
+    first = now - now % MINUTE_MS - (args.hours * 60 + 5) * MINUTE_MS
+    venue = SnapshotVenue(sim_assets, first, args.hours * 60 + 30)
+    blaster = Blaster(sim_assets, now)
+    commands = Lines(trio.lowlevel.FdStream(os.dup(sys.stdin.fileno())))
+    async with trio.open_nursery() as nursery:
+        info_port = await nursery.start(partial(serve_asgi, venue.asgi))
+        listeners = await nursery.start(
+            partial(trio.serve_tcp, blaster.handler, 0, host="127.0.0.1")
+        )
+        ws_port = listeners[0].socket.getsockname()[1]
+        print(f"ready http://127.0.0.1:{info_port} ws://127.0.0.1:{ws_port}", flush=True)
+        try:
+            while (await commands.next()).strip() != "quit":
+                pass
+        except EOFError:
+            pass
+        nursery.cancel_scope.cancel()
+
+
+# --- the bench process -------------------------------------------------------------------------
+
+
+def make_config(db_path: Path, info_url: str, ws_url: str, coins: list[str], hours: int) -> Config:
+    return parse_config(
+        f'[storage]\npath = "{db_path}"\n'
+        # The shipped settings (config/marketmem.toml).
+        "writer_max_rows = 20000\nwriter_max_gather_s = 0.005\nwriter_buffer = 10000\n"
+        f'[hyperliquid]\ninfo_url = "{info_url}"\nws_url = "{ws_url}"\n'
+        f"coins = {json.dumps(coins)}\ninfo_weight_per_minute = {WEIGHT_PER_MINUTE}\n"
+        f"backfill_max_bars = {hours * 60}\n",
+        source_path="bench",
+    )
+
+
+async def through_stream(config: Config) -> dict[str, float]:
+    """Start the stream on an empty database; time until every backfilled row is committed."""
+    async with open_pipeline(config) as rt:
+        writer = rt.shared["writer"]
+        stream = HyperliquidStream(rt)
+        rx = rt.bus.subscribe("bench", [Committed], buffer=10_000, policy=Policy.DROP_OLDEST)
+        in_transactions = 0.0
+
+        async def observe() -> None:
+            nonlocal in_transactions
+            async for event in rx:
+                if isinstance(event, Committed):
+                    in_transactions += event.latency_s
+
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(observe)
+                t0 = time.perf_counter()
+                cpu0 = time.process_time()
+                await nursery.start(stream.run)
+                with trio.fail_after(STEP_TIMEOUT_S):
+                    await stream.ready.wait()
+                    t_fetched = time.perf_counter()
+                    committed_then = writer.stats.rows_by_table.get(CANDLES.table, 0)
+                    while (
+                        writer.stats.rows_by_table.get(CANDLES.table, 0) < stream.stats.candle_rows
+                    ):
+                        await trio.sleep(0.001)
+                elapsed = time.perf_counter() - t0
+                cpu = time.process_time() - cpu0
+                nursery.cancel_scope.cancel()
+            client = rt.shared[SHARED_KEY]
+            assert isinstance(client, InfoClient)
+            return {
+                "rows": stream.stats.backfill_rows,
+                "seconds": elapsed,
+                "fetched_s": t_fetched - t0,
+                "committed_then": committed_then,
+                "cpu_s": cpu,
+                "requests": client.requests,
+                "weight": client.budget.statistics().total_weight,
+                "transactions": writer.stats.transactions,
+                "in_transactions_s": in_transactions,
+            }
+        finally:
+            client = rt.shared.get(SHARED_KEY)
+            if isinstance(client, InfoClient):
+                with trio.CancelScope(shield=True):
+                    await client.aclose()
+
+
+def raw_executemany(source: Path, target: Path) -> tuple[int, float]:
+    """The same rows (read back) upserted with the writer's SQL, ``TXN_ROWS`` per transaction,
+    from row structs as in ``bench.writer``'s baseline."""
+    conn = db.open_ro(source)
+    names = CANDLES.columns
+    rows = [
+        Candle(**dict(zip(names, r, strict=True)))
+        for r in conn.execute(f"SELECT * FROM {CANDLES.table} ORDER BY coin, open_time_ms")
+    ]
+    conn.close()
+    out = db.open_rw(target)
+    schema.migrate(out)
+    astuple = msgspec.structs.astuple
+    t0 = time.perf_counter()
+    for start in range(0, len(rows), TXN_ROWS):
+        with out:
+            out.executemany(CANDLES.sql, [astuple(r) for r in rows[start : start + TXN_ROWS]])
+    elapsed = time.perf_counter() - t0
+    out.close()
+    return len(rows), elapsed
+
+
+async def measure(args: argparse.Namespace, link: VenueLink, folder: Path) -> None:
+    info_url, ws_base = await link.expect("ready")
+    coins = [a.name for a in assets(args.coins)]
+    bars = args.hours * 60 + 1
+    weight = request_weight("candleSnapshot", bars)
+    print(
+        f"{len(coins)} coins x {args.hours} h of 1m candles ({bars} bars per coin, "
+        f"one candleSnapshot page each); info weight budget raised to {WEIGHT_PER_MINUTE:,}/min: "
+        f"at the real {INFO_WEIGHT_PER_MINUTE}/min the {len(coins) * weight:,} weight would "
+        f"take {len(coins) * weight / INFO_WEIGHT_PER_MINUTE:.1f} min",
+        flush=True,
+    )
+    streamed: list[float] = []
+    raws: list[float] = []
+    for r in range(args.repeat):
+        path = folder / f"stream{r}.db"
+        config = make_config(path, info_url, f"{ws_base}/ws", coins, args.hours)
+        got = await through_stream(config)
+        n, raw_s = raw_executemany(path, folder / f"raw{r}.db")
+        rate = got["rows"] / got["seconds"]
+        streamed.append(rate)
+        raws.append(n / raw_s)
+        print(
+            f"run {r + 1}: {got['rows']:,.0f} rows in {got['seconds']:.2f} s = {rate:,.0f} rows/s "
+            f"({got['requests']:.0f} info requests, weight {got['weight']:,.0f}; all fetched at "
+            f"{got['fetched_s']:.2f} s, {got['committed_then']:,.0f} rows committed by then; "
+            f"{got['transactions']:.0f} writer transactions taking "
+            f"{got['in_transactions_s']:.2f} s; "
+            f"{got['cpu_s'] / got['rows'] * 1e6:.0f} us CPU/row); raw executemany {n:,} rows "
+            f"{n / raw_s:,.0f} rows/s",
+            flush=True,
+        )
+    ratios = [s / r for s, r in zip(streamed, raws, strict=True)]
+    print(
+        f"backfill (info client + tracker + bus + writer): {statistics.median(streamed):,.0f} "
+        f"rows/s (median of {len(streamed)}; min {min(streamed):,.0f}, max {max(streamed):,.0f})"
+    )
+    print(
+        f"raw apsw executemany of the same rows:            {statistics.median(raws):,.0f} "
+        f"rows/s (min {min(raws):,.0f}, max {max(raws):,.0f})"
+    )
+    print(f"ratio backfill/raw: {statistics.median(ratios):.2f}")
+
+
+async def bench(args: argparse.Namespace) -> None:
+    print(machine(), flush=True)
+    with tempfile.TemporaryDirectory(prefix="marketmem-bench-") as tmp:
+        command = [
+            sys.executable,
+            "-m",
+            "bench.backfill",
+            "--venue",
+            f"--coins={args.coins}",
+            f"--hours={args.hours}",
+        ]
+        async with trio.open_nursery() as nursery:
+            proc: trio.Process = await nursery.start(
+                partial(trio.run_process, command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            )
+            link = VenueLink(proc)
+            try:
+                await measure(args, link, Path(tmp))
+            finally:
+                with trio.CancelScope(shield=True):
+                    await link.stop(proc)
+                nursery.cancel_scope.cancel()  # terminates the venue if it is still running
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--coins", type=int, default=230)
+    parser.add_argument("--hours", type=int, default=24, help="history per coin (1m bars)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs, each on a fresh database")
+    parser.add_argument("--venue", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not (2 <= args.coins <= 900 and 1 <= args.hours <= 72 and 1 <= args.repeat <= 10):
+        parser.error("--coins must be 2..900, --hours 1..72 (5000 bars a page), --repeat 1..10")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.venue:
+        trio.run(venue_main, args)
+    else:
+        trio.run(bench, args)
+
+
+if __name__ == "__main__":
+    main()
