@@ -249,3 +249,23 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.RaisesGroup(schema.SchemaTooNew):
         await run_writer(path, [])
+
+
+async def test_consecutive_batches_merge_into_one_executemany_in_order(tmp_path: Path) -> None:
+    bus = Bus()
+    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor)
+    first = CandleBatch(rows=[candle(1, close=1.0), candle(2)])
+    second = CandleBatch(rows=[candle(1, close=7.0)])  # same key later: it must win
+    mids = MidBatch(rows=[MidPrice(coin="BTC", bucket_ms=0, price=1.0, observed_at_ms=1)])
+    third = CandleBatch(rows=[candle(3)])
+    runs = writer._runs([first, second, mids, third])
+    assert [len(events) for _, events in runs] == [2, 1, 1]
+    for ev in (first, second, mids, third):
+        bus.publish_nowait(ev)
+    bus.close()
+    await writer.run()
+    assert writer.stats.rows_by_table == {"hyperliquid_candles": 4, "hyperliquid_mid_prices": 1}
+    conn = db.open_ro(tmp_path / "w.db")
+    assert conn.execute(
+        "SELECT close FROM hyperliquid_candles WHERE open_time_ms=60000"
+    ).fetchone() == (7.0,)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import apsw
@@ -39,11 +40,11 @@ class Upsert:
     update: Mapping[str, str] = field(default_factory=dict)
     keep: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def columns(self) -> tuple[str, ...]:
         return tuple(self.row_type.__struct_fields__)
 
-    @property
+    @cached_property
     def sql(self) -> str:
         cols = self.columns
         sets = [
@@ -67,14 +68,28 @@ class Upsert:
         return len(rows)
 
 
-def rows_writer(upsert: Upsert) -> WriteFn:
+class RowsWriter:
+    """The WriteFn of batch events that carry their rows in ``.rows``.
+
+    The writer merges consecutive events handled by the same RowsWriter into one
+    ``executemany`` (``write_many``), which is what makes small stream batches cheap.
+    """
+
+    def __init__(self, upsert: Upsert) -> None:
+        self.upsert = upsert
+        self.__name__ = f"write_{upsert.table}"
+
+    def __call__(self, conn: apsw.Connection, event: Any) -> dict[str, int]:
+        return {self.upsert.table: self.upsert.write(conn, event.rows)}
+
+    def write_many(self, conn: apsw.Connection, events: Sequence[Any]) -> dict[str, int]:
+        rows = [row for event in events for row in event.rows]
+        return {self.upsert.table: self.upsert.write(conn, rows)}
+
+
+def rows_writer(upsert: Upsert) -> RowsWriter:
     """A WriteFn for batch events that carry their rows in ``.rows``."""
-
-    def write(conn: apsw.Connection, event: Any) -> dict[str, int]:
-        return {upsert.table: upsert.write(conn, event.rows)}
-
-    write.__name__ = f"write_{upsert.table}"
-    return write
+    return RowsWriter(upsert)
 
 
 def event_weight(event: Event) -> int:

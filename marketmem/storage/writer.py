@@ -31,7 +31,7 @@ from marketmem.clock import SystemClock, WallClock
 from marketmem.events import CommitFailed, Committed, Event
 from marketmem.storage import db, schema
 from marketmem.storage.core_tables import close_interrupted_runs
-from marketmem.storage.tables import WriteFn, event_weight
+from marketmem.storage.tables import RowsWriter, WriteFn, event_weight
 
 log = logging.getLogger(__name__)
 
@@ -175,14 +175,29 @@ class StorageWriter:
         results: dict[str, dict[str, int]] = {}
         for group in _transactions(batch):
             with conn:
-                for event in group:
-                    counts = self._writers[type(event)](conn, event)
+                for fn, events in self._runs(group):
+                    if len(events) > 1:
+                        assert isinstance(fn, RowsWriter)
+                        counts = fn.write_many(conn, events)
+                    else:
+                        counts = fn(conn, events[0])
+                        request_id = getattr(events[0], "request_id", None)
+                        if request_id:
+                            results[request_id] = counts
                     for table, n in counts.items():
                         totals[table] = totals.get(table, 0) + n
-                    request_id = getattr(event, "request_id", None)
-                    if request_id:
-                        results[request_id] = counts
         return totals, results
+
+    def _runs(self, group: list[Event]) -> list[tuple[WriteFn, list[Event]]]:
+        """Consecutive events of one RowsWriter merged (one executemany), others alone."""
+        runs: list[tuple[WriteFn, list[Event]]] = []
+        for event in group:
+            fn = self._writers[type(event)]
+            if runs and runs[-1][0] is fn and isinstance(fn, RowsWriter):
+                runs[-1][1].append(event)
+            else:
+                runs.append((fn, [event]))
+        return runs
 
     async def run_pragma(self, pragma: str) -> list[tuple[Any, ...]]:
         """Run ``PRAGMA <pragma>`` on the writer's own connection, in its executor.
