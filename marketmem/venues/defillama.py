@@ -35,7 +35,7 @@ from urllib.parse import parse_qs
 import trio
 
 from marketmem.clock import SystemClock, WallClock
-from marketmem.venues.serve import serve_asgi
+from marketmem.venues.serve import answer_lifespan, serve_asgi
 
 DAY_S = 86_400
 HISTORY_DAYS = 60
@@ -696,13 +696,8 @@ class DefillamaVenue:
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await answer_lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}

@@ -36,7 +36,7 @@ from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketReque
 
 from marketmem.clock import SystemClock, WallClock
 from marketmem.sources.hyperliquid.budget import request_weight
-from marketmem.venues.serve import serve_asgi
+from marketmem.venues.serve import answer_lifespan, serve_asgi
 from marketmem.venues.simulator import INTERVAL_MS, Bar, SimAsset, Simulator
 
 log = logging.getLogger(__name__)
@@ -380,13 +380,8 @@ class HyperliquidVenue:
 
     async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await answer_lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         body = b""

@@ -11,6 +11,17 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
 
+async def answer_lifespan(receive: Any, send: Any) -> None:
+    """The ASGI lifespan protocol for a plain ASGI venue that has nothing to start or stop."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 def hypercorn_config(bind: str) -> HypercornConfig:
     cfg = HypercornConfig()
     cfg.bind = [bind]
