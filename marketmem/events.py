@@ -53,11 +53,15 @@ class Committed(Event):
 
 
 class CommitFailed(Event):
-    """Published by the storage writer when a transaction could not be committed."""
+    """Published by the storage writer when a transaction could not be committed.
+
+    ``request_id`` is set when one event carrying it was rejected for good (not retried).
+    """
 
     events: int
     error: str
     will_retry: bool
+    request_id: str = ""
 
 
 # --- hyperliquid ---------------------------------------------------------------------------

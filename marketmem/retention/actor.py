@@ -245,6 +245,10 @@ class WriterReplies:
                 if isinstance(reply, Committed) and request_id in reply.results:
                     return reply.results[request_id]
                 if isinstance(reply, CommitFailed):
+                    if reply.request_id == request_id:
+                        raise CommandNotConfirmed(
+                            f"the storage writer rejected {type(event).__name__}: {reply.error}"
+                        )
                     last_error = reply.error
             raise CommandNotConfirmed(
                 f"the bus closed before the writer confirmed {type(event).__name__}"

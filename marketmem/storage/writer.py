@@ -308,7 +308,7 @@ class StorageWriter:
                     continue
                 metrics.WRITER_ERRORS.inc(kind=type(exc).__name__)
                 if len(batch) == 1:
-                    self._reject(batch[0], exc)
+                    await self._reject(batch[0], exc)
                     return
                 log.warning(
                     "batch of %d event(s) failed (%s: %s); replaying one by one",
@@ -331,10 +331,19 @@ class StorageWriter:
             )
             return
 
-    def _reject(self, event: Event, exc: Exception) -> None:
+    async def _reject(self, event: Event, exc: Exception) -> None:
         self.stats.rejected += 1
         log.error(
             "rejected %s: %s: %s", type(event).__name__, type(exc).__name__, exc, exc_info=exc
+        )
+        # Whoever waits for this event's result learns at once that it will not come.
+        await self._publish_nowait(
+            CommitFailed(
+                events=1,
+                error=f"{type(exc).__name__}: {exc}",
+                will_retry=False,
+                request_id=getattr(event, "request_id", "") or "",
+            )
         )
 
     def _record(self, batch: list[Event], totals: dict[str, int], latency: float) -> None:

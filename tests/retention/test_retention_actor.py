@@ -209,8 +209,10 @@ async def test_a_command_the_writer_rejects_fails_the_run(
         result = await execute_run(rt, "hyperliquid", "maintenance", Maintainer(rt).job)
     assert result.status == "failed"
     assert result.error is not None
+    # The writer's rejection answers at once; the run does not sit out the 30 s timeout.
     assert result.error.startswith(
-        "CommandNotConfirmed: the storage writer did not confirm ExpireRows"
+        "CommandNotConfirmed: the storage writer rejected ExpireRows: RuntimeError: disk says no"
     )
+    assert result.finished_at_ms - result.started_at_ms < 30_000
     assert read(config, "SELECT status FROM ingestion_runs") == [("failed",)]
     assert read(config, "SELECT count(*) FROM hyperliquid_mid_prices") == [(1,)]
