@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+import trio
+import trio.testing
 
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config, parse_config
@@ -58,5 +60,7 @@ async def runtime(config: Config, autojump_clock: object) -> AsyncIterator[Runti
     NOTE: pytest-trio picks the clock from the *test function's* arguments only, so a test
     using this fixture must also take ``autojump_clock`` itself to run on MockClock.
     """
+    if not isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock):
+        pytest.fail("a test using the `runtime` fixture must take `autojump_clock` itself")
     async with open_pipeline(config, clock=TrioWallClock(T0_MS), executor=inline_executor) as rt:
         yield rt
