@@ -43,6 +43,18 @@ def context(
     return {k: v for k, v in out.items() if v is not None}
 
 
+class ContextLogger(logging.LoggerAdapter):
+    """A logger that adds a fixed context (source, channel, run id) to every line.
+
+    Unlike the stdlib adapter on Python 3.11, an ``extra=`` given at the call site is merged
+    with the fixed context instead of being dropped.
+    """
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        kwargs["extra"] = {**(self.extra or {}), **(kwargs.get("extra") or {})}
+        return msg, kwargs
+
+
 def record_context(record: logging.LogRecord) -> dict[str, Any]:
     """The context of a record: source, channel, run_id, then any other extra keys."""
     out = {k: getattr(record, k) for k in CONTEXT_KEYS if getattr(record, k, None) is not None}

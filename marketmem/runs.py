@@ -24,7 +24,7 @@ import trio
 
 from marketmem import metrics
 from marketmem.events import Event, RunFinished, RunStarted
-from marketmem.logs import context
+from marketmem.logs import ContextLogger, context
 from marketmem.runtime import PollJob, Runtime
 from marketmem.storage.writer import StorageWriter
 
@@ -63,7 +63,7 @@ class RunContext:
         self.started_at_ms = started_at_ms
         self.rows = 0
         self.notes: list[str] = []
-        self.log = logging.LoggerAdapter(log, context(source, channel, run_id))
+        self.log = ContextLogger(log, context(source, channel, run_id))
 
     async def publish(self, event: Event, rows: int | None = None) -> None:
         """Publish an event of this run; ``rows`` defaults to ``len(event.rows)`` or 0."""

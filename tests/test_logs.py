@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from marketmem import cli
-from marketmem.logs import NOISY_LOGGERS, JsonFormatter, TextFormatter, context, setup_logging
+from marketmem.logs import (
+    NOISY_LOGGERS,
+    ContextLogger,
+    JsonFormatter,
+    TextFormatter,
+    context,
+    setup_logging,
+)
 
 log = logging.getLogger("marketmem.test")
 
@@ -164,3 +171,11 @@ def test_cli_flags_select_format_and_level(tmp_path: Path) -> None:
     root = logging.getLogger()
     assert isinstance(root.handlers[0].formatter, JsonFormatter)
     assert root.level == logging.ERROR
+
+
+def test_context_logger_merges_call_site_extras(caplog: pytest.LogCaptureFixture) -> None:
+    adapter = ContextLogger(logging.getLogger("marketmem.test"), context("s", "c", "r1"))
+    with caplog.at_level(logging.INFO, logger="marketmem.test"):
+        adapter.info("hello", extra={"coin": "BTC"})
+    record = caplog.records[-1]
+    assert (record.source, record.channel, record.run_id, record.coin) == ("s", "c", "r1", "BTC")
