@@ -188,7 +188,8 @@ async def _candle_channel(
                     coin=coin,
                     computed_at_ms=ctx.started_at_ms,
                     window_start_ms=start,
-                    window_end_ms=end,
+                    # The forming hour bar ends in the future; the window ends at most now.
+                    window_end_ms=None if end is None else min(end, now),
                     null_reasons=cols.reasons_json(),
                     **cols.values,
                 )

@@ -136,6 +136,8 @@ async def test_five_channels_write_rows_every_300_s(
     )[0]
     assert tech["m1_close"] is not None and tech["m1_rsi_14"] is not None
     assert tech["window_end_ms"] is not None
+    # The forming hour bar ends in the future; the window it covers does not.
+    assert tech["window_start_ms"] < tech["window_end_ms"] <= tech["computed_at_ms"] + 1_000
     pos = read(
         rt,
         "SELECT * FROM hyperliquid_positioning_pressure WHERE coin='ETH' ORDER BY computed_at_ms",
