@@ -164,6 +164,9 @@ class HyperliquidConfig(Base):
     ws_max_subscriptions: PositiveInt = 1000
     ws_messages_per_minute: PositiveInt = 1800
     ws_connects_per_minute: PositiveInt = 25
+    # With coins = ["*"]: read `meta` this often and follow the listing (new perps are
+    # subscribed and backfilled, delisted ones dropped; only the connections concerned reconnect).
+    ws_replan_interval_s: PositiveSeconds = 3600.0
     # Candles: a bar with no push for its end + this grace is closed.
     candle_close_grace_s: PositiveSeconds = 5.0
     # Gap backfill reaches back at most this many 1m bars (24 h: the 1m retention; the venue

@@ -6,8 +6,8 @@ It speaks the real protocol as recorded (see ``shared/research/hyperliquid.md``)
   ``l2Book``, ``fundingHistory``, ``predictedFundings``, ``allMids``; 422/400/415/405 with the
   venue's plain-text bodies, ``null`` for an unknown ``l2Book`` coin, 500 ``null`` for an
   unknown ``fundingHistory`` coin, and the 1200/min weight limit (429 beyond it).
-- ``/ws`` (trio-websocket): ``candle`` and ``allMids`` subscriptions acked with the server's
-  normalized echo, ``{"channel":"pong"}`` without data, ``error`` frames with the venue's texts
+- ``/ws`` (trio-websocket): ``candle`` and ``allMids`` subscriptions and unsubscriptions
+  acked with the server's normalized echo, ``{"channel":"pong"}`` without data, ``error`` frames with the venue's texts
   (already subscribed, parse errors, subscription and message limits), a silent close (no
   close frame) on an unknown coin, and a silent close after 60 s without server traffic.
 
@@ -200,13 +200,13 @@ class FixtureReplay:
             return []
         return [a["name"] for a in json.loads(raw)[0]["universe"]]
 
-    def ack(self, normalized: dict[str, Any]) -> bytes | None:
+    def ack(self, normalized: dict[str, Any], method: str = "subscribe") -> bytes | None:
         for name in self.files:
-            if not name.startswith("ws_subscriptionResponse_"):
+            if not name.startswith(("ws_subscriptionResponse_", "ws_unsubscribeResponse_")):
                 continue
             raw = self.files[name]
             data = json.loads(raw)["data"]
-            if data["method"] == "subscribe" and data["subscription"] == normalized:
+            if data["method"] == method and data["subscription"] == normalized:
                 return raw
         return None
 
@@ -647,7 +647,7 @@ class HyperliquidVenue:
         await self._drop(conn)
 
     def _ack(self, conn: _Conn, method: str, normalized: dict[str, Any]) -> None:
-        recorded = self.replay.ack(normalized) if self.replay and method == "subscribe" else None
+        recorded = self.replay.ack(normalized, method) if self.replay else None
         frame = (
             recorded.strip()
             if recorded

@@ -231,6 +231,22 @@ class Simulator:
         state.bars.append(bar)
         return bar
 
+    # --- listing changes -------------------------------------------------------------------
+
+    def list_asset(self, asset: SimAsset) -> None:
+        """List a new perp at the end of the universe (its trades start with the next tick;
+        from then on the RNG draws include it)."""
+        if asset.name in self._coins:
+            raise ValueError(f"{asset.name} is already in the universe")
+        self.assets = (*self.assets, asset)
+        self._coins[asset.name] = _CoinState(asset, round_price(asset.price, asset.sz_decimals))
+
+    def delist_asset(self, coin: str) -> None:
+        """Delist a perp: it keeps its slot with ``isDelisted`` and a frozen price."""
+        state = self._coins[coin]
+        state.asset = replace(state.asset, delisted=True)
+        self.assets = tuple(state.asset if a.name == coin else a for a in self.assets)
+
     # --- reads -----------------------------------------------------------------------------
 
     def asset(self, coin: str) -> SimAsset | None:

@@ -16,6 +16,12 @@ again on the same socket; when the venue answers, the silence is backfilled. Sti
 capped, jittered exponential backoff, subscribes everything again and backfills again, so
 closed 1m candles have no hole the venue could fill.
 
+With ``coins = ["*"]`` the actor re-reads ``meta`` every ``ws_replan_interval_s`` and follows
+the listing: the new selection is placed with ``replan_connections`` (delisted coins leave
+their socket, new ones fill the sockets with room), and only the connections whose
+subscriptions changed reconnect; the reconnect backfills their coins (a new coin like at
+start-up), so no other coin gets a gap. The mids filter follows the new listing at once.
+
 Candle pushes and snapshot rows both pass through the ``CandleTracker`` (closed detection) and
 are published as ``CandleBatch`` on the bus in tracker order (rows of pushes wait up to
 ``PUSH_GATHER_S`` to share one batch: an event per push cost more than decoding it); mids as
@@ -114,6 +120,33 @@ def plan_connections(
     return [subs[i::n] for i in range(n)]
 
 
+def replan_connections(
+    current: list[list[wire.Subscription]],
+    subs: list[wire.Subscription],
+    *,
+    per_connection: int,
+    max_connections: int,
+) -> list[list[wire.Subscription]]:
+    """``subs`` placed with the least change to ``current``: kept subscriptions stay on their
+    socket, dropped ones leave it (a socket may end up empty: closed), new ones go to the
+    emptiest socket with room, then to new sockets up to ``max_connections``."""
+    wanted = {s.key() for s in subs}
+    out = [[s for s in conn if s.key() in wanted] for conn in current]
+    placed = {s.key() for conn in out for s in conn}
+    for sub in subs:
+        if sub.key() in placed:
+            continue
+        room = [conn for conn in out if len(conn) < per_connection]
+        if room:
+            min(room, key=len).append(sub)
+        elif len(out) < max_connections:
+            out.append([sub])
+        else:
+            continue  # over the cap (select_coins already keeps within it)
+        placed.add(sub.key())
+    return out
+
+
 def backoff_s(attempt: int, initial_s: float, max_s: float, rng: random.Random) -> float:
     """Capped exponential backoff with jitter: uniform in [0.5, 1] x min(max, initial x 2^n)."""
     return min(max_s, initial_s * 2 ** min(attempt, 30)) * rng.uniform(0.5, 1.0)
@@ -192,6 +225,11 @@ class HyperliquidStream:
         self.selection: CoinSelection | None = None
         self.mid_filter = MidFilter((), ())
         self.connections: list[list[wire.Subscription]] = []
+        # Per running connection loop (by index): its cancel scope (a re-plan restarts it) and
+        # an event set once it has ended (its socket closed).
+        self._loops: dict[int, tuple[trio.CancelScope, trio.Event]] = {}
+        self._nursery: trio.Nursery | None = None
+        self.replans = 0
         # Set once every connection has been acked and backfilled once (tests, demo).
         self.ready = trio.Event()
         self._ready_left = 0
@@ -210,6 +248,7 @@ class HyperliquidStream:
         async with trio.open_nursery() as nursery:
             for window in self.windows.values():
                 nursery.start_soon(window.run_windows)
+            self._nursery = nursery
             await self._plan()
             nursery.start_soon(self._clock_closer)
             nursery.start_soon(self._push_flusher)
@@ -217,19 +256,53 @@ class HyperliquidStream:
             if not self.connections:
                 self.ready.set()
             for index, subs in enumerate(self.connections):
-                nursery.start_soon(self._connection_loop, index, subs, name=f"hl-ws-{index}")
+                self._start_connection(index, subs, "start-up")
+            if self.configured_coins() == ["*"]:
+                nursery.start_soon(self._replanner)
             task_status.started()
 
-    async def _plan(self) -> None:
-        meta = await self.info.meta()
+    def _start_connection(self, index: int, subs: list[wire.Subscription], reason: str) -> None:
+        """Run connection ``index`` on ``subs``; a loop it replaces is stopped first, and its
+        socket closed before the new one opens (never one socket over the cap)."""
+        assert self._nursery is not None
+        previous = self._loops.pop(index, None)
+        if previous is not None:
+            previous[0].cancel()
+        scope, ended = trio.CancelScope(), trio.Event()
+        self._loops[index] = (scope, ended)
+
+        async def loop() -> None:
+            try:
+                with scope:
+                    if previous is not None:
+                        await previous[1].wait()
+                    await self._connection_loop(index, subs, reason)
+            finally:
+                ended.set()
+
+        self._nursery.start_soon(loop, name=f"hl-ws-{index}")
+
+    def _select(self, meta: wire.Meta) -> CoinSelection:
         cfg = self.cfg
         budget = min(
             cfg.ws_max_subscriptions, cfg.ws_max_connections * cfg.ws_subscriptions_per_connection
         )
         max_coins = budget - (1 if self.want_mids else 0)
-        sel = select_coins(
+        return select_coins(
             self.configured_coins(), meta, max_coins=max_coins if self.want_candles else 0
         )
+
+    def _subscriptions(self, coins: list[str]) -> list[wire.Subscription]:
+        subs: list[wire.Subscription] = []
+        if self.want_mids:
+            subs.append(wire.all_mids_subscription())
+        subs.extend(wire.candle_subscription(c, INTERVAL) for c in coins)
+        return subs
+
+    async def _plan(self) -> None:
+        meta = await self.info.meta()
+        cfg = self.cfg
+        sel = self._select(meta)
         self.selection = sel
         self.mid_filter = MidFilter(sel.perps, cfg.extra_mid_keys)
         if sel.refused:
@@ -246,12 +319,8 @@ class HyperliquidStream:
                 f"{len(sel.over_cap)} coin(s) over the subscription cap not streamed"
             )
         self._load_stored_closed(sel.coins)
-        subs: list[wire.Subscription] = []
-        if self.want_mids:
-            subs.append(wire.all_mids_subscription())
-        subs.extend(wire.candle_subscription(c, INTERVAL) for c in sel.coins)
         self.connections = plan_connections(
-            subs,
+            self._subscriptions(sel.coins),
             per_connection=cfg.ws_subscriptions_per_connection,
             max_connections=cfg.ws_max_connections,
         )
@@ -261,6 +330,55 @@ class HyperliquidStream:
             len(self.connections),
             " with allMids" if self.want_mids else "",
         )
+
+    async def _replanner(self) -> None:
+        """Follow the listing: re-read ``meta`` (shared info client and weight budget)."""
+        while True:
+            await trio.sleep(self.cfg.ws_replan_interval_s)
+            try:
+                meta = await self.info.meta()
+            except Exception as exc:
+                error = describe_error(exc)
+                log.warning("hyperliquid stream re-plan skipped: meta failed (%s)", error)
+                self.windows["candles"].note(f"re-plan skipped: meta failed: {error}")
+                continue
+            self._replan(meta)
+
+    def _replan(self, meta: wire.Meta) -> None:
+        """Apply a new selection: restart only the connections whose subscriptions changed."""
+        old = self.selection
+        sel = self._select(meta)
+        self.selection = sel
+        self.mid_filter = MidFilter(sel.perps, self.cfg.extra_mid_keys)
+        old_coins = old.coins if old is not None else []
+        added = [c for c in sel.coins if c not in old_coins]
+        removed = [c for c in old_coins if c not in sel.coins]
+        if not added and not removed:
+            return
+        self.replans += 1
+        msg = (
+            f"re-plan: listed {', '.join(added) or 'none'}; delisted {', '.join(removed) or 'none'}"
+        )
+        log.info("hyperliquid stream %s", msg)
+        for window in self.windows.values():
+            window.note(msg)
+        self._load_stored_closed(added)
+        cfg = self.cfg
+        before = self.connections
+        after = replan_connections(
+            before,
+            self._subscriptions(sel.coins),
+            per_connection=cfg.ws_subscriptions_per_connection,
+            max_connections=cfg.ws_max_connections,
+        )
+        self.connections = after
+        for index, subs in enumerate(after):
+            if index < len(before) and before[index] == subs:
+                continue
+            if subs:
+                self._start_connection(index, subs, "re-plan")
+            elif index in self._loops:
+                self._loops.pop(index)[0].cancel()  # every coin on it delisted: closed
 
     def _load_stored_closed(self, coins: list[str]) -> None:
         path = self.rt.db_path
@@ -277,10 +395,11 @@ class HyperliquidStream:
 
     # --- one connection ------------------------------------------------------------------------
 
-    async def _connection_loop(self, index: int, subs: list[wire.Subscription]) -> None:
+    async def _connection_loop(
+        self, index: int, subs: list[wire.Subscription], reason: str = "start-up"
+    ) -> None:
         channels = self._channels_of(subs)
         attempt = 0
-        reason = "start-up"
         while True:
             await spend(self.connects)
             link_up = [False]
