@@ -8,6 +8,11 @@ A refresh run (immediate / later / recently closed) takes the stored markets its
 at (``reads.placement_candidates``), fetches the fresh state of those that can still change,
 classifies every one of them at the run's time and publishes one ``PolymarketRefreshed``: a
 market moves between the context tables in one transaction.
+
+The immediate run first lists, the way discovery does, the open events ending within the
+horizon, so a market created since the last discovery is not missed: they are stored with
+their links through one ``PolymarketDiscovered`` (all pages first, as in discovery) and their
+linked markets join the candidates with the state just listed.
 """
 
 from __future__ import annotations
@@ -30,10 +35,15 @@ from marketmem.runs import RunContext
 from marketmem.runtime import PollJob, Runtime
 from marketmem.sources.polymarket.classify import Bucket, classify
 from marketmem.sources.polymarket.client import Filters, GammaClient, Limiters, Progress
-from marketmem.sources.polymarket.convert import context_row, convert_events, market_row
-from marketmem.sources.polymarket.matching import load_terms
+from marketmem.sources.polymarket.convert import (
+    Converted,
+    context_row,
+    convert_events,
+    market_row,
+)
+from marketmem.sources.polymarket.matching import Terms, load_terms
 from marketmem.sources.polymarket.reads import iso, placement_candidates
-from marketmem.sources.polymarket.wire import FieldError, GammaMarket
+from marketmem.sources.polymarket.wire import FieldError, GammaEvent, GammaMarket
 from marketmem.storage import db
 
 SOURCE = "polymarket"
@@ -84,6 +94,37 @@ def _note_all(ctx: RunContext, problems: list[str]) -> None:
         ctx.note(f"... and {len(problems) - MAX_NOTES} more")
 
 
+async def discover_events(
+    ctx: RunContext, client: GammaClient, queries: list[Filters], terms: Terms, now: int
+) -> Converted:
+    """List the events of every query (all pages of all queries first: a failing page raises
+    and nothing is published), convert them, link their markets and publish them as one
+    ``PolymarketDiscovered`` (one transaction)."""
+    events: list[GammaEvent] = []
+    for filters in queries:
+        events += await client.list_events(filters)
+    conv = convert_events(events, terms, now)
+    _note_all(ctx, [str(s) for s in conv.skipped])
+    if conv.events or conv.markets:
+        await ctx.publish(
+            PolymarketDiscovered(events=conv.events, markets=conv.markets, links=conv.links),
+            rows=len(conv.events) + len(conv.markets) + len(conv.links),
+        )
+    return conv
+
+
+def ending_soon(now: int, horizon_ms: int) -> Filters:
+    """Open events ending within the immediate horizon (research/polymarket.md §2.3)."""
+    start, end = iso(now), iso(now + horizon_ms)
+    assert start is not None and end is not None
+    return Filters(
+        active=True,
+        closed=False,
+        archived=False,
+        extra=(("end_date_min", start), ("end_date_max", end)),
+    )
+
+
 def discovery_job(
     summary: DiscoverySummary | None = None, progress: Progress | None = None
 ) -> PollJob:
@@ -95,17 +136,19 @@ def discovery_job(
         since = iso(now - int(cfg.recently_closed_window_s * 1000))
         assert since is not None
         async with open_client(rt, progress) as client:
-            events = await client.list_events(Filters(active=True, closed=False, archived=False))
-            events += await client.list_events(
-                Filters(active=True, closed=True, archived=False, extra=(("end_date_min", since),))
+            conv = await discover_events(
+                ctx,
+                client,
+                [
+                    Filters(active=True, closed=False, archived=False),
+                    Filters(
+                        active=True, closed=True, archived=False, extra=(("end_date_min", since),)
+                    ),
+                ],
+                terms,
+                now,
             )
             requests = client.requests
-        conv = convert_events(events, terms, now)
-        _note_all(ctx, [str(s) for s in conv.skipped])
-        await ctx.publish(
-            PolymarketDiscovered(events=conv.events, markets=conv.markets, links=conv.links),
-            rows=len(conv.events) + len(conv.markets) + len(conv.links),
-        )
         if summary is not None:
             summary.events = len(conv.events)
             summary.markets = len(conv.markets)
@@ -144,8 +187,25 @@ def refresh_job(bucket: Bucket) -> PollJob:
         horizon_ms = int(cfg.immediate_horizon_s * 1000)
         window_ms = int(cfg.recently_closed_window_s * 1000)
         now = rt.clock.now_ms()
-        candidates = _candidates(rt, bucket, now, horizon_ms, window_ms)
-        wanted = [mid for mid, linked, row in candidates if linked and _changeable(row)]
+        listed: dict[str, PolymarketMarketRow] = {}
+        if bucket == "immediate":
+            # Markets created since the last discovery that end within the horizon.
+            terms = load_terms(cfg.terms_path())
+            async with open_client(rt) as client:
+                conv = await discover_events(
+                    ctx, client, [ending_soon(now, horizon_ms)], terms, now
+                )
+            linked_ids = {x.market_id for x in conv.links}
+            listed = {m.market_id: m for m in conv.markets if m.market_id in linked_ids}
+        candidates = [
+            c for c in _candidates(rt, bucket, now, horizon_ms, window_ms) if c[0] not in listed
+        ]
+        candidates += [(mid, True, row) for mid, row in listed.items()]
+        wanted = [
+            mid
+            for mid, linked, row in candidates
+            if linked and _changeable(row) and mid not in listed
+        ]
         fetched: dict[str, GammaMarket] = {}
         if wanted:
             async with open_client(rt) as client:
