@@ -27,7 +27,6 @@ import math
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from typing import Any
 import msgspec
 import trio
 
-from bench.stream import Blaster, Lines, VenueLink, assets, machine
+from bench.stream import Blaster, Lines, VenueLink, assets, machine, with_venue_process
 from marketmem.bus import Policy
 from marketmem.config import Config, parse_config
 from marketmem.events import Candle, Committed
@@ -298,17 +297,7 @@ async def bench(args: argparse.Namespace) -> None:
             f"--coins={args.coins}",
             f"--hours={args.hours}",
         ]
-        async with trio.open_nursery() as nursery:
-            proc: trio.Process = await nursery.start(
-                partial(trio.run_process, command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-            )
-            link = VenueLink(proc)
-            try:
-                await measure(args, link, Path(tmp))
-            finally:
-                with trio.CancelScope(shield=True):
-                    await link.stop(proc)
-                nursery.cancel_scope.cancel()  # terminates the venue if it is still running
+        await with_venue_process(command, lambda link: measure(args, link, Path(tmp)))
 
 
 def main() -> None:

@@ -28,18 +28,16 @@ import json
 import logging
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 
 import msgspec
 import trio
 
 from bench.maintenance import insert_hours, minute_rows
-from bench.stream import Lines, VenueLink, assets, machine
+from bench.stream import Lines, VenueLink, assets, machine, with_venue_process
 from marketmem.config import Config, parse_config
 from marketmem.pipeline import open_pipeline
 from marketmem.retention.actor import Maintainer
@@ -270,17 +268,7 @@ async def bench(args: argparse.Namespace) -> None:
             f"--speed={args.speed}",
             f"--sim-tick-s={args.sim_tick_s}",
         ]
-        async with trio.open_nursery() as nursery:
-            proc: trio.Process = await nursery.start(
-                partial(trio.run_process, command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-            )
-            link = VenueLink(proc)
-            try:
-                await soak(args, link, path, clock)
-            finally:
-                with trio.CancelScope(shield=True):
-                    await link.stop(proc)
-                nursery.cancel_scope.cancel()  # terminates the venue if it is still running
+        await with_venue_process(command, lambda link: soak(args, link, path, clock))
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -331,6 +331,23 @@ async def venue_main(args: argparse.Namespace) -> None:
 
 
 # --- the bench process -------------------------------------------------------------------------
+
+
+async def with_venue_process(
+    command: list[str], body: Callable[[VenueLink], Awaitable[None]]
+) -> None:
+    """Start the venue process, run ``body`` with its link, and always stop the venue."""
+    async with trio.open_nursery() as nursery:
+        proc: trio.Process = await nursery.start(
+            partial(trio.run_process, command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        )
+        link = VenueLink(proc)
+        try:
+            await body(link)
+        finally:
+            with trio.CancelScope(shield=True):
+                await link.stop(proc)
+            nursery.cancel_scope.cancel()  # terminates the venue if it is still running
 
 
 class VenueLink:
@@ -675,17 +692,7 @@ async def bench(args: argparse.Namespace) -> None:
     print(machine(), flush=True)
     with tempfile.TemporaryDirectory(prefix="marketmem-bench-") as tmp:
         command = [sys.executable, "-m", "bench.stream", "--venue", f"--coins={args.coins}"]
-        async with trio.open_nursery() as nursery:
-            proc: trio.Process = await nursery.start(
-                partial(trio.run_process, command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-            )
-            link = VenueLink(proc)
-            try:
-                await measure(args, link, Path(tmp))
-            finally:
-                with trio.CancelScope(shield=True):
-                    await link.stop(proc)
-                nursery.cancel_scope.cancel()  # terminates the venue if it is still running
+        await with_venue_process(command, lambda link: measure(args, link, Path(tmp)))
 
 
 def main() -> None:
