@@ -214,6 +214,8 @@ class PolymarketConfig(Base):
     events_per_10s: PositiveInt = 400
     markets_per_10s: PositiveInt = 240
     timeout_s: PositiveSeconds = 20.0
+    # Tries per request (first included) on timeouts, connection errors, 429 and 5xx.
+    http_attempts: PositiveInt = 4
     channels: PolymarketChannels = msgspec.field(default_factory=PolymarketChannels)
 
     def terms_path(self) -> Path:
@@ -252,6 +254,8 @@ class DefillamaConfig(Base):
     top_stablecoins: DefillamaCount = 10
     tracked_assets: list[str] = msgspec.field(default_factory=list)
     timeout_s: PositiveSeconds = 30.0
+    # Tries per request (first included) on timeouts, connection errors, 429 and 5xx.
+    http_attempts: PositiveInt = 4
     # Policy inputs (/protocols, /v2/chains, /stablecoins) are shared by the channels of one
     # process for this long; 0 = fetch every time.
     cache_ttl_s: Annotated[float, msgspec.Meta(ge=0)] = 600.0

@@ -39,8 +39,12 @@ HORIZON_S = 350
 # Long enough that the other channels' ticks fall inside the faulted run.
 RETRY_AFTER_S = 40
 TIMEOUT_S = 30
-HL_ATTEMPTS = 3  # configured (`info_attempts`); Polymarket and DefiLlama use the default policy
-DEFAULT_ATTEMPTS = RetryPolicy().attempts
+# Each source's configured tries per request (`info_attempts`, `http_attempts`), all
+# different from the code default so the test shows the configuration is what counts.
+HL_ATTEMPTS = 3
+PM_ATTEMPTS = 3
+DL_ATTEMPTS = 3
+assert RetryPolicy().attempts not in (HL_ATTEMPTS, PM_ATTEMPTS, DL_ATTEMPTS)
 MINUTE_TICKS = list(range(0, HORIZON_S, OTHERS_CADENCE_S))
 
 RETRIED = ("429", "500", "timeout")
@@ -87,10 +91,8 @@ class Target:
 
 TARGETS = {
     "hyperliquid": Target("hyperliquid", "registry", HL_ATTEMPTS, "info meta", "universe"),
-    "polymarket": Target(
-        "polymarket", "discovery", DEFAULT_ATTEMPTS, "GET /events/keyset page 1", "id"
-    ),
-    "defillama": Target("defillama", "capital_base", DEFAULT_ATTEMPTS, "/v2/chains", "name"),
+    "polymarket": Target("polymarket", "discovery", PM_ATTEMPTS, "GET /events/keyset page 1", "id"),
+    "defillama": Target("defillama", "capital_base", DL_ATTEMPTS, "/v2/chains", "name"),
 }
 
 
@@ -143,9 +145,10 @@ async def test_http_fault_fails_only_its_channel(
         config = v.config(
             channels_toml(target),
             hyperliquid=f"info_attempts = {HL_ATTEMPTS}\ninfo_timeout_s = {TIMEOUT_S}",
-            polymarket=f"timeout_s = {TIMEOUT_S}",
+            polymarket=f"timeout_s = {TIMEOUT_S}\nhttp_attempts = {PM_ATTEMPTS}",
             dead=source if kind == "refused" else None,
             timeout_s=TIMEOUT_S,
+            http_attempts=DL_ATTEMPTS,
         )
         assert config.hyperliquid.info_attempts == HL_ATTEMPTS
         assert config.polymarket.timeout_s == TIMEOUT_S

@@ -18,7 +18,7 @@ import httpx
 
 from marketmem.config import ConfigError, DefillamaConfig
 from marketmem.events import DefillamaAssetLink, DefillamaSubject, DefillamaSubjectBatch
-from marketmem.httpclient import SourceError, TransportFailed
+from marketmem.httpclient import RetryPolicy, SourceError, TransportFailed
 from marketmem.runs import RunContext
 from marketmem.runtime import Runtime
 from marketmem.sources.defillama import subjects as subj
@@ -97,6 +97,7 @@ class DefillamaSource:
                 stablecoins_url=self.cfg.stablecoins_url,
                 bridges_url=self.bridges_url(),
                 cache=self.cache,
+                retry=RetryPolicy(attempts=self.cfg.http_attempts),
             )
 
 

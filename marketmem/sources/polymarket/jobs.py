@@ -31,6 +31,7 @@ from marketmem.events import (
     PolymarketPlacement,
     PolymarketRefreshed,
 )
+from marketmem.httpclient import RetryPolicy
 from marketmem.runs import RunContext
 from marketmem.runtime import PollJob, Runtime
 from marketmem.sources.polymarket.classify import Bucket, classify
@@ -83,6 +84,7 @@ async def open_client(rt: Runtime, progress: Progress | None = None) -> AsyncIte
             limiters=limiters(rt),
             page_size=cfg.page_size,
             max_pages=cfg.max_pages,
+            policy=RetryPolicy(attempts=cfg.http_attempts),
             progress=progress,
         )
 
