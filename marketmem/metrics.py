@@ -180,6 +180,10 @@ WRITER_COMMIT_SECONDS = REGISTRY.histogram(
 WRITER_ERRORS = REGISTRY.counter(
     "marketmem_writer_errors_total", "Writer transactions that failed", ("kind",)
 )
+WRITER_FAILING = REGISTRY.gauge(
+    "marketmem_writer_failing",
+    "1 while the storage writer is retrying a commit it could not make (disk full, read-only)",
+)
 SCHEDULER_SKIPS = REGISTRY.counter(
     "marketmem_scheduler_skips_total",
     "Ticks skipped because the previous run was still going",

@@ -291,6 +291,7 @@ class StorageWriter:
                 if cause is not None:
                     self.stats.retries += 1
                     self.failure = f"{type(cause).__name__}: {cause}"
+                    metrics.WRITER_FAILING.set(1)
                     metrics.WRITER_ERRORS.inc(kind=type(cause).__name__)
                     log.error(
                         "commit of %d event(s) failed (%s); %s",
@@ -323,6 +324,7 @@ class StorageWriter:
             if self.failure is not None:
                 log.info("commits succeed again after %s", self.failure)
                 self.failure = None
+                metrics.WRITER_FAILING.set(0)
             self._record(batch, totals, latency)
             await self._publish_nowait(
                 Committed(

@@ -101,10 +101,12 @@ async def test_storage_outage_fails_runs_then_recovers_without_loss(
             await fault.apply(writer)
             await trio.sleep_until(t0 + FAULT_AT_S + OUTAGE_S)
             assert writer.failure == fault.error  # still failing at the end of the outage
+            assert metrics.WRITER_FAILING.value() == 1
             await fault.clear(writer)
             await trio.sleep_until(t0 + STOP_AT_S)
             nursery.cancel_scope.cancel()
         assert writer.failure is None
+        assert metrics.WRITER_FAILING.value() == 0
 
     # --- the writer: held on, backed off to its cap, never spun ------------------------------
     fail_times = [t - t0 for t, _ in outcomes.failures]
