@@ -19,7 +19,7 @@ from marketmem.venues.defillama import (
     Faults,
     serve_defillama_venue,
 )
-from tests.conftest import T0_MS, fixture_path
+from tests.conftest import T0_MS, fixture_path, needs_fixtures
 
 
 async def get(url: str, **params: str) -> httpx.Response:
@@ -127,6 +127,7 @@ async def test_hang_fault_times_the_client_out(llama: Llama, autojump_clock: obj
     assert trio.current_time() - t0 == pytest.approx(5, abs=0.5)
 
 
+@needs_fixtures("defillama")
 async def test_recorded_bodies_are_served_verbatim(llama: Llama, autojump_clock: object) -> None:
     protocols = fixture_path("defillama", "protocols.json")
     llama.venue.recorded_dir = protocols.parent
@@ -139,6 +140,7 @@ async def test_recorded_bodies_are_served_verbatim(llama: Llama, autojump_clock:
     assert (await get(f"{llama.urls.stablecoins_url}/stablecoinchains")).status_code == 200
 
 
+@needs_fixtures("defillama")
 async def test_capital_base_on_recorded_payloads(llama: Llama, autojump_clock: object) -> None:
     llama.venue.recorded_dir = fixture_path("defillama", "protocols.json").parent
     config = llama.config(top_chains=2, top_protocols=3, tracked_assets=["BTC"])

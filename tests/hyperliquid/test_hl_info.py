@@ -15,7 +15,7 @@ from marketmem.sources.hyperliquid import wire
 from marketmem.sources.hyperliquid.budget import WeightBudget
 from marketmem.sources.hyperliquid.info import InfoClient
 from marketmem.venues.hyperliquid import FixtureReplay, HyperliquidVenue
-from tests.conftest import FIXTURES, T0_MS, fixture_path
+from tests.conftest import FIXTURES, T0_MS, fixture_path, needs_fixtures
 
 M = 60_000
 
@@ -219,6 +219,7 @@ async def test_venue_http_error_shapes(venue: HyperliquidVenue, autojump_clock: 
         assert r.content == fixture_path("hyperliquid", "info_error_422.txt").read_bytes()
 
 
+@needs_fixtures("hyperliquid")
 async def test_replay_serves_recorded_payloads_verbatim(autojump_clock: object) -> None:
     folder = fixture_path("hyperliquid", "info_meta.json").parent
     from marketmem.clock import TrioWallClock

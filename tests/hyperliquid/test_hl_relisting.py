@@ -15,7 +15,7 @@ from marketmem.sources.hyperliquid import wire
 from marketmem.sources.hyperliquid.stream import replan_connections
 from marketmem.venues.hyperliquid import FixtureReplay, HyperliquidVenue
 from marketmem.venues.simulator import SimAsset
-from tests.conftest import T0_MS, fixture_path
+from tests.conftest import T0_MS, fixture_path, needs_fixtures
 from tests.hyperliquid.test_hl_stream import (
     assert_closed_bars_match_venue,
     pipeline,
@@ -128,6 +128,7 @@ async def test_venue_acks_unsubscribe(venue: HyperliquidVenue, autojump_clock: o
     assert decoded.data.method == "unsubscribe"
 
 
+@needs_fixtures("hyperliquid")
 async def test_replay_serves_the_recorded_unsubscribe_ack(autojump_clock: object) -> None:
     recorded = fixture_path("hyperliquid", "ws_unsubscribeResponse_l2Book.json")
     v = HyperliquidVenue(

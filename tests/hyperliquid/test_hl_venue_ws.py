@@ -12,7 +12,7 @@ from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_
 from marketmem.clock import TrioWallClock
 from marketmem.sources.hyperliquid import wire
 from marketmem.venues.hyperliquid import FixtureReplay, HyperliquidVenue
-from tests.conftest import T0_MS, fixture_path
+from tests.conftest import T0_MS, fixture_path, needs_fixtures
 
 CANDLE_BTC = '{"method":"subscribe","subscription":{"type":"candle","coin":"BTC","interval":"1m"}}'
 ALL_MIDS = '{"subscription":{"type":"allMids"},"method":"subscribe"}'
@@ -147,6 +147,7 @@ async def test_connection_cap(venue: HyperliquidVenue, autojump_clock: object) -
     assert venue.stats.ws_rejected == 1 and venue.stats.ws_max_open == 2
 
 
+@needs_fixtures("hyperliquid")
 async def test_replay_sends_recorded_frames(autojump_clock: object) -> None:
     folder = fixture_path("hyperliquid", "ws_candle.json").parent
     v = HyperliquidVenue(TrioWallClock(T0_MS), replay=FixtureReplay(folder), history_minutes=5)
