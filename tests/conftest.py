@@ -11,6 +11,7 @@ import trio.testing
 
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config, parse_config
+from marketmem.events import Candle
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import Runtime
 from marketmem.storage.writer import inline_executor
@@ -28,6 +29,26 @@ def fixture_path(source: str, name: str) -> Path:
     if not path.exists():
         pytest.skip(f"recorded fixture {path} is absent (../shared/fixtures not beside the repo)")
     return path
+
+
+def minute_candle(
+    minute: int, *, coin: str = "BTC", close: float = 1.5, closed: bool = True
+) -> Candle:
+    """A 1-minute bar opening at ``minute`` minutes after the epoch (updated_at_ms = minute)."""
+    return Candle(
+        coin=coin,
+        interval="1m",
+        open_time_ms=minute * 60_000,
+        close_time_ms=minute * 60_000 + 59_999,
+        open=1.0,
+        high=2.0,
+        low=0.5,
+        close=close,
+        volume=3.0,
+        trades=4,
+        closed=closed,
+        updated_at_ms=minute,
+    )
 
 
 def needs_fixtures(source: str) -> pytest.MarkDecorator:

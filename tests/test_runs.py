@@ -6,37 +6,20 @@ import trio
 import trio.testing
 
 from marketmem.bus import Policy
-from marketmem.events import Candle, CandleBatch, RunFinished
+from marketmem.events import CandleBatch, RunFinished
 from marketmem.runs import RunContext, StreamRunWindow, execute_run
 from marketmem.runtime import Runtime
 from marketmem.storage import db
-from tests.conftest import T0_MS
-
-
-def candle(i: int) -> Candle:
-    return Candle(
-        coin="ETH",
-        interval="1m",
-        open_time_ms=i * 60_000,
-        close_time_ms=i * 60_000 + 59_999,
-        open=1,
-        high=1,
-        low=1,
-        close=1,
-        volume=0,
-        trades=0,
-        closed=True,
-        updated_at_ms=0,
-    )
+from tests.conftest import T0_MS, minute_candle
 
 
 async def test_ok_run_counts_rows_and_is_stored(
     runtime: Runtime, autojump_clock: trio.testing.MockClock
 ) -> None:
     async def job(ctx: RunContext) -> None:
-        await ctx.publish(CandleBatch(rows=[candle(1), candle(2)]))
+        await ctx.publish(CandleBatch(rows=[minute_candle(1), minute_candle(2)]))
         await trio.sleep(2)
-        await ctx.publish(CandleBatch(rows=[candle(3)]))
+        await ctx.publish(CandleBatch(rows=[minute_candle(3)]))
 
     result = await execute_run(runtime, "hyperliquid", "candles", job)
     assert result.status == "ok" and result.rows_written == 3 and result.error is None
@@ -66,7 +49,7 @@ async def test_runs_reach_the_database(
     runtime: Runtime, autojump_clock: trio.testing.MockClock
 ) -> None:
     async def job(ctx: RunContext) -> None:
-        await ctx.publish(CandleBatch(rows=[candle(1)]))
+        await ctx.publish(CandleBatch(rows=[minute_candle(1)]))
 
     result = await execute_run(runtime, "hyperliquid", "candles", job)
     # The run row is committed after the rows it counts: wait until the writer caught up.

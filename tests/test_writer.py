@@ -11,26 +11,10 @@ import trio
 import trio.testing
 
 from marketmem.bus import Bus, Policy
-from marketmem.events import Candle, CandleBatch, Committed, Event, MidBatch, MidPrice, RunStarted
+from marketmem.events import CandleBatch, Committed, Event, MidBatch, MidPrice, RunStarted
 from marketmem.storage import db, schema
 from marketmem.storage.writer import StorageWriter, _transactions, inline_executor
-
-
-def candle(i: int, *, close: float = 1.5, closed: bool = True, coin: str = "BTC") -> Candle:
-    return Candle(
-        coin=coin,
-        interval="1m",
-        open_time_ms=i * 60_000,
-        close_time_ms=i * 60_000 + 59_999,
-        open=1.0,
-        high=2.0,
-        low=0.5,
-        close=close,
-        volume=3.0,
-        trades=4,
-        closed=closed,
-        updated_at_ms=i,
-    )
+from tests.conftest import minute_candle
 
 
 def count(path: Path, table: str) -> int:
@@ -54,8 +38,8 @@ async def run_writer(path: Path, events: list[Event], **kw: Any) -> StorageWrite
 
 async def test_replays_and_duplicates_never_create_rows_twice(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
-    batch = CandleBatch(rows=[candle(i) for i in range(100)])
-    await run_writer(path, [batch, batch, CandleBatch(rows=[candle(5, close=9.0)])])
+    batch = CandleBatch(rows=[minute_candle(i) for i in range(100)])
+    await run_writer(path, [batch, batch, CandleBatch(rows=[minute_candle(5, close=9.0)])])
     assert count(path, "hyperliquid_candles") == 100
     conn = db.open_ro(path)
     assert conn.execute(
@@ -70,7 +54,10 @@ async def test_closed_bar_never_reopens(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
     await run_writer(
         path,
-        [CandleBatch(rows=[candle(1, closed=True)]), CandleBatch(rows=[candle(1, closed=False)])],
+        [
+            CandleBatch(rows=[minute_candle(1, closed=True)]),
+            CandleBatch(rows=[minute_candle(1, closed=False)]),
+        ],
     )
     conn = db.open_ro(path)
     assert conn.execute("SELECT closed FROM hyperliquid_candles").fetchone() == (1,)
@@ -92,7 +79,7 @@ async def test_queued_events_are_batched_into_few_transactions(tmp_path: Path) -
     writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor, max_gather_s=0)
     # Queue everything before the writer starts reading.
     for i in range(50):
-        bus.publish_nowait(CandleBatch(rows=[candle(i)]))
+        bus.publish_nowait(CandleBatch(rows=[minute_candle(i)]))
     bus.close()
     await writer.run()
     assert writer.stats.events == 50
@@ -104,7 +91,7 @@ async def test_batches_are_bounded_by_rows(tmp_path: Path) -> None:
     bus = Bus()
     writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor, max_rows=100)
     for i in range(10):
-        bus.publish_nowait(CandleBatch(rows=[candle(i * 50 + j) for j in range(50)]))
+        bus.publish_nowait(CandleBatch(rows=[minute_candle(i * 50 + j) for j in range(50)]))
     bus.close()
     await writer.run()
     assert writer.stats.transactions == 5
@@ -117,7 +104,7 @@ async def test_committed_is_published_with_rows_per_table(tmp_path: Path) -> Non
     seen = bus.subscribe("obs", [Committed], buffer=100, policy=Policy.DROP_OLDEST)
     async with trio.open_nursery() as nursery:
         await nursery.start(writer.run)
-        bus.publish_nowait(CandleBatch(rows=[candle(1), candle(2)]))
+        bus.publish_nowait(CandleBatch(rows=[minute_candle(1), minute_candle(2)]))
         bus.publish_nowait(RunStarted(run_id="r1", source="s", channel="c", started_at_ms=1))
         ev = await seen.receive()
         bus.close()
@@ -132,7 +119,7 @@ async def test_final_flush_commits_everything_accepted_when_cancelled(tmp_path: 
     async with trio.open_nursery() as nursery:
         await nursery.start(writer.run)
         for i in range(20):
-            bus.publish_nowait(CandleBatch(rows=[candle(i)]))
+            bus.publish_nowait(CandleBatch(rows=[minute_candle(i)]))
         # Cancel before the writer had a chance to read: the shielded final flush commits.
         nursery.cancel_scope.cancel()
     assert count(tmp_path / "w.db", "hyperliquid_candles") == 20
@@ -192,7 +179,7 @@ async def test_retryable_errors_are_retried_without_losing_the_batch(
     bus = Bus()
     writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor, retry_initial_s=1)
     bus.publish_nowait(Poison(n=-2))
-    bus.publish_nowait(CandleBatch(rows=[candle(1)]))
+    bus.publish_nowait(CandleBatch(rows=[minute_candle(1)]))
     bus.close()
     t0 = trio.current_time()
     await writer.run()
@@ -206,7 +193,7 @@ async def test_retryable_errors_are_retried_without_losing_the_batch(
 async def test_solo_events_get_their_own_transaction_and_report_results(
     tmp_path: Path, extra_writers: dict[str, int]
 ) -> None:
-    c1, c2 = CandleBatch(rows=[candle(1)]), CandleBatch(rows=[candle(2)])
+    c1, c2 = CandleBatch(rows=[minute_candle(1)]), CandleBatch(rows=[minute_candle(2)])
     s = Solo(request_id="req-1")
     assert _transactions([c1, s, c2, c1]) == [[c1], [s], [c2, c1]]
     bus = Bus()
@@ -254,10 +241,10 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
 async def test_consecutive_batches_merge_into_one_executemany_in_order(tmp_path: Path) -> None:
     bus = Bus()
     writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor)
-    first = CandleBatch(rows=[candle(1, close=1.0), candle(2)])
-    second = CandleBatch(rows=[candle(1, close=7.0)])  # same key later: it must win
+    first = CandleBatch(rows=[minute_candle(1, close=1.0), minute_candle(2)])
+    second = CandleBatch(rows=[minute_candle(1, close=7.0)])  # same key later: it must win
     mids = MidBatch(rows=[MidPrice(coin="BTC", bucket_ms=0, price=1.0, observed_at_ms=1)])
-    third = CandleBatch(rows=[candle(3)])
+    third = CandleBatch(rows=[minute_candle(3)])
     runs = writer._runs([first, second, mids, third])
     assert [len(events) for _, events in runs] == [2, 1, 1]
     for ev in (first, second, mids, third):
