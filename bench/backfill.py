@@ -172,7 +172,7 @@ def make_config(db_path: Path, info_url: str, ws_url: str, coins: list[str], hou
 async def through_stream(config: Config) -> dict[str, float]:
     """Start the stream on an empty database; time until every backfilled row is committed."""
     async with open_pipeline(config) as rt:
-        writer = rt.shared["writer"]
+        writer = rt.writer
         stream = HyperliquidStream(rt)
         rx = rt.bus.subscribe("bench", [Committed], buffer=10_000, policy=Policy.DROP_OLDEST)
         in_transactions = 0.0

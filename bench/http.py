@@ -154,7 +154,7 @@ async def _serve_and_drive(args: argparse.Namespace, config: Config) -> None:
     async with open_pipeline(config) as rt:
         t0 = time.perf_counter()
         token, rows = await seed(rt, symbols, clock.now_ms())
-        writer = rt.shared["writer"]
+        writer = rt.writer
         while writer.stats.rows < rows:
             await trio.sleep(0.05)
         print(

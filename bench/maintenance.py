@@ -105,7 +105,7 @@ async def publish(rt: Runtime, rows: list[Candle] | list[MidPrice]) -> None:
 
 async def settle(rt: Runtime) -> None:
     """Wait until the writer's queue is empty and it has stopped committing."""
-    writer = rt.shared["writer"]
+    writer = rt.writer
     seen = -1
     while True:
         queued = sum(

@@ -179,7 +179,7 @@ async def soak(args: argparse.Namespace, link: VenueLink, path: Path, clock: Fas
     async with open_pipeline(config, clock=clock) as rt:
         stream = HyperliquidStream(rt)
         maintainer = Maintainer(rt)
-        writer = rt.shared["writer"]
+        writer = rt.writer
         failed = 0
         try:
             async with trio.open_nursery() as nursery:

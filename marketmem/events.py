@@ -10,15 +10,49 @@ Times are integer milliseconds since the Unix epoch (``*_ms``) everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import ClassVar
+
 import msgspec
-
-
-class Event(msgspec.Struct, frozen=True, kw_only=True, tag=True, gc=False):
-    """Base of every bus event; the tag is the class name."""
 
 
 class Row(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Base of every stored row; field order is column order."""
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag=True, gc=False):
+    """Base of every bus event; the tag is the class name.
+
+    ``run_id`` names the recorded run an event belongs to ("" for none): the storage writer
+    counts what it commits (and rejects) of each run's events, and records that as the run's
+    ``rows_written`` (and failure) when the run's ``RunFinished`` reaches it.
+    """
+
+    # One transaction of its own in the writer (commands that may hold the write lock long).
+    solo: ClassVar[bool] = False
+
+    run_id: str = ""
+
+    def weight(self) -> int:
+        """Rows this event stands for, to bound the writer's transaction size."""
+        return 1
+
+
+class RowBatch(Event, kw_only=True):
+    """An event carrying stored rows in ``rows`` (one table's upserts)."""
+
+    rows: Sequence[Row]
+
+    def weight(self) -> int:
+        return len(self.rows)
+
+
+class Command(Event, kw_only=True):
+    """An instruction the storage writer executes in a transaction of its own."""
+
+    solo: ClassVar[bool] = True
+
+    request_id: str = ""
 
 
 # --- runs and storage --------------------------------------------------------------------
@@ -84,7 +118,7 @@ class Candle(Row):
     updated_at_ms: int
 
 
-class CandleBatch(Event):
+class CandleBatch(RowBatch):
     rows: list[Candle]
 
 
@@ -97,7 +131,7 @@ class MidPrice(Row):
     observed_at_ms: int
 
 
-class MidBatch(Event):
+class MidBatch(RowBatch):
     rows: list[MidPrice]
 
 
@@ -141,6 +175,9 @@ class AssetRegistryBatch(Event):
     taxonomy: list[AssetCategoryDef]
     categories: list[AssetCategoryLink]
 
+    def weight(self) -> int:
+        return len(self.assets) + len(self.taxonomy) + len(self.categories)
+
 
 # --- hyperliquid: end ----------------------------------------------------------------------
 
@@ -168,7 +205,7 @@ class AssetCtxSnapshot(Row):
     impact_ask_px: float | None
 
 
-class AssetCtxSnapshotBatch(Event):
+class AssetCtxSnapshotBatch(RowBatch):
     rows: list[AssetCtxSnapshot]
 
 
@@ -224,7 +261,7 @@ class TechnicalIndicators(Row):
     null_reasons: str | None
 
 
-class TechnicalIndicatorsBatch(Event):
+class TechnicalIndicatorsBatch(RowBatch):
     rows: list[TechnicalIndicators]
 
 
@@ -254,7 +291,7 @@ class FundingPressure(Row):
     null_reasons: str | None
 
 
-class FundingPressureBatch(Event):
+class FundingPressureBatch(RowBatch):
     rows: list[FundingPressure]
 
 
@@ -302,9 +339,12 @@ class LiquidityImpact(Row):
     null_reason: str | None
 
 
-class LiquidityProfileBatch(Event):
+class LiquidityProfileBatch(RowBatch):
     rows: list[LiquidityProfile]
     impacts: list[LiquidityImpact] = []
+
+    def weight(self) -> int:
+        return len(self.rows) + len(self.impacts)
 
 
 class VolatilityProfile(Row):
@@ -328,7 +368,7 @@ class VolatilityProfile(Row):
     null_reasons: str | None
 
 
-class VolatilityProfileBatch(Event):
+class VolatilityProfileBatch(RowBatch):
     rows: list[VolatilityProfile]
 
 
@@ -354,7 +394,7 @@ class PositioningPressure(Row):
     null_reasons: str | None
 
 
-class PositioningPressureBatch(Event):
+class PositioningPressureBatch(RowBatch):
     rows: list[PositioningPressure]
 
 
@@ -367,7 +407,7 @@ class PositioningPressureBatch(Event):
 # ``Committed.results[request_id]``; every command is bounded by its ``limit``.
 
 
-class RollupHours(Event):
+class RollupHours(Command):
     """Roll up to ``limit`` ended hours whose minutes changed since their last rollup.
 
     Hours starting at or before ``through_ms`` are rolled up; hours starting before
@@ -376,9 +416,6 @@ class RollupHours(Event):
     left are fewer than it was built from.
     """
 
-    solo = True  # one transaction of its own (not a struct field)
-
-    request_id: str
     through_ms: int
     minutes_before_ms: int
     hours_before_ms: int
@@ -386,37 +423,28 @@ class RollupHours(Event):
     limit: int
 
 
-class ExpireMinutes(Event):
+class ExpireMinutes(Command):
     """Delete about ``limit`` 1-minute candles older than ``before_ms`` whose hour is rolled
     up and not waiting for another rollup, or starts before ``hours_before_ms`` (past 1-hour
     retention: not rolled up any more)."""
 
-    solo = True
-
-    request_id: str
     before_ms: int
     hours_before_ms: int
     limit: int
 
 
-class ExpireRows(Event):
+class ExpireRows(Command):
     """Delete about ``limit`` rows of a declared retained table with a time before
     ``before_ms`` (see ``marketmem.retention.policy.RETAINED_TABLES``)."""
 
-    solo = True
-
-    request_id: str
     table: str
     before_ms: int
     limit: int
 
 
-class ReclaimSpace(Event):
+class ReclaimSpace(Command):
     """Hand up to ``pages`` free pages back to the file system (incremental vacuum)."""
 
-    solo = True
-
-    request_id: str
     pages: int
 
 
@@ -494,11 +522,14 @@ class PolymarketDiscovered(Event):
     """One discovery run, published only after every page was fetched: upserts events and
     markets and replaces the asset links of every market in ``markets``."""
 
-    solo = True  # one transaction of its own (not a struct field)
+    solo: ClassVar[bool] = True
 
     events: list[PolymarketEventRow]
     markets: list[PolymarketMarketRow]
     links: list[PolymarketAssetLink]
+
+    def weight(self) -> int:
+        return len(self.events) + len(self.markets) + len(self.links)
 
 
 class PolymarketContextMarket(Row):
@@ -541,6 +572,9 @@ class PolymarketRefreshed(Event):
     markets: list[PolymarketMarketRow]
     placements: list[PolymarketPlacement]
 
+    def weight(self) -> int:
+        return len(self.markets) + len(self.placements)
+
 
 # --- polymarket: end -----------------------------------------------------------------------
 
@@ -572,11 +606,14 @@ class DefillamaAssetLink(Row):
     origin: str
 
 
-class DefillamaSubjectBatch(Event):
+class DefillamaSubjectBatch(RowBatch):
     """Subjects with their complete link sets: a subject's links are replaced, not merged."""
 
     rows: list[DefillamaSubject]
     links: list[DefillamaAssetLink]
+
+    def weight(self) -> int:
+        return len(self.rows) + len(self.links)
 
 
 class DefillamaCapitalBase(Row):
@@ -594,7 +631,7 @@ class DefillamaCapitalBase(Row):
     value_usd: float | None
 
 
-class DefillamaCapitalBaseBatch(Event):
+class DefillamaCapitalBaseBatch(RowBatch):
     rows: list[DefillamaCapitalBase]
 
 
@@ -622,7 +659,7 @@ class DefillamaCapitalFlow(Row):
     basis: str | None
 
 
-class DefillamaCapitalFlowBatch(Event):
+class DefillamaCapitalFlowBatch(RowBatch):
     rows: list[DefillamaCapitalFlow]
 
 
@@ -642,7 +679,7 @@ class DefillamaThroughput(Row):
     change_pct: float | None
 
 
-class DefillamaThroughputBatch(Event):
+class DefillamaThroughputBatch(RowBatch):
     rows: list[DefillamaThroughput]
 
 
@@ -652,38 +689,34 @@ class DefillamaThroughputBatch(Event):
 # --- http ----------------------------------------------------------------------------------
 
 
-class ApiTokenCreated(Event):
+class ApiTokenCreated(Command):
     """A bearer token was issued; only its SHA-256 is stored, never the token."""
 
     token_id: str
     user: str
     token_hash: str
     created_at_ms: int
-    request_id: str = ""
 
 
-class ApiTokensRevoked(Event):
+class ApiTokensRevoked(Command):
     """Revoke one token (``token_id``) or every token of ``user``; exactly one is set."""
 
     revoked_at_ms: int
     token_id: str | None = None
     user: str | None = None
-    request_id: str = ""
 
 
-class CloneSaved(Event):
+class CloneSaved(Command):
     """A clone (id, owner user, traded symbols) was added or replaced."""
 
     clone_id: str
     owner: str
     symbols: list[str]
     saved_at_ms: int
-    request_id: str = ""
 
 
-class CloneRemoved(Event):
+class CloneRemoved(Command):
     clone_id: str
-    request_id: str = ""
 
 
 # --- http: end -----------------------------------------------------------------------------

@@ -45,7 +45,7 @@ async def open_pipeline(
         clock=rt.clock,
         close_interrupted=service,
     )
-    rt.shared["writer"] = writer
+    rt.writer = writer
     async with trio.open_nursery() as nursery:
         await nursery.start(writer.run)
         try:

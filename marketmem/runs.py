@@ -1,13 +1,15 @@
 """Recording runs: every run of every source/channel becomes an ``ingestion_runs`` row.
 
 ``execute_run`` wraps one poll job: it publishes ``RunStarted``, lets the job publish its rows
-through a ``RunContext`` (which counts them), then publishes ``RunFinished`` as ok or, when
-the job raised, failed with the exception type and message. Run events go through the same
-lossless bus queue as the rows, so the writer commits a run's rows no later than the run's
-``ok``.
+through a ``RunContext`` (which tags them with the run's id), then publishes ``RunFinished`` as
+ok or, when the job raised, failed with the exception type and message. Run events go through
+the same lossless bus queue as the rows, so the writer commits a run's rows before its
+``RunFinished``, and records as the run's ``rows_written`` what it committed of the run's
+events; an event of the run it rejected makes the run failed with the writer's reason.
+``execute_run`` waits for that verdict and returns it.
 
 Stream channels have no natural runs; ``StreamRunWindow`` records one every 60 s while rows
-arrive (rows written in that window, plus reconnect/backfill notes).
+arrive (rows committed in that window, plus reconnect/backfill notes).
 
 A run (or window) that ends while the storage writer is retrying a failed commit (disk full,
 read-only database) is recorded failed, ``storage unavailable: ...``: its rows are held, not
@@ -20,17 +22,19 @@ from __future__ import annotations
 import logging
 import uuid
 
+import msgspec
 import trio
 
 from marketmem import metrics
 from marketmem.events import Event, RunFinished, RunStarted
 from marketmem.logs import ContextLogger, context
 from marketmem.runtime import PollJob, Runtime
-from marketmem.storage.writer import StorageWriter
+from marketmem.storage.writer import MAX_ERROR_CHARS, CommitRejected
 
 log = logging.getLogger(__name__)
 
-MAX_ERROR_CHARS = 2000
+# How long a finished run waits for the writer's verdict before it is logged as published.
+VERDICT_TIMEOUT_S = 10.0
 
 
 def new_run_id() -> str:
@@ -46,8 +50,8 @@ def describe_error(exc: BaseException) -> str:
 
 def storage_failure(rt: Runtime) -> str | None:
     """``storage unavailable: ...`` while the pipeline's writer retries a failed commit."""
-    writer = rt.shared.get("writer")
-    if isinstance(writer, StorageWriter) and writer.failure is not None:
+    writer = rt.writer
+    if writer is not None and writer.failure is not None:
         return f"storage unavailable: {writer.failure}"
     return None
 
@@ -65,12 +69,12 @@ class RunContext:
         self.notes: list[str] = []
         self.log = ContextLogger(log, context(source, channel, run_id))
 
-    async def publish(self, event: Event, rows: int | None = None) -> None:
-        """Publish an event of this run; ``rows`` defaults to ``len(event.rows)`` or 0."""
-        if rows is None:
-            r = getattr(event, "rows", None)
-            rows = len(r) if isinstance(r, list) else 0
-        self.rows += rows
+    async def publish(self, event: Event, *, counted: bool = True) -> None:
+        """Publish an event of this run. Its committed rows count as the run's rows unless
+        ``counted`` is False (rows written for want of input: NULLs with their reasons)."""
+        if counted:
+            self.rows += event.weight()
+            event = msgspec.structs.replace(event, run_id=self.run_id)
         await self.rt.bus.publish(event)
 
     def note(self, message: str) -> None:
@@ -92,7 +96,9 @@ async def execute_run(rt: Runtime, source: str, channel: str, job: PollJob) -> R
         await job(ctx)
     except trio.Cancelled:
         with trio.CancelScope(shield=True):
-            await _finish(rt, ctx, "failed", "cancelled: the service stopped during this run")
+            await _finish(
+                rt, ctx, "failed", "cancelled: the service stopped during this run", wait=False
+            )
         raise
     except Exception as exc:
         status, error = "failed", describe_error(exc)
@@ -112,7 +118,9 @@ def _expected(exc: Exception) -> bool:
     return getattr(exc, "expected", False) is True
 
 
-async def _finish(rt: Runtime, ctx: RunContext, status: str, error: str | None) -> RunFinished:
+async def _finish(
+    rt: Runtime, ctx: RunContext, status: str, error: str | None, *, wait: bool = True
+) -> RunFinished:
     finished = RunFinished(
         run_id=ctx.run_id,
         source=ctx.source,
@@ -123,11 +131,38 @@ async def _finish(rt: Runtime, ctx: RunContext, status: str, error: str | None) 
         rows_written=ctx.rows,
         error=error[:MAX_ERROR_CHARS] if error else None,
     )
-    metrics.RUNS.inc(source=ctx.source, channel=ctx.channel, status=status)
-    if not rt.bus.closed:
+    pending = ""
+    if rt.bus.closed:
+        pending = " (not recorded: the bus is closed)"
+    elif rt.writer is None or rt.writer.failure is not None or not wait:
+        # While the writer retries a failed commit, the run is recorded once it recovers;
+        # the scheduler must not wait for that.
         await rt.bus.publish(finished)
-    ctx.log.info("run %s: %d row(s)%s", status, ctx.rows, f" ({error})" if error else "")
+    else:
+        finished, pending = await _recorded(rt, finished)
+    metrics.RUNS.inc(source=ctx.source, channel=ctx.channel, status=finished.status)
+    error = finished.error
+    ctx.log.info(
+        "run %s: %d row(s)%s%s",
+        finished.status,
+        finished.rows_written,
+        f" ({error})" if error else "",
+        pending,
+    )
     return finished
+
+
+async def _recorded(rt: Runtime, finished: RunFinished) -> tuple[RunFinished, str]:
+    """Publish ``finished`` and wait for the writer to record it: the run as stored."""
+    assert rt.writer is not None
+    with trio.move_on_after(VERDICT_TIMEOUT_S):
+        try:
+            result = await rt.writer.execute(finished)
+        except CommitRejected as exc:
+            return finished, f" (not recorded: {exc})"
+        assert isinstance(result.written, RunFinished)
+        return result.written, ""
+    return finished, f" (the writer has not recorded it within {VERDICT_TIMEOUT_S:g}s)"
 
 
 class StreamRunWindow:
@@ -148,6 +183,8 @@ class StreamRunWindow:
         self._reset()
 
     def _reset(self) -> None:
+        # The events the actor publishes in this window carry this id (see ``run_id``).
+        self.run_id = new_run_id()
         self.started_at_ms = self.rt.clock.now_ms()
         self.rows = 0
         self.notes: list[str] = []
@@ -167,7 +204,7 @@ class StreamRunWindow:
         if self.rows == 0 and self.failure is None and storage is None:
             self._reset()
             return None
-        run_id = new_run_id()
+        run_id = self.run_id
         failures = [f for f in (storage, self.failure) if f]
         status = "failed" if failures else "ok"
         parts = failures + self.notes

@@ -21,6 +21,7 @@ from marketmem.config import Config
 
 if TYPE_CHECKING:
     from marketmem.runs import RunContext
+    from marketmem.storage.writer import StorageWriter
 
 
 @dataclass
@@ -30,6 +31,8 @@ class Runtime:
     clock: WallClock = field(default_factory=SystemClock)
     # `run --local`: bounded runs (few coins, short delays).
     local: bool = False
+    # The pipeline's storage writer (None in tests that run without one).
+    writer: StorageWriter | None = None
     # Shared objects that several actors of one source use (e.g. an info client with its
     # weight budget), keyed by name; created lazily by the source's build().
     shared: dict[str, Any] = field(default_factory=dict)

@@ -1,15 +1,26 @@
-"""Run recording: ok/failed rows in ingestion_runs, notes, stream windows."""
+"""Run recording: ok/failed rows in ingestion_runs, notes, stream windows, and what the
+writer committed (rows_written) or rejected (a failed run) of each run."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
 import trio
 import trio.testing
 
 from marketmem.bus import Policy
-from marketmem.events import CandleBatch, RunFinished
+from marketmem.clock import TrioWallClock
+from marketmem.config import Config
+from marketmem.events import CandleBatch, Row, RowBatch, RunFinished
+from marketmem.pipeline import open_pipeline
 from marketmem.runs import RunContext, StreamRunWindow, execute_run
 from marketmem.runtime import Runtime
-from marketmem.storage import db
+from marketmem.storage import db, schema
+from marketmem.storage.tables import Upsert, rows_writer
+from marketmem.storage.writer import CommitRejected, inline_executor
 from tests.conftest import T0_MS, minute_candle
 
 
@@ -53,7 +64,7 @@ async def test_runs_reach_the_database(
 
     result = await execute_run(runtime, "hyperliquid", "candles", job)
     # The run row is committed after the rows it counts: wait until the writer caught up.
-    while runtime.shared["writer"].stats.rows_by_table.get("ingestion_runs", 0) < 2:
+    while runtime.writer.stats.rows_by_table.get("ingestion_runs", 0) < 2:
         await trio.sleep(0.01)
     conn = db.open_ro(runtime.db_path)
     row = db.query(conn, "SELECT * FROM ingestion_runs")[0]
@@ -106,3 +117,103 @@ async def test_stream_windows_record_only_when_rows_arrive(
         ("ok", 5, "reconnected once"),
         ("failed", 0, "socket stalled"),
     ]
+
+
+# --- what the writer committed -------------------------------------------------------------
+
+
+class Gadget(Row):
+    gadget_id: str
+    colour: str
+    size: int
+
+
+class GadgetBatch(RowBatch):
+    rows: list[Gadget]
+
+
+@pytest.fixture
+def gadget_table(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row type whose table lacks its ``size`` column: the writer rejects every batch."""
+    conn = db.open_rw(config.db_path())
+    conn.execute("CREATE TABLE test_gadgets (gadget_id TEXT PRIMARY KEY, colour TEXT)")
+    conn.close()
+    real = schema.writers
+    upsert = Upsert("test_gadgets", Gadget, key=("gadget_id",))
+    monkeypatch.setattr(schema, "writers", lambda: {**real(), GadgetBatch: rows_writer(upsert)})
+
+
+def gadgets(n: int) -> GadgetBatch:
+    return GadgetBatch(rows=[Gadget(gadget_id=f"g{i}", colour="red", size=i) for i in range(n)])
+
+
+def stored_run(path: Path, run_id: str) -> dict[str, Any]:
+    conn = db.open_ro(path)
+    try:
+        return db.query(conn, "SELECT * FROM ingestion_runs WHERE run_id=?", (run_id,))[0]
+    finally:
+        conn.close()
+
+
+async def test_rows_the_writer_rejects_fail_the_run_and_do_not_count(
+    config: Config, gadget_table: None, autojump_clock: trio.testing.MockClock
+) -> None:
+    async def job(ctx: RunContext) -> None:
+        await ctx.publish(CandleBatch(rows=[minute_candle(1), minute_candle(2)]))
+        await ctx.publish(gadgets(3))
+
+    async with open_pipeline(config, clock=TrioWallClock(T0_MS), executor=inline_executor) as rt:
+        result = await execute_run(rt, "hyperliquid", "registry", job)
+    assert result.status == "failed"
+    assert result.rows_written == 2  # the candles; the gadgets were rejected
+    assert result.error is not None
+    assert result.error.startswith("storage rejected 1 event(s) of this run: GadgetBatch: ")
+    assert "no column named size" in result.error
+    row = stored_run(config.db_path(), result.run_id)
+    assert (row["status"], row["rows_written"], row["error"]) == ("failed", 2, result.error)
+
+
+async def test_a_run_counts_what_was_committed_not_what_it_announced(
+    runtime: Runtime, autojump_clock: trio.testing.MockClock
+) -> None:
+    async def job(ctx: RunContext) -> None:
+        # The same bar twice: one row in the table, but two upserts committed.
+        await ctx.publish(CandleBatch(rows=[minute_candle(1)]))
+        await ctx.publish(CandleBatch(rows=[minute_candle(1), minute_candle(2)]))
+        # NULL rows written for want of input are not the run's rows.
+        await ctx.publish(CandleBatch(rows=[minute_candle(3)]), counted=False)
+
+    result = await execute_run(runtime, "hyperliquid", "registry", job)
+    assert (result.status, result.rows_written) == ("ok", 3)
+    assert stored_run(runtime.db_path, result.run_id)["rows_written"] == 3
+
+
+async def test_stream_windows_record_what_the_writer_committed(
+    config: Config, gadget_table: None, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with open_pipeline(config, clock=TrioWallClock(T0_MS), executor=inline_executor) as rt:
+        window = StreamRunWindow(rt, "hyperliquid", "candles", window_s=60)
+        await rt.bus.publish(CandleBatch(rows=[minute_candle(1)], run_id=window.run_id))
+        await rt.bus.publish(_tagged(gadgets(1), window))
+        window.add(2)
+        finished = await window.close_window()
+        assert finished is not None
+        await trio.sleep(1)
+    row = stored_run(config.db_path(), finished.run_id)
+    assert row["status"] == "failed" and row["rows_written"] == 1
+    assert "storage rejected 1 event(s)" in row["error"]
+
+
+def _tagged(batch: GadgetBatch, window: StreamRunWindow) -> GadgetBatch:
+    return msgspec.structs.replace(batch, run_id=window.run_id)
+
+
+async def test_execute_returns_the_commit_or_raises_the_writers_reason(
+    config: Config, gadget_table: None, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with open_pipeline(config, clock=TrioWallClock(T0_MS), executor=inline_executor) as rt:
+        assert rt.writer is not None
+        result = await rt.writer.execute(CandleBatch(rows=[minute_candle(1), minute_candle(2)]))
+        assert result.counts == {"hyperliquid_candles": 2}
+        with pytest.raises(CommitRejected, match="no column named size"):
+            await rt.writer.execute(gadgets(1))

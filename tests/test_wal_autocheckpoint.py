@@ -67,7 +67,7 @@ async def test_the_pipeline_writer_uses_the_config(
     config = make_config(f"wal_autocheckpoint = {threshold}\n")
     path, first = tmp_path / "test.db", 0
     async with open_pipeline(config, clock=TrioWallClock(T0_MS), executor=inline_executor) as rt:
-        writer = rt.shared["writer"]
+        writer = rt.writer
         for k in range(40):
             rows = [
                 Candle(

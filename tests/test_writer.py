@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import apsw
 import pytest
@@ -11,7 +11,15 @@ import trio
 import trio.testing
 
 from marketmem.bus import Bus, Policy
-from marketmem.events import CandleBatch, Committed, Event, MidBatch, MidPrice, RunStarted
+from marketmem.events import (
+    CandleBatch,
+    Command,
+    Committed,
+    Event,
+    MidBatch,
+    MidPrice,
+    RunStarted,
+)
 from marketmem.storage import db, schema
 from marketmem.storage.writer import StorageWriter, _transactions, inline_executor
 from tests.conftest import minute_candle
@@ -129,9 +137,8 @@ class Poison(Event):
     n: int
 
 
-class Solo(Event):
-    solo: ClassVar[bool] = True
-    request_id: str
+class Solo(Command):
+    """A test command (solo, with a request id)."""
 
 
 @pytest.fixture

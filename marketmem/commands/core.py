@@ -217,7 +217,8 @@ async def ingest_once(config: Config, source: str, channel: str | None) -> int:
             if result.error:
                 line += f" ({result.error})"
             print(line)
-        writer = rt.shared["writer"]
+        writer = rt.writer
+        assert writer is not None
     totals = writer.stats.rows_by_table
     for table in sorted(totals):
         if table != "ingestion_runs":

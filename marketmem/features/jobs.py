@@ -401,9 +401,7 @@ async def liquidity_profiles_job(ctx: RunContext) -> None:
             )
     run.finish(len(coins))
     if rows:
-        await ctx.publish(
-            LiquidityProfileBatch(rows=rows, impacts=impacts), rows=len(rows) + len(impacts)
-        )
+        await ctx.publish(LiquidityProfileBatch(rows=rows, impacts=impacts))
 
 
 JOBS = {

@@ -73,7 +73,7 @@ class FeatureState:
 def reader_executor(rt: Runtime) -> Executor:
     """Where blocking database reads run: inline when the writer runs inline (MockClock tests,
     where a worker thread would let the clock jump), else a worker thread."""
-    writer = rt.shared.get("writer")
+    writer = rt.writer
     if writer is not None and getattr(writer, "executor", None) is inline_executor:
         return inline_executor
     return thread_executor()

@@ -21,7 +21,7 @@ from typing import Any
 import apsw
 import msgspec
 
-from marketmem.events import Event, Row
+from marketmem.events import Row
 
 WriteFn = Callable[[apsw.Connection, Any], dict[str, int]]
 
@@ -90,9 +90,3 @@ class RowsWriter:
 def rows_writer(upsert: Upsert) -> RowsWriter:
     """A WriteFn for batch events that carry their rows in ``.rows``."""
     return RowsWriter(upsert)
-
-
-def event_weight(event: Event) -> int:
-    """Rows an event stands for, to bound transaction size."""
-    rows = getattr(event, "rows", None)
-    return len(rows) if isinstance(rows, list) else 1

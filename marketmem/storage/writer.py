@@ -23,17 +23,28 @@ from pathlib import Path
 from typing import Any
 
 import apsw
+import msgspec
 import trio
 
 from marketmem import metrics
 from marketmem.bus import Bus, Policy
 from marketmem.clock import SystemClock, WallClock
-from marketmem.events import CommitFailed, Committed, Event
+from marketmem.events import (
+    Command,
+    CommitFailed,
+    Committed,
+    Event,
+    RowBatch,
+    RunFinished,
+    RunStarted,
+)
 from marketmem.storage import db, schema
 from marketmem.storage.core_tables import close_interrupted_runs
-from marketmem.storage.tables import RowsWriter, WriteFn, event_weight
+from marketmem.storage.tables import RowsWriter, WriteFn
 
 log = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS = 2000
 
 # Runs a blocking callable; trio.to_thread in production, inline in MockClock tests.
 Executor = Callable[..., Awaitable[Any]]
@@ -82,12 +93,12 @@ def _transactions(batch: list[Event]) -> list[list[Event]]:
     """Split a batch into transactions: runs of ordinary events, and each ``solo`` event alone.
 
     Commands that may hold the write lock for a while (a retention delete chunk, a rollup)
-    declare ``solo: ClassVar[bool] = True`` so they never share a transaction.
+    are ``solo`` so they never share a transaction.
     """
     groups: list[list[Event]] = []
     current: list[Event] = []
     for event in batch:
-        if getattr(event, "solo", False):
+        if event.solo:
             if current:
                 groups.append(current)
                 current = []
@@ -97,6 +108,53 @@ def _transactions(batch: list[Event]) -> list[list[Event]]:
     if current:
         groups.append(current)
     return groups
+
+
+class CommitRejected(Exception):
+    """The writer refused an event for good (a bad event, or it stopped before committing)."""
+
+    expected = True
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """What the writer committed for one event: rows changed per table, and the event as
+    written (a ``RunFinished`` carries the run's committed rows and the writer's verdict)."""
+
+    counts: dict[str, int]
+    written: Event
+
+
+@dataclass
+class RunTally:
+    """What the writer committed and rejected of one run's events so far."""
+
+    rows: int = 0
+    rejected: list[str] = field(default_factory=list)
+
+
+# Runs whose RunFinished never came (a crashed job) are forgotten beyond this many.
+MAX_OPEN_TALLIES = 10_000
+_RUN_EVENTS = (RunStarted, RunFinished)
+
+
+class _Waiter:
+    __slots__ = ("done", "error", "result")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.result: CommitResult | None = None
+        self.error: str | None = None
+
+
+@dataclass
+class _GroupOutcome:
+    totals: dict[str, int]
+    results: dict[str, dict[str, int]]
+    # (the event as published, as written, rows changed per table)
+    per_event: list[tuple[Event, Event, dict[str, int]]]
+    tally: dict[str, int]
+    finished: list[str]
 
 
 @dataclass
@@ -150,6 +208,8 @@ class StorageWriter:
         self.stats = WriterStatistics()
         self.ready = trio.Event()
         self._pending: list[Event] = []
+        self._tallies: dict[str, RunTally] = {}
+        self._waiters: dict[int, _Waiter] = {}
         # The retryable condition being retried ("FullError: database or disk is full");
         # None while commits succeed. Runs that finish meanwhile are recorded failed.
         self.failure: str | None = None
@@ -168,25 +228,55 @@ class StorageWriter:
             return 0
         return close_interrupted_runs(conn, self.clock.now_ms())
 
-    def _write(self, batch: list[Event]) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    def _write_group(self, group: list[Event]) -> _GroupOutcome:
+        """One transaction: every event of ``group``, in order."""
         conn = self._conn
         assert conn is not None
-        totals: dict[str, int] = {}
-        results: dict[str, dict[str, int]] = {}
-        for group in _transactions(batch):
-            with conn:
-                for fn, events in self._runs(group):
-                    if len(events) > 1:
-                        assert isinstance(fn, RowsWriter)
-                        counts = fn.write_many(conn, events)
-                    else:
-                        counts = fn(conn, events[0])
-                        request_id = getattr(events[0], "request_id", None)
-                        if request_id:
-                            results[request_id] = counts
+        out = _GroupOutcome(totals={}, results={}, per_event=[], tally={}, finished=[])
+        with conn:
+            for fn, events in self._runs(group):
+                written: list[tuple[Event, Event, dict[str, int]]]
+                if len(events) > 1:
+                    assert isinstance(fn, RowsWriter)
+                    fn.write_many(conn, events)
+                    table = fn.upsert.table
+                    written = [
+                        (ev, ev, {table: len(ev.rows)}) for ev in events if isinstance(ev, RowBatch)
+                    ]
+                else:
+                    event = published = events[0]
+                    if isinstance(event, RunFinished):
+                        event = self._verdict(event, out.tally)
+                        out.finished.append(event.run_id)
+                    counts = fn(conn, event)
+                    if isinstance(event, Command) and event.request_id:
+                        out.results[event.request_id] = counts
+                    written = [(published, event, counts)]
+                for published, event, counts in written:
+                    out.per_event.append((published, event, counts))
                     for table, n in counts.items():
-                        totals[table] = totals.get(table, 0) + n
-        return totals, results
+                        out.totals[table] = out.totals.get(table, 0) + n
+                    if event.run_id and not isinstance(event, _RUN_EVENTS):
+                        out.tally[event.run_id] = out.tally.get(event.run_id, 0) + sum(
+                            counts.values()
+                        )
+        return out
+
+    def _verdict(self, event: RunFinished, pending: dict[str, int]) -> RunFinished:
+        """The run as the writer records it: the rows it committed for the run, and failed
+        when it rejected any of the run's events."""
+        held = self._tallies.get(event.run_id)
+        if held is None and event.run_id not in pending:
+            return event  # the run published nothing of its own (or nothing tagged)
+        rows = (held.rows if held else 0) + pending.get(event.run_id, 0)
+        rejected = held.rejected if held else []
+        if not rejected:
+            return msgspec.structs.replace(event, rows_written=rows)
+        why = f"storage rejected {len(rejected)} event(s) of this run: {rejected[0]}"
+        error = f"{why}; {event.error}" if event.error else why
+        return msgspec.structs.replace(
+            event, rows_written=rows, status="failed", error=error[:MAX_ERROR_CHARS]
+        )
 
     def _runs(self, group: list[Event]) -> list[tuple[WriteFn, list[Event]]]:
         """Consecutive events of one RowsWriter merged (one executemany), others alone."""
@@ -221,6 +311,23 @@ class StorageWriter:
 
     # --- trio side -------------------------------------------------------------------------
 
+    async def execute(self, event: Event) -> CommitResult:
+        """Publish ``event`` and wait until the writer has committed it.
+
+        Returns what it changed; raises ``CommitRejected`` with the writer's reason when the
+        event was refused for good. Events queued before it are committed first (one queue).
+        """
+        waiter = _Waiter()
+        self._waiters[id(event)] = waiter
+        try:
+            await self.bus.publish(event)
+            await waiter.done.wait()
+        finally:
+            self._waiters.pop(id(event), None)
+        if waiter.result is None:
+            raise CommitRejected(waiter.error or "not committed")
+        return waiter.result
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         interrupted = await self.executor(self._open)
         if interrupted:
@@ -232,16 +339,23 @@ class StorageWriter:
                 await self._gather()
                 if not self._pending:
                     break
-                await self._commit(self._pending)
-                self._pending = []
+                # NOTE: a committed transaction leaves ``_pending`` at once, so a cancellation
+                # between two of them never commits (or counts) one twice.
+                for group in _transactions(self._pending):
+                    await self._commit(group)
+                    self._pending = self._pending[len(group) :]
         finally:
             with trio.CancelScope(shield=True):
                 # Cancelled mid-way: commit what was accepted, then whatever is still queued.
                 rest = self._pending + self._drain_nowait()
                 self._pending = []
-                if rest:
-                    await self._commit(rest, retry=False)
+                for group in _transactions(rest):
+                    await self._commit(group, retry=False)
                 await self.executor(self._close)
+                for waiter in self._waiters.values():
+                    if not waiter.done.is_set():
+                        waiter.error = "the storage writer stopped before committing it"
+                        waiter.done.set()
 
     def _drain_nowait(self) -> list[Event]:
         out: list[Event] = []
@@ -258,7 +372,7 @@ class StorageWriter:
         except trio.EndOfChannel:
             return
         batch = self._pending = [first]
-        rows = event_weight(first)
+        rows = first.weight()
         deadline = trio.current_time() + self.max_gather_s
         while rows < self.max_rows:
             try:
@@ -272,20 +386,22 @@ class StorageWriter:
                     except trio.EndOfChannel:
                         break
                     batch.append(event)
-                    rows += event_weight(event)
+                    rows += event.weight()
                     continue
                 break
             except trio.EndOfChannel:
                 break
             batch.append(event)
-            rows += event_weight(event)
+            rows += event.weight()
 
-    async def _commit(self, batch: list[Event], *, retry: bool = True) -> None:
+    async def _commit(self, group: list[Event], *, retry: bool = True) -> None:
+        """Commit one transaction's events, retrying conditions that can clear; a group that
+        fails otherwise is replayed one event per transaction and the bad events rejected."""
         delay = self.retry_initial_s
         while True:
             t0 = trio.current_time()
             try:
-                totals, results = await self.executor(self._write, batch)
+                outcome: _GroupOutcome = await self.executor(self._write_group, group)
             except Exception as exc:
                 cause = retryable_cause(exc)
                 if cause is not None:
@@ -295,29 +411,30 @@ class StorageWriter:
                     metrics.WRITER_ERRORS.inc(kind=type(cause).__name__)
                     log.error(
                         "commit of %d event(s) failed (%s); %s",
-                        len(batch),
+                        len(group),
                         self.failure,
                         f"retrying in {delay:.1f}s" if retry else "giving up at shutdown",
                     )
                     await self._publish_nowait(
-                        CommitFailed(events=len(batch), error=self.failure, will_retry=retry)
+                        CommitFailed(events=len(group), error=self.failure, will_retry=retry)
                     )
                     if not retry:
+                        self._resolve_failed(group, f"not committed at shutdown: {self.failure}")
                         return
                     await trio.sleep(delay)
                     delay = min(self.retry_max_s, delay * 2)
                     continue
                 metrics.WRITER_ERRORS.inc(kind=type(exc).__name__)
-                if len(batch) == 1:
-                    await self._reject(batch[0], exc)
+                if len(group) == 1:
+                    await self._reject(group[0], exc)
                     return
                 log.warning(
                     "batch of %d event(s) failed (%s: %s); replaying one by one",
-                    len(batch),
+                    len(group),
                     type(exc).__name__,
                     exc,
                 )
-                for event in batch:
+                for event in group:
                     await self._commit([event], retry=retry)
                 return
             latency = trio.current_time() - t0
@@ -325,26 +442,59 @@ class StorageWriter:
                 log.info("commits succeed again after %s", self.failure)
                 self.failure = None
                 metrics.WRITER_FAILING.set(0)
-            self._record(batch, totals, latency)
+            self._settle(outcome)
+            self._record(group, outcome.totals, latency)
             await self._publish_nowait(
                 Committed(
-                    events=len(batch), rows_by_table=totals, latency_s=latency, results=results
+                    events=len(group),
+                    rows_by_table=outcome.totals,
+                    latency_s=latency,
+                    results=outcome.results,
                 )
             )
             return
 
+    def _settle(self, outcome: _GroupOutcome) -> None:
+        """After a commit: run tallies move on, finished runs are forgotten, waiters answered."""
+        for run_id, rows in outcome.tally.items():
+            tally = self._tallies.get(run_id)
+            if tally is None:
+                tally = self._tallies[run_id] = RunTally()
+            tally.rows += rows
+        for run_id in outcome.finished:
+            self._tallies.pop(run_id, None)
+        while len(self._tallies) > MAX_OPEN_TALLIES:
+            self._tallies.pop(next(iter(self._tallies)))
+        for published, written, counts in outcome.per_event:
+            waiter = self._waiters.get(id(published))
+            if waiter is not None and not waiter.done.is_set():
+                waiter.result = CommitResult(counts=counts, written=written)
+                waiter.done.set()
+
+    def _resolve_failed(self, group: list[Event], error: str) -> None:
+        for event in group:
+            waiter = self._waiters.get(id(event))
+            if waiter is not None and not waiter.done.is_set():
+                waiter.error = error
+                waiter.done.set()
+
     async def _reject(self, event: Event, exc: Exception) -> None:
         self.stats.rejected += 1
-        log.error(
-            "rejected %s: %s: %s", type(event).__name__, type(exc).__name__, exc, exc_info=exc
-        )
+        reason = f"{type(event).__name__}: {type(exc).__name__}: {exc}"
+        log.error("rejected %s", reason, exc_info=exc)
+        if event.run_id and not isinstance(event, _RUN_EVENTS):
+            tally = self._tallies.get(event.run_id)
+            if tally is None:
+                tally = self._tallies[event.run_id] = RunTally()
+            tally.rejected.append(reason)
+        self._resolve_failed([event], f"rejected by the storage writer: {reason}")
         # Whoever waits for this event's result learns at once that it will not come.
         await self._publish_nowait(
             CommitFailed(
                 events=1,
                 error=f"{type(exc).__name__}: {exc}",
                 will_retry=False,
-                request_id=getattr(event, "request_id", "") or "",
+                request_id=event.request_id if isinstance(event, Command) else "",
             )
         )
 

@@ -79,7 +79,7 @@ async def test_storage_outage_fails_runs_then_recovers_without_loss(
         trio.open_nursery() as outer,
         open_pipeline(config, clock=clock, executor=inline_executor) as rt,
     ):
-        writer: StorageWriter = rt.shared["writer"]
+        writer: StorageWriter = rt.writer
         outcomes = WriterOutcomes(rt.bus, clock)
         outer.start_soon(outcomes.collect)
         spec = ChannelSpec("hyperliquid", "registry", POLL_CADENCE_S, poll_job)
@@ -182,7 +182,7 @@ async def test_a_full_disk_that_rolls_back_the_whole_transaction_is_still_retrie
         trio.open_nursery() as outer,
         open_pipeline(config, clock=clock, executor=inline_executor) as rt,
     ):
-        writer: StorageWriter = rt.shared["writer"]
+        writer: StorageWriter = rt.writer
         outcomes = WriterOutcomes(rt.bus, clock)
         outer.start_soon(outcomes.collect)
         await DISK_FULL.apply(writer)
@@ -247,7 +247,7 @@ async def test_a_slow_writer_makes_publishers_wait(
     backlog: list[int] = []
     waits: list[float] = []
     async with open_pipeline(config, clock=TrioWallClock(T0_MS), executor=slow_executor) as rt:
-        writer: StorageWriter = rt.shared["writer"]
+        writer: StorageWriter = rt.writer
 
         async def sample() -> None:
             while True:

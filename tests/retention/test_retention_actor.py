@@ -183,7 +183,7 @@ async def test_a_backlog_is_deleted_in_many_short_transactions(
             )
         )
         await at_wall(clock, H0 + DAY_MS)
-        writer = rt.shared["writer"]
+        writer = rt.writer
         transactions = writer.stats.transactions
         report = await run_pass(rt, Maintainer(rt))
         # Ten chunks of 100 and the chunk that finds the table empty, each committed alone.

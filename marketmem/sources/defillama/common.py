@@ -194,4 +194,4 @@ def subject_batch(subjects: list[Subject], now_ms: int) -> DefillamaSubjectBatch
 async def publish_subjects(ctx: RunContext, subjects: list[Subject], now_ms: int) -> None:
     if subjects:
         batch = subject_batch(subjects, now_ms)
-        await ctx.publish(batch, rows=len(batch.rows) + len(batch.links))
+        await ctx.publish(batch)

@@ -82,8 +82,7 @@ async def registry_job(ctx: RunContext) -> None:
     meta = await info_client(rt).meta()
     batch, uncategorized, unknown = registry_batch(meta, taxonomy, rt.clock.now_ms())
     listed = sum(not a.is_delisted for a in batch.assets)
-    rows = len(batch.assets) + len(batch.taxonomy) + len(batch.categories)
-    await ctx.publish(batch, rows=rows)
+    await ctx.publish(batch)
     ctx.log.info(
         "registry: %d assets (%d listed), %d categories, %d uncategorized",
         len(batch.assets),

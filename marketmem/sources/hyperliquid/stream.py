@@ -543,7 +543,7 @@ class HyperliquidStream:
             if rows:
                 self.stats.mid_rows += len(rows)
                 self.windows["mids"].add(len(rows))
-                await self.rt.bus.publish(MidBatch(rows=rows))
+                await self.rt.bus.publish(MidBatch(rows=rows, run_id=self.windows["mids"].run_id))
         elif isinstance(frame, wire.SubscriptionResponseFrame):
             if frame.data.method == "subscribe":
                 self._acked(link, frame.data.subscription)
@@ -588,7 +588,7 @@ class HyperliquidStream:
         if rows:
             # Concurrent flushes reach the bus in the order they took their rows (its
             # subscribers' channels queue blocked senders first come, first served).
-            await self.rt.bus.publish(CandleBatch(rows=rows))
+            await self.rt.bus.publish(CandleBatch(rows=rows, run_id=self.windows["candles"].run_id))
 
     async def _push_flusher(self) -> None:
         try:
@@ -602,7 +602,9 @@ class HyperliquidStream:
                 # Stopped: hand over what is queued without waiting (a cancelled publish
                 # would be lost the same way); say so if the writer's queue is full.
                 try:
-                    self.rt.bus.publish_nowait(CandleBatch(rows=self._outbox))
+                    self.rt.bus.publish_nowait(
+                        CandleBatch(rows=self._outbox, run_id=self.windows["candles"].run_id)
+                    )
                     self._outbox = []
                 except trio.WouldBlock:
                     log.warning("stream stopped: %d candle row(s) not published", len(self._outbox))

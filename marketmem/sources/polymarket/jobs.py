@@ -109,8 +109,7 @@ async def discover_events(
     _note_all(ctx, [str(s) for s in conv.skipped])
     if conv.events or conv.markets:
         await ctx.publish(
-            PolymarketDiscovered(events=conv.events, markets=conv.markets, links=conv.links),
-            rows=len(conv.events) + len(conv.markets) + len(conv.links),
+            PolymarketDiscovered(events=conv.events, markets=conv.markets, links=conv.links)
         )
     return conv
 
@@ -250,9 +249,6 @@ def refresh_job(bucket: Bucket) -> PollJob:
             )
         _note_all(ctx, problems)
         if markets or placements:
-            await ctx.publish(
-                PolymarketRefreshed(markets=markets, placements=placements),
-                rows=len(markets) + len(placements),
-            )
+            await ctx.publish(PolymarketRefreshed(markets=markets, placements=placements))
 
     return run
