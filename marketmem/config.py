@@ -172,6 +172,11 @@ class HyperliquidConfig(Base):
     # Gap backfill reaches back at most this many 1m bars (24 h: the 1m retention; the venue
     # keeps 5000).
     backfill_max_bars: PositiveInt = 1440
+    # A gap whose candleSnapshot keeps failing is retried with backoff capped at this; still
+    # failing `backfill_retry_budget_s` after its link came back, it fails the candles channel
+    # until it heals.
+    backfill_retry_max_s: PositiveSeconds = 30.0
+    backfill_retry_budget_s: PositiveSeconds = 120.0
     # Mids: bucket size; extra allMids keys kept besides perps ("@107", "@*", "#*", "PURR/USDC").
     mid_bucket_ms: PositiveInt = 5000
     extra_mid_keys: list[str] = msgspec.field(default_factory=list)

@@ -135,6 +135,31 @@ class MidBatch(RowBatch):
     rows: list[MidPrice]
 
 
+class CandleGap(Row):
+    """1-minute bars of a coin that may be missing or partial until a ``candleSnapshot``
+    heals them; key coin (one pending gap per coin). ``last_open_ms`` is None while the link
+    is down."""
+
+    coin: str
+    first_open_ms: int
+    last_open_ms: int | None
+    reason: str
+    detected_at_ms: int
+    attempts: int
+    last_error: str | None
+    updated_at_ms: int
+
+
+class CandleGapBatch(RowBatch):
+    rows: list[CandleGap]
+
+
+class CandleGapsHealed(Event):
+    """The gaps of these coins are healed (or fell past the backfill horizon)."""
+
+    coins: list[str]
+
+
 class HyperliquidAsset(Row):
     """One perp of ``meta.universe``; key coin. ``asset_index`` is its slot (delisted keep it)."""
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 import msgspec
 import trio
@@ -175,11 +176,21 @@ class StreamRunWindow:
     without rows.
     """
 
-    def __init__(self, rt: Runtime, source: str, channel: str, window_s: float = 60.0):
+    def __init__(
+        self,
+        rt: Runtime,
+        source: str,
+        channel: str,
+        window_s: float = 60.0,
+        *,
+        check: Callable[[], str | None] | None = None,
+    ):
         self.rt = rt
         self.source = source
         self.channel = channel
         self.window_s = window_s
+        # Asked as each window closes: a condition that fails the window while it lasts.
+        self.check = check
         self._reset()
 
     def _reset(self) -> None:
@@ -201,11 +212,12 @@ class StreamRunWindow:
 
     async def close_window(self) -> RunFinished | None:
         storage = storage_failure(self.rt)
-        if self.rows == 0 and self.failure is None and storage is None:
+        condition = self.check() if self.check is not None else None
+        if self.rows == 0 and self.failure is None and storage is None and condition is None:
             self._reset()
             return None
         run_id = self.run_id
-        failures = [f for f in (storage, self.failure) if f]
+        failures = [f for f in (storage, self.failure, condition) if f]
         status = "failed" if failures else "ok"
         parts = failures + self.notes
         finished = RunFinished(

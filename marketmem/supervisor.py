@@ -9,11 +9,12 @@ drains and makes its final commit, and ``run_service`` returns.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import random
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import trio
@@ -125,12 +126,11 @@ async def observe_bus(rt: Runtime) -> None:
         await trio.sleep(BUS_OBSERVE_EVERY_S)
 
 
-async def wait_for_signal(cancel: Callable[[], None]) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            log.info("received %s; shutting down", signal.Signals(signum).name)
-            cancel()
-            return
+async def wait_for_signal(signals: AsyncIterator[int], cancel: Callable[[], None]) -> None:
+    async for signum in signals:
+        log.info("received %s; shutting down", signal.Signals(signum).name)
+        cancel()
+        return
 
 
 HttpServe = Callable[..., Awaitable[Any]]
@@ -164,6 +164,39 @@ async def run_service(
 
     ``specs`` replaces what the registered builders would start (tests, special modes).
     """
+    # NOTE: signals are caught from the very start, before the database is even opened: a
+    # SIGTERM that arrives while the service starts still stops it cleanly.
+    with contextlib.ExitStack() as stack:
+        signals = (
+            stack.enter_context(trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM))
+            if handle_signals
+            else None
+        )
+        await _run_service(
+            config,
+            signals,
+            clock=clock,
+            executor=executor,
+            local=local,
+            duration_s=duration_s,
+            http=http,
+            specs=specs,
+            task_status=task_status,
+        )
+
+
+async def _run_service(
+    config: Config,
+    signals: AsyncIterator[int] | None,
+    *,
+    clock: WallClock | None,
+    executor: Executor | None,
+    local: bool,
+    duration_s: float | None,
+    http: bool,
+    specs: list[ChannelSpec | ActorSpec] | None,
+    task_status: trio.TaskStatus[Runtime],
+) -> None:
     async with open_pipeline(
         config, clock=clock, executor=executor, local=local, service=True
     ) as rt:
@@ -176,8 +209,8 @@ async def run_service(
         )
         async with trio.open_nursery() as nursery:
             stop = nursery.cancel_scope.cancel
-            if handle_signals:
-                nursery.start_soon(wait_for_signal, stop)
+            if signals is not None:
+                nursery.start_soon(wait_for_signal, signals, stop)
             if duration_s is not None:
                 nursery.cancel_scope.deadline = trio.current_time() + duration_s
             nursery.start_soon(observe_bus, rt)

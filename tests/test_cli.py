@@ -30,6 +30,7 @@ STATUS_KEYS = {
     "last_success_at",
     "rows_written",
     "error",
+    "gaps",
 }
 
 
@@ -181,3 +182,35 @@ def test_sigterm_stops_run_within_5_seconds(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_status_lists_pending_candle_gaps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = write_config(tmp_path, "candles = { enabled = true }\n")
+    now = SystemClock().now_ms()
+    seed_runs(tmp_path / "m.db", [("hyperliquid", "candles", "ok", now - 5000, now - 4000, None)])
+    conn = db.open_rw(tmp_path / "m.db")
+    with conn:
+        conn.execute(
+            "INSERT INTO hyperliquid_candle_gaps VALUES ('BTC', ?, ?, 'reconnect', ?, 4, ?, ?)",
+            (1_795_564_800_000, 1_795_565_100_000, now - 300_000, "HTTP 500 from /info", now),
+        )
+        conn.execute(
+            "INSERT INTO hyperliquid_candle_gaps VALUES ('ETH', ?, NULL, 'start-up', ?, 0, NULL, ?)",
+            (1_795_564_800_000, now - 60_000, now),
+        )
+    conn.close()
+    code, out, _ = run_cli(["--config", str(conf), "status", "--json"], capsys)
+    assert code == 0
+    by = {(r["source"], r["channel"]): r for r in json.loads(out)}
+    gaps = by[("hyperliquid", "candles")]["gaps"]
+    assert [(g["coin"], g["failed_attempts"]) for g in gaps] == [("BTC", 4), ("ETH", 0)]
+    assert gaps[0]["first_open_time"] == "2026-11-25T00:00:00.000Z"
+    assert gaps[1]["last_open_time"] is None
+    assert by[("hyperliquid", "registry")]["gaps"] == []
+    code, out, _ = run_cli(["--config", str(conf), "status"], capsys)
+    assert "hyperliquid/candles: 2 candle gap(s) pending" in out
+    assert "BTC: from 2026-11-25T00:00:00.000Z to 2026-11-25T00:05:00.000Z, after reconnect" in out
+    assert "4 failed attempt(s): HTTP 500 from /info" in out
+    assert "ETH: from 2026-11-25T00:00:00.000Z link down, after start-up" in out

@@ -19,6 +19,7 @@ from marketmem.health import Status, healthy, stale_after_s
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import execute_run
 from marketmem.runtime import ChannelSpec
+from marketmem.sources.hyperliquid import reads as hl_reads
 from marketmem.sources.registry import build_all
 from marketmem.storage import db
 from marketmem.storage.reader import channel_health
@@ -81,14 +82,21 @@ def iso(ms: int | None) -> str | None:
 
 
 def health_report(config: Config, now_ms: int) -> list[dict[str, Any]]:
+    """Every channel's health; the candles row also lists the candle gaps pending."""
     path = config.db_path()
     if not path.exists():
-        return channel_health(None, config, now_ms)
-    conn = db.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
-    try:
-        return channel_health(conn, config, now_ms)
-    finally:
-        conn.close()
+        rows = channel_health(None, config, now_ms)
+        gaps: list[dict[str, Any]] = []
+    else:
+        conn = db.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
+        try:
+            rows = channel_health(conn, config, now_ms)
+            gaps = hl_reads.candle_gaps(conn)
+        finally:
+            conn.close()
+    for r in rows:
+        r["gaps"] = gaps if (r["source"], r["channel"]) == ("hyperliquid", "candles") else []
+    return rows
 
 
 def status_json_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -105,6 +113,18 @@ def status_json_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "last_success_at": iso(r["last_success_at_ms"]),
             "rows_written": r["rows_written"],
             "error": r["error"],
+            "gaps": [
+                {
+                    "coin": g["coin"],
+                    "first_open_time": iso(g["first_open_ms"]),
+                    "last_open_time": iso(g["last_open_ms"]),
+                    "detected_at": iso(g["detected_at_ms"]),
+                    "reason": g["reason"],
+                    "failed_attempts": g["attempts"],
+                    "last_error": g["last_error"],
+                }
+                for g in r["gaps"]
+            ],
         }
         for r in rows
     ]
@@ -157,7 +177,23 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         for r in rows
     ]
     print(format_table(["CHANNEL", "ENABLED", "STATUS", "LAST OK", "LAST ERROR"], table))
+    for r in rows:
+        if r["gaps"]:
+            print(f"\n{r['source']}/{r['channel']}: {len(r['gaps'])} candle gap(s) pending")
+            for g in r["gaps"]:
+                print("  " + gap_line(g, now))
     return 0
+
+
+def gap_line(g: dict[str, Any], now_ms: int) -> str:
+    span = "link down" if g["last_open_ms"] is None else f"to {iso(g['last_open_ms'])}"
+    line = (
+        f"{g['coin']}: from {iso(g['first_open_ms'])} {span}, after {g['reason']}, "
+        f"detected {age(now_ms, g['detected_at_ms'])} ago"
+    )
+    if g["attempts"]:
+        line += f", {g['attempts']} failed attempt(s): {g['last_error']}"
+    return line
 
 
 def cmd_check(args: argparse.Namespace, config: Config) -> int:

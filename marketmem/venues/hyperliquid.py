@@ -78,6 +78,8 @@ class VenueFaults:
     unknown_coin: str = "drop"
     # WS: after this many more data frames, drop every socket silently (None: never).
     drop_after_frames: int | None = None
+    # Info: while set, every request fails this way ("429" | "500" | "hang"): an outage.
+    info_outage: str | None = None
 
     def info_fail(
         self,
@@ -94,6 +96,8 @@ class VenueFaults:
             self.info.append(InfoFault(kind, request_type, retry_after))
 
     def take_info(self, request_type: str) -> InfoFault | None:
+        if self.info_outage is not None:
+            return InfoFault(self.info_outage)
         for fault in self.info:
             if fault.request_type in (None, request_type):
                 self.info.remove(fault)

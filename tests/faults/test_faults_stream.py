@@ -5,6 +5,9 @@
 - A stall that ends between the two thresholds is recovered in place (no reconnect), and the
   bar that closed during it is backfilled.
 - A socket closed mid-stream, with reconnects refused for minutes and dropped again on return.
+- A socket drop that overlaps an ``/info`` outage (5xx, 429, hanging requests) lasting minutes:
+  the gap is kept, retried with backoff, reported, and healed once ``/info`` is back; a gap
+  pending when the process stops is healed by the next one.
 
 Each ends with the stored closed 1-minute candles compared with the venue simulator's own bars:
 no gap, no duplicate, the venue's values.
@@ -14,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 import trio
 
 from marketmem.config import Config
 from marketmem.runtime import Runtime
+from marketmem.sources.hyperliquid.stream import HyperliquidStream
 from marketmem.venues.hyperliquid import HyperliquidVenue
 from tests.faults.faults_helpers import hl_config, open_hl_venue, wait_until
 from tests.hyperliquid.test_hl_stream import (
@@ -149,3 +154,86 @@ async def test_socket_closed_mid_stream_is_backfilled(
         assert "connection 0 failed" in text  # the refused handshakes failed a window
         assert "backfill after reconnect" in text
         assert_no_gap_no_duplicate(rt, venue, dropped_ms - dropped_ms % M + 3 * M)
+
+
+# --- a socket drop that overlaps an /info outage ---------------------------------------------
+
+
+async def _drop_during_info_outage(
+    rt: Runtime, venue: HyperliquidVenue, stream: HyperliquidStream, kind: str
+) -> int:
+    """Late in a bar, /info goes down; then the socket drops and reconnects are refused for
+    150 s (bars close and one misses its last trades while nobody listens). The socket comes
+    back while /info is still down; /info recovers 6 minutes after it failed. Returns the
+    open time of the bar that was forming at the drop."""
+    await to_second_of_minute(venue, 45)
+    venue.faults.info_outage = kind
+    outage_started = trio.current_time()
+    await trio.sleep(5)
+    dropped_ms = venue.clock.now_ms()
+    venue.max_connections = 0
+    assert await venue.drop_connections() == 1
+    await trio.sleep(150)
+    venue.max_connections = 10
+    await wait_until(lambda: venue.stats.ws_open == 1)
+    reconnects = stream.stats.reconnects
+    await trio.sleep_until(outage_started + 360)
+    assert stream.stats.reconnects == reconnects  # the socket stayed healthy meanwhile
+    venue.faults.info_outage = None
+    return dropped_ms - dropped_ms % M
+
+
+@pytest.mark.parametrize("kind", ["500", "429", "hang"])
+async def test_gap_is_healed_after_an_info_outage_that_outlasts_the_reconnect(
+    kind: str, make_config: Callable[..., Config], autojump_clock: object
+) -> None:
+    async with open_hl_venue() as venue:
+        config = hl_config(make_config, venue, "backfill_retry_budget_s = 60\n")
+        async with pipeline(config, venue) as rt, streaming(rt) as stream:
+            forming = await _drop_during_info_outage(rt, venue, stream, kind)
+            # While /info was down past the retry budget, the candles channel was not ok.
+            failed = rows(
+                rt,
+                "SELECT error FROM ingestion_runs WHERE channel='candles' AND status='failed'",
+            )
+            assert any("pending past the retry budget" in (r["error"] or "") for r in failed)
+            await wait_until(lambda: not stream.gaps.pending())
+            await trio.sleep(120)
+            latest = rows(
+                rt,
+                "SELECT status FROM ingestion_runs WHERE channel='candles' "
+                "ORDER BY finished_at_ms DESC LIMIT 1",
+            )
+            assert latest == [{"status": "ok"}]
+        # The bar forming at the drop and those that closed while the socket was refused are
+        # stored closed with the venue's values; nothing missing, duplicated or invented.
+        assert_no_gap_no_duplicate(rt, venue, forming + 4 * M)
+        assert rows(rt, "SELECT * FROM hyperliquid_candle_gaps") == []
+
+
+async def test_gap_pending_at_a_restart_is_healed_by_the_next_process(
+    make_config: Callable[..., Config], autojump_clock: object
+) -> None:
+    async with open_hl_venue() as venue:
+        config = hl_config(make_config, venue, "")
+        async with pipeline(config, venue) as rt, streaming(rt) as stream:
+            await to_second_of_minute(venue, 45)
+            venue.faults.info_outage = "500"
+            forming = venue.clock.now_ms() - venue.clock.now_ms() % M
+            venue.max_connections = 0
+            assert await venue.drop_connections() == 1
+            await trio.sleep(150)
+            venue.max_connections = 10
+            await wait_until(lambda: venue.stats.ws_open == 1)
+            await trio.sleep(30)
+            assert stream.gaps.pending()
+        # Stopped with the gap pending: it is in the database.
+        stored = rows(rt, "SELECT coin FROM hyperliquid_candle_gaps")
+        assert {r["coin"] for r in stored} == set(COINS)
+        await trio.sleep(300)  # down for five minutes; /info recovers meanwhile
+        venue.faults.info_outage = None
+        async with pipeline(config, venue) as rt, streaming(rt) as stream:
+            await wait_until(lambda: not stream.gaps.pending())
+            await trio.sleep(120)
+        assert_no_gap_no_duplicate(rt, venue, forming + 8 * M)
+        assert rows(rt, "SELECT * FROM hyperliquid_candle_gaps") == []

@@ -16,7 +16,6 @@ from marketmem.sources.hyperliquid.budget import (
 from marketmem.sources.hyperliquid.candles import CandleTracker, to_row
 from marketmem.sources.hyperliquid.mids import MidFilter, bucket_of, mid_rows
 from marketmem.sources.hyperliquid.stream import (
-    backfill_start,
     backoff_s,
     plan_connections,
     select_coins,
@@ -77,8 +76,7 @@ def test_clock_closes_after_end_plus_grace_only() -> None:
     assert row.closed and row.open_time_ms == T0 and row.trades == 3
     assert tr.on_clock(end + 60_000) == []  # closed once
     assert tr.stats.closed_by_clock == 1
-    # Closed by the clock only: not known final (its last pushes may have been missed).
-    assert tr.last_closed_ms("BTC") == T0 and tr.last_final_ms("BTC") is None
+    assert tr.last_closed_ms("BTC") == T0
 
 
 def test_stale_pushes_never_move_a_bar_backwards() -> None:
@@ -185,13 +183,6 @@ def test_backoff_is_capped_and_jittered() -> None:
     assert all(0.5 <= d <= 1.0 for d in delays[:1])
     assert all(d <= 60.0 for d in delays) and delays[-1] >= 30.0
     assert len({round(d, 6) for d in delays[8:]}) > 1  # jittered, not constant
-
-
-def test_backfill_start_from_last_final_within_horizon() -> None:
-    now = T0 + 10 * M + 123
-    assert backfill_start(T0 + 5 * M, now, 1440) == T0 + 5 * M  # refetched, inclusive
-    assert backfill_start(None, now, 3) == T0 + 7 * M
-    assert backfill_start(T0 - 10_000 * M, now, 3) == T0 + 7 * M
 
 
 # --- weights --------------------------------------------------------------------------------

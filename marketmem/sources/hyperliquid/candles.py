@@ -2,13 +2,12 @@
 
 The venue has no "closed" flag: every push repeats the open bar's full state. A bar is closed
 when a push with a later open time arrives for the coin, or once the clock passes its last
-millisecond plus a grace period. Only the first way (or a snapshot) proves the stored state
-final: a bar closed by the clock while the link was down lacks its last trades, so the gap
-backfill restarts from the last bar known final (inclusive) and overwrites it. ``candleSnapshot`` rows (gap backfill) go through the same
-tracker: a bar that is over is final and closed; the bar still forming is adopted only when it
-carries at least as many trades as the state already held (trade counts only grow within a
-bar), so an older snapshot never overwrites a newer push. Bars are never invented: only what
-the venue sent becomes a row.
+millisecond plus a grace period. Neither proves the stored state complete when the link was
+down meanwhile: that is what gaps (``gaps``) are for. ``candleSnapshot`` rows (gap backfill)
+go through the same tracker: a bar that is over is closed with the venue's final state; the bar
+still forming is adopted only when it carries at least as many trades as the state already held
+(trade counts only grow within a bar), so an older snapshot never overwrites a newer push. Bars
+are never invented: only what the venue sent becomes a row.
 """
 
 from __future__ import annotations
@@ -55,20 +54,12 @@ class CandleTracker:
     grace_ms: int = 5000
     open: dict[str, WireCandle] = field(default_factory=dict)
     last_closed: dict[str, int] = field(default_factory=dict)
-    # Last bar known final: closed by a later push or by a snapshot. A bar closed by the clock
-    # may have missed its last pushes (the link may have been down), so it does not count.
-    last_final: dict[str, int] = field(default_factory=dict)
     stats: TrackerStatistics = field(default_factory=TrackerStatistics)
 
-    def _close(self, coin: str, now_ms: int, *, final: bool) -> Candle:
+    def _close(self, coin: str, now_ms: int) -> Candle:
         bar = self.open.pop(coin)
         self.last_closed[coin] = max(self.last_closed.get(coin, 0), bar.open_time_ms)
-        if final:
-            self._final(coin, bar.open_time_ms)
         return to_row(bar, closed=True, now_ms=now_ms)
-
-    def _final(self, coin: str, open_time_ms: int) -> None:
-        self.last_final[coin] = max(self.last_final.get(coin, 0), open_time_ms)
 
     def on_push(self, c: WireCandle, now_ms: int) -> list[Candle]:
         """Rows for one WebSocket push: the bar it closes (if any) and the bar itself."""
@@ -79,7 +70,7 @@ class CandleTracker:
         current = self.open.get(c.coin)
         if current is not None:
             if c.open_time_ms > current.open_time_ms:
-                out.append(self._close(c.coin, now_ms, final=True))
+                out.append(self._close(c.coin, now_ms))
                 self.stats.closed_by_rollover += 1
             elif c.open_time_ms < current.open_time_ms or c.trades < current.trades:
                 # An older bar or an older state of this one: never move backwards.
@@ -99,7 +90,7 @@ class CandleTracker:
             coin for coin, bar in self.open.items() if now_ms > bar.close_time_ms + self.grace_ms
         ]
         self.stats.closed_by_clock += len(due)
-        return [self._close(coin, now_ms, final=False) for coin in due]
+        return [self._close(coin, now_ms) for coin in due]
 
     def on_snapshot(self, rows: list[WireCandle], now_ms: int) -> list[Candle]:
         """Rows for a ``candleSnapshot`` answer fetched at ``now_ms`` (ascending)."""
@@ -117,13 +108,12 @@ class CandleTracker:
                         # The held bar is older: it is over too.
                         out.append(to_row(current, closed=True, now_ms=now_ms))
                 self.last_closed[c.coin] = max(self.last_closed.get(c.coin, 0), c.open_time_ms)
-                self._final(c.coin, c.open_time_ms)
                 out.append(to_row(c, closed=True, now_ms=now_ms))
                 continue
             # Still forming at the time of the snapshot.
             if current is None or c.open_time_ms > current.open_time_ms:
                 if current is not None:
-                    out.append(self._close(c.coin, now_ms, final=False))
+                    out.append(self._close(c.coin, now_ms))
                 self.open[c.coin] = c
                 out.append(to_row(c, closed=False, now_ms=now_ms))
             elif c.open_time_ms == current.open_time_ms and c.trades > current.trades:
@@ -134,12 +124,7 @@ class CandleTracker:
     def last_closed_ms(self, coin: str) -> int | None:
         return self.last_closed.get(coin)
 
-    def last_final_ms(self, coin: str) -> int | None:
-        """Where a gap backfill starts (inclusive): the last bar known final."""
-        return self.last_final.get(coin)
-
     def note_stored_closed(self, coin: str, open_time_ms: int) -> None:
-        """The latest closed bar the database holds (read at start-up); refetched by the
-        first backfill, since it may have been closed by the clock just before a stop."""
+        """The latest closed bar the database holds (read at start-up); the start-up gap
+        starts there, since it may have been closed by the clock just before a stop."""
         self.last_closed[coin] = max(self.last_closed.get(coin, 0), open_time_ms)
-        self._final(coin, open_time_ms)

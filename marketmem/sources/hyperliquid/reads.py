@@ -185,3 +185,10 @@ def _price(coin: str, price: float, source: str, at_ms: int, now_ms: int) -> dic
         "at_ms": at_ms,
         "age_ms": max(0, now_ms - at_ms),
     }
+
+
+def candle_gaps(conn: apsw.Connection) -> list[dict[str, Any]]:
+    """Pending candle gaps, one per coin, oldest first (empty before the table exists)."""
+    if not has_table(conn, "hyperliquid_candle_gaps"):
+        return []
+    return query(conn, "SELECT * FROM hyperliquid_candle_gaps ORDER BY first_open_ms, coin")

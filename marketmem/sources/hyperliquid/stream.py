@@ -8,13 +8,19 @@ in all) and every client message (subscribe, ping) draws from one per-minute mes
 new connections draw from a connects-per-minute budget.
 
 Each connection loops: connect, subscribe one frame per subscription, wait for every ack
-(matched by meaning: type, coin, interval), backfill its coins with ``candleSnapshot`` from
-the last closed bar stored up to now, then read. It pings every ``ws_ping_interval_s``. A link
-silent (no data, no pong) for ``ws_resubscribe_after_s`` first gets every subscription sent
-again on the same socket; when the venue answers, the silence is backfilled. Still silent at
-``ws_silence_timeout_s`` it is dead. Any failure closes it and the loop reconnects after a
-capped, jittered exponential backoff, subscribes everything again and backfills again, so
-closed 1m candles have no hole the venue could fill.
+(matched by meaning: type, coin, interval), then read. It pings every ``ws_ping_interval_s``.
+A link silent (no data, no pong) for ``ws_resubscribe_after_s`` first gets every subscription
+sent again on the same socket. Still silent at ``ws_silence_timeout_s`` it is dead. Any failure
+closes it and the loop reconnects after a capped, jittered exponential backoff and subscribes
+everything again.
+
+Gaps (see ``gaps``): whenever a coin's feed may miss pushes (start-up, a lost or silent link, a
+re-plan) its gap opens at the latest bar known; it closes when the link is acked again. The
+healer task, apart from every socket, fills each closed gap with ``candleSnapshot`` and keeps
+it, retried with capped backoff inside the shared weight budget, for as long as ``/info``
+fails, whatever the sockets do meanwhile. Every change is stored (``hyperliquid_candle_gaps``),
+so a process started later heals what an earlier one left. A gap that failed
+``backfill_retry_budget`` attempts fails the candles channel's windows until it is healed.
 
 With ``coins = ["*"]`` the actor re-reads ``meta`` every ``ws_replan_interval_s`` and follows
 the listing: the new selection is placed with ``replan_connections`` (delisted coins leave
@@ -35,18 +41,28 @@ from __future__ import annotations
 import logging
 import math
 import random
+import time
 from dataclasses import dataclass, field
 
 import msgspec
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
-from marketmem.events import Candle, CandleBatch, MidBatch
+from marketmem import metrics
+from marketmem.events import (
+    Candle,
+    CandleBatch,
+    CandleGap,
+    CandleGapBatch,
+    CandleGapsHealed,
+    MidBatch,
+)
 from marketmem.runs import StreamRunWindow, describe_error
 from marketmem.runtime import Runtime
 from marketmem.sources.hyperliquid import reads, wire
 from marketmem.sources.hyperliquid.budget import WeightBudget, spend
 from marketmem.sources.hyperliquid.candles import CandleTracker
+from marketmem.sources.hyperliquid.gaps import Gap, GapBook, minute_of, retry_delay_s
 from marketmem.sources.hyperliquid.info import InfoClient, info_client
 from marketmem.sources.hyperliquid.mids import MidFilter, mid_rows
 from marketmem.storage import db
@@ -58,13 +74,24 @@ INTERVAL = "1m"
 MINUTE_MS = 60_000
 ACK_TIMEOUT_S = 15.0
 CLOSE_CHECK_S = 1.0
-BACKFILL_RETRY_MAX_S = 30.0
+BACKFILL_RETRY_INITIAL_S = 1.0
 # A session that got all its acks resets the reconnect backoff.
 MESSAGE_QUEUE = 4096
 # Rows of candle pushes are published together: at most this late, or once this many.
 PUSH_GATHER_S = 0.002
 PUSH_BATCH_ROWS = 1000
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+GAPS_PENDING = metrics.REGISTRY.gauge(
+    "marketmem_candle_gaps_pending",
+    "Candle gaps waiting for a candleSnapshot backfill, by coin",
+    ("coin",),
+)
+GAP_OLDEST_AGE = metrics.REGISTRY.gauge(
+    "marketmem_candle_gap_oldest_age_seconds",
+    "Seconds since the oldest pending candle gap was detected (0: none pending)",
+)
 
 
 class DeadLink(Exception):
@@ -152,14 +179,6 @@ def backoff_s(attempt: int, initial_s: float, max_s: float, rng: random.Random) 
     return min(max_s, initial_s * 2 ** min(attempt, 30)) * rng.uniform(0.5, 1.0)
 
 
-def backfill_start(last_final_ms: int | None, now_ms: int, max_bars: int) -> int:
-    """First open time to fetch: the last bar known final (refetched), within the horizon."""
-    horizon = now_ms - now_ms % MINUTE_MS - max_bars * MINUTE_MS
-    if last_final_ms is None:
-        return horizon
-    return max(horizon, last_final_ms)
-
-
 # --- the actor -----------------------------------------------------------------------------------
 
 
@@ -212,9 +231,13 @@ class HyperliquidStream:
         self.rng = rng or random.Random()
         self.tracker = CandleTracker(INTERVAL, grace_ms=int(cfg.candle_close_grace_s * 1000))
         self.windows = {
-            "candles": StreamRunWindow(rt, SOURCE, "candles", cfg.run_window_s),
+            "candles": StreamRunWindow(
+                rt, SOURCE, "candles", cfg.run_window_s, check=self._gaps_overdue
+            ),
             "mids": StreamRunWindow(rt, SOURCE, "mids", cfg.run_window_s),
         }
+        self.gaps = GapBook(cfg.backfill_max_bars)
+        self._gaps_changed = trio.Event()
         self.messages = _shared_budget(rt, "hyperliquid.ws_messages", cfg.ws_messages_per_minute)
         self.connects = _shared_budget(rt, "hyperliquid.ws_connects", cfg.ws_connects_per_minute)
         if rt.local:
@@ -252,6 +275,7 @@ class HyperliquidStream:
             await self._plan()
             nursery.start_soon(self._clock_closer)
             nursery.start_soon(self._push_flusher)
+            nursery.start_soon(self._healer)
             self._ready_left = len(self.connections)
             if not self.connections:
                 self.ready.set()
@@ -381,6 +405,7 @@ class HyperliquidStream:
                 self._loops.pop(index)[0].cancel()  # every coin on it delisted: closed
 
     def _load_stored_closed(self, coins: list[str]) -> None:
+        """The last closed bar stored per coin, and the gaps an earlier process left."""
         path = self.rt.db_path
         if not path.exists():
             return
@@ -390,6 +415,20 @@ class HyperliquidStream:
                 row = reads.last_closed_candle(conn, coin, INTERVAL)
                 if row is not None:
                     self.tracker.note_stored_closed(coin, row["open_time_ms"])
+            wanted = set(coins)
+            for g in reads.candle_gaps(conn):
+                if g["coin"] in wanted:
+                    self.gaps.restore(
+                        Gap(
+                            coin=g["coin"],
+                            first_ms=g["first_open_ms"],
+                            last_ms=None,  # the link is down until this process is acked
+                            reason=g["reason"],
+                            detected_at_ms=g["detected_at_ms"],
+                            attempts=g["attempts"],
+                            last_error=g["last_error"],
+                        )
+                    )
         finally:
             conn.close()
 
@@ -399,7 +438,9 @@ class HyperliquidStream:
         self, index: int, subs: list[wire.Subscription], reason: str = "start-up"
     ) -> None:
         channels = self._channels_of(subs)
+        coins = _candle_coins(subs)
         attempt = 0
+        await self._link_lost(coins, reason)
         while True:
             await spend(self.connects)
             link_up = [False]
@@ -408,6 +449,7 @@ class HyperliquidStream:
                 error = "connection ended"
             except Exception as exc:
                 error = describe_error(exc)
+            await self._link_lost(coins, "reconnect")
             if link_up[0]:
                 attempt = 0
                 for ch in channels:
@@ -444,7 +486,7 @@ class HyperliquidStream:
         ) as ws:
             self.stats.connects += 1
             link = _Link(ws, trio.current_time(), {s.key() for s in subs})
-            coins = [s.coin for s in subs if s.type == "candle" and s.coin]
+            coins = _candle_coins(subs)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._watchdog, link, index, subs, nursery)
                 nursery.start_soon(self._pinger, ws)
@@ -494,13 +536,13 @@ class HyperliquidStream:
         log.warning("hyperliquid ws connection %d silent for %.0fs; resubscribing", index, silent_s)
         for ch in self._channels_of(subs):
             self.windows[ch].note(f"resubscribe (connection {index}) after {silent_s:.0f}s silent")
+        coins = _candle_coins(subs)
+        await self._link_lost(coins, "resubscribe")
         for sub in subs:
             await spend(self.messages)
             await link.ws.send_message(wire.encode_subscribe(sub).decode())
         await link.heard.wait()
-        coins = [s.coin for s in subs if s.type == "candle" and s.coin]
-        if coins:
-            await self._backfill(coins, "resubscribe")
+        await self._link_back(coins)
 
     async def _after_acks(
         self, link: _Link, coins: list[str], reason: str, link_up: list[bool]
@@ -512,11 +554,9 @@ class HyperliquidStream:
             missing = ", ".join(_show(k) for k in sorted(link.pending, key=str))
             raise SubscribeTimeout(f"not acknowledged within {ACK_TIMEOUT_S:.0f}s: {missing}")
         link_up[0] = True
-        if coins:
-            await self._backfill(coins, reason)
+        await self._link_back(coins)
         self._ready_left -= 1
-        if self._ready_left <= 0:
-            self.ready.set()
+        self._check_ready()
 
     async def _receive(self, link: _Link) -> None:
         while True:
@@ -612,41 +652,164 @@ class HyperliquidStream:
     async def _clock_closer(self) -> None:
         while True:
             await trio.sleep(CLOSE_CHECK_S)
-            await self._publish_candles(self.tracker.on_clock(self.rt.clock.now_ms()))
+            now_ms = self.rt.clock.now_ms()
+            await self._publish_candles(self.tracker.on_clock(now_ms))
+            pending = self.gaps.pending()
+            oldest = min((g.detected_at_ms for g in pending), default=now_ms)
+            GAP_OLDEST_AGE.set(max(0, now_ms - oldest) / 1000)
 
-    # --- gap backfill --------------------------------------------------------------------------
+    # --- gaps ----------------------------------------------------------------------------------
 
-    async def _backfill(self, coins: list[str], reason: str) -> None:
-        """``candleSnapshot`` from each coin's last closed bar up to now; retried until done."""
-        left = list(coins)
-        rows_total = 0
-        attempt = 0
-        while left:
-            coin = left[0]
-            asked_ms = self.rt.clock.now_ms()
-            start = backfill_start(
-                self.tracker.last_final_ms(coin), asked_ms, self.cfg.backfill_max_bars
-            )
-            try:
-                bars = await self.info.candle_snapshot(coin, INTERVAL, start, asked_ms)
-            except Exception as exc:
-                error = describe_error(exc)
-                self.windows["candles"].fail(f"backfill of {coin} failed: {error}")
-                delay = backoff_s(attempt, 1.0, BACKFILL_RETRY_MAX_S, self.rng)
-                attempt += 1
-                log.warning("backfill of %s failed (%s); retry in %.1fs", coin, error, delay)
-                await trio.sleep(delay)
+    def _latest_known_ms(self, coin: str) -> int:
+        """Open time of the latest bar the tracker knows for ``coin`` (0: none)."""
+        bar = self.tracker.open.get(coin)
+        return max(bar.open_time_ms if bar else 0, self.tracker.last_closed_ms(coin) or 0)
+
+    async def _link_lost(self, coins: list[str], reason: str) -> None:
+        """The feed of ``coins`` may miss pushes from now on: open (or widen) their gaps."""
+        if not coins or not self.want_candles:
+            return
+        now_ms = self.rt.clock.now_ms()
+        for coin in coins:
+            self.gaps.open(coin, self._latest_known_ms(coin), reason, now_ms)
+        await self._persist_gaps(coins)
+
+    async def _link_back(self, coins: list[str]) -> None:
+        """Acked again: pushes carry full bar states from the bar forming now."""
+        now_ms = self.rt.clock.now_ms()
+        closed = [c for c in coins if self.gaps.link_up(c, now_ms) is not None]
+        if closed:
+            await self._persist_gaps(closed)
+            self._gaps_changed.set()
+
+    async def _persist_gaps(self, coins: list[str]) -> None:
+        now_ms = self.rt.clock.now_ms()
+        rows: list[CandleGap] = []
+        healed: list[str] = []
+        for coin in coins:
+            gap = self.gaps.gaps.get(coin)
+            GAPS_PENDING.set(0 if gap is None else 1, coin=coin)
+            if gap is None:
+                healed.append(coin)
                 continue
-            rows = self.tracker.on_snapshot(bars, asked_ms)
-            await self._publish_candles(rows)
-            rows_total += len(rows)
-            left.pop(0)
-        self.stats.backfills += 1
-        self.stats.backfill_rows += rows_total
-        self.windows["candles"].note(
-            f"backfill after {reason}: {rows_total} row(s) for {len(coins)} coin(s)"
+            rows.append(
+                CandleGap(
+                    coin=coin,
+                    first_open_ms=gap.first_ms,
+                    last_open_ms=gap.last_ms,
+                    reason=gap.reason,
+                    detected_at_ms=gap.detected_at_ms,
+                    attempts=gap.attempts,
+                    last_error=gap.last_error,
+                    updated_at_ms=now_ms,
+                )
+            )
+        if rows:
+            await self.rt.bus.publish(CandleGapBatch(rows=rows))
+        if healed:
+            await self.rt.bus.publish(CandleGapsHealed(coins=healed))
+
+    def _gaps_overdue(self) -> str | None:
+        """The candles window's failure while gaps fail past their retry budget."""
+        budget_s = self.cfg.backfill_retry_budget_s
+        overdue = self.gaps.overdue(self.rt.clock.now_ms(), round(budget_s * 1000))
+        if not overdue:
+            return None
+        shown = "; ".join(
+            f"{g.coin} from {_hhmm(g.first_ms)} ({g.attempts} failed attempts, last: "
+            f"{g.last_error})"
+            for g in overdue[:5]
         )
-        log.info("backfill after %s: %d row(s) for %d coin(s)", reason, rows_total, len(coins))
+        more = f"; and {len(overdue) - 5} more" if len(overdue) > 5 else ""
+        return (
+            f"{len(overdue)} candle gap(s) pending past the retry budget "
+            f"({budget_s:g}s): {shown}{more}"
+        )
+
+    def _check_ready(self) -> None:
+        if self._ready_left <= 0 and not any(g.closed for g in self.gaps.pending()):
+            self.ready.set()
+
+    async def _healer(self) -> None:
+        """Fill every closed gap with ``candleSnapshot``, retrying for as long as it fails."""
+        while True:
+            dropped = self.gaps.expire(self.rt.clock.now_ms())
+            if dropped:
+                await self._note_dropped(dropped)
+            due = self.gaps.due(trio.current_time())
+            if not due:
+                changed = self._gaps_changed
+                wake = self.gaps.next_retry_at()
+                with trio.move_on_at(math.inf if wake is None else wake):
+                    await changed.wait()
+                self._gaps_changed = trio.Event()
+                continue
+            healed: dict[str, list[int]] = {}
+            for gap in due:
+                reason = gap.reason
+                rows = await self._heal(gap.coin)
+                if rows is not None:
+                    healed.setdefault(reason, []).append(rows)
+            for reason, counts in healed.items():
+                self.stats.backfills += 1
+                self.stats.backfill_rows += sum(counts)
+                msg = f"backfill after {reason}: {sum(counts)} row(s) for {len(counts)} coin(s)"
+                self.windows["candles"].note(msg)
+                log.info("%s", msg)
+            self._check_ready()
+
+    async def _heal(self, coin: str) -> int | None:
+        """One snapshot for ``coin``'s gap; the rows published, or None when it failed."""
+        request = self.gaps.request(coin, self.rt.clock.now_ms())
+        if request is None:
+            return None
+        try:
+            bars = await self.info.candle_snapshot(
+                coin, INTERVAL, request.start_ms, request.asked_ms
+            )
+        except Exception as exc:
+            error = describe_error(exc)
+            gap = self.gaps.failed(request, error, 0.0)
+            if gap is None:
+                return None
+            delay = retry_delay_s(
+                gap.attempts, BACKFILL_RETRY_INITIAL_S, self.cfg.backfill_retry_max_s, self.rng
+            )
+            gap.retry_at = trio.current_time() + delay
+            log.warning(
+                "backfill of %s failed (%s); attempt %d, retry in %.1fs",
+                coin,
+                error,
+                gap.attempts,
+                delay,
+            )
+            if gap.attempts == 1:
+                self.windows["candles"].note(f"backfill of {coin} failed (retrying): {error}")
+            await self._persist_gaps([coin])
+            return None
+        rows = self.tracker.on_snapshot(bars, request.asked_ms)
+        await self._publish_candles(rows)
+        self.gaps.healed(request)
+        await self._persist_gaps([coin])
+        return len(rows)
+
+    async def _note_dropped(self, dropped: list[Gap]) -> None:
+        for gap in dropped:
+            msg = (
+                f"candle gap of {gap.coin} from {_hhmm(gap.first_ms)} fell past the backfill "
+                f"horizon ({self.cfg.backfill_max_bars} bars) and was not healed"
+            )
+            log.error("%s", msg)
+            self.windows["candles"].fail(msg)
+        await self._persist_gaps([g.coin for g in dropped])
+
+
+def _candle_coins(subs: list[wire.Subscription]) -> list[str]:
+    return [s.coin for s in subs if s.type == "candle" and s.coin]
+
+
+def _hhmm(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(minute_of(ms) / 1000)) + "Z"
 
 
 def _show(key: tuple[str, str | None, str | None, str | None]) -> str:

@@ -7,6 +7,8 @@
   kept from the first run.
 - ``hyperliquid_asset_category_taxonomy`` / ``hyperliquid_asset_categories``: the taxonomy
   file and the coin-to-category map, replaced whole by each registry run.
+- ``hyperliquid_candle_gaps``: the pending candle gap of each coin (see ``gaps``), kept so a
+  restarted process heals what the last one left, and read by ``status``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from marketmem.events import (
     AssetRegistryBatch,
     Candle,
     CandleBatch,
+    CandleGap,
+    CandleGapBatch,
+    CandleGapsHealed,
     HyperliquidAsset,
     MidBatch,
     MidPrice,
@@ -87,6 +92,18 @@ DDL = [
     """,
     "CREATE INDEX IF NOT EXISTS hyperliquid_asset_categories_by_category "
     "ON hyperliquid_asset_categories (category_id)",
+    """
+    CREATE TABLE IF NOT EXISTS hyperliquid_candle_gaps (
+        coin TEXT NOT NULL PRIMARY KEY,
+        first_open_ms INTEGER NOT NULL,
+        last_open_ms INTEGER,
+        reason TEXT NOT NULL,
+        detected_at_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        updated_at_ms INTEGER NOT NULL
+    ) WITHOUT ROWID
+    """,
 ]
 
 CANDLES = Upsert(
@@ -120,6 +137,18 @@ TAXONOMY = Upsert("hyperliquid_asset_category_taxonomy", AssetCategoryDef, key=(
 CATEGORIES = Upsert("hyperliquid_asset_categories", AssetCategoryLink, key=("coin", "category_id"))
 
 
+GAPS = Upsert("hyperliquid_candle_gaps", CandleGap, key=("coin",))
+
+
+def write_gaps_healed(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+    assert isinstance(ev, CandleGapsHealed)
+    deleted = 0
+    for coin in ev.coins:
+        conn.execute("DELETE FROM hyperliquid_candle_gaps WHERE coin=?", (coin,))
+        deleted += conn.changes()
+    return {GAPS.table: deleted}
+
+
 def write_registry(conn: apsw.Connection, ev: Any) -> dict[str, int]:
     """Upsert the assets; replace the taxonomy and the category map (inside the writer's txn)."""
     assert isinstance(ev, AssetRegistryBatch)
@@ -137,4 +166,6 @@ WRITERS = {
     CandleBatch: rows_writer(CANDLES),
     MidBatch: rows_writer(MIDS),
     AssetRegistryBatch: write_registry,
+    CandleGapBatch: rows_writer(GAPS),
+    CandleGapsHealed: write_gaps_healed,
 }
