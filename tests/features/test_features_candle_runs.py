@@ -110,6 +110,12 @@ async def test_hour_values_go_stale_when_the_minute_feed_stops(
             stopped[channel].error or ""
         )
         assert [r["rows_written"] for r in stored_runs(rt, channel)] == [2, 1]
+    first = read(
+        rt,
+        "SELECT h1_close, m1_close FROM hyperliquid_technical_indicators WHERE coin='BTC' "
+        "ORDER BY computed_at_ms LIMIT 1",
+    )[0]
+    assert first["h1_close"] is not None and first["m1_close"] is not None  # before the stop
     tech = latest_row(rt, "hyperliquid_technical_indicators", "BTC")
     hour_columns = [c for c in TECHNICAL_COLUMNS if c.startswith("h1_")]
     assert all(tech[c] is None and tech["null_reasons"][c] == "stale" for c in hour_columns)
