@@ -5,12 +5,27 @@ z-score compares the current rate with the hourly rates settled in the last 7 da
 standard deviation). ``funding_x_oi_usd_hourly`` is what longs pay shorts per hour at the
 current rate (negative: shorts pay). The direction label has a neutral band of
 ``neutral_abs_rate`` around zero (by default Hyperliquid's interest-only floor, 0.00125 %/h).
+
+``fundingHistory`` rows are not always hourly (Hyperliquid settled every 8 hours up to
+2023-06-08T00:00Z). ``hourly_rates`` divides each settled rate by its interval in hours:
+
+- one row per settlement: times round to the hour; of rows for one hour the last given wins;
+- a row's spacing is the hours since the previous settlement (the first row takes the next
+  row's interval; a lone row takes the schedule below);
+- the interval in force around a row is the spacing held by a strict majority of its
+  neighbours (up to 3 spacings before and 3 after), else the venue's schedule (8 h for
+  settlements up to 2023-06-08T00:00Z, 1 h after), and never shorter than that schedule;
+- a spacing of 2 or more times the interval in force means missed settlements (a 2-hour gap
+  in an hourly series): the row's interval is the one in force; any other spacing is the
+  row's interval (8 h rows among 8 h rows, the first hourly rows after the 2023 change).
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 
 from marketmem.events import AssetCtxSnapshot
 from marketmem.features.inputs import PredictedFunding
@@ -27,7 +42,12 @@ from marketmem.features.values import (
 )
 
 HOURS_PER_YEAR = 24 * 365
-HISTORY_MS = 7 * 24 * 3_600_000
+HOUR_MS = 3_600_000
+HISTORY_MS = 7 * 24 * HOUR_MS
+# The settlement at this hour closed Hyperliquid's last 8-hour funding interval.
+HOURLY_AFTER_MS = 1_686_182_400_000  # 2023-06-08T00:00Z
+# Spacings on each side of a row that vote on the interval in force.
+NEIGHBOURS = 3
 
 COLUMNS = (
     "funding_rate",
@@ -65,6 +85,50 @@ class ZScore:
     points: int
 
 
+def scheduled_interval_hours(settled_hour_ms: int) -> int:
+    """The venue's funding interval for a settlement at this hour."""
+    return 8 if settled_hour_ms <= HOURLY_AFTER_MS else 1
+
+
+def _majority(spacings: list[int]) -> int | None:
+    if not spacings:
+        return None
+    value, n = Counter(spacings).most_common(1)[0]
+    return value if 2 * n > len(spacings) else None
+
+
+def interval_hours(hours: list[int]) -> list[int]:
+    """The funding interval (whole hours) of each settlement; ``hours`` are the settlement
+    hours (ms), ascending and unique."""
+    if not hours:
+        return []
+    spacings = [(b - a) // HOUR_MS for a, b in pairwise(hours)]
+    out = [scheduled_interval_hours(hours[0])]
+    for i, spacing in enumerate(spacings):  # the row after ``spacing`` is hours[i + 1]
+        neighbours = spacings[max(0, i - NEIGHBOURS) : i] + spacings[i + 1 : i + 1 + NEIGHBOURS]
+        schedule = scheduled_interval_hours(hours[i + 1])
+        voted = _majority(neighbours)
+        in_force = schedule if voted is None else max(voted, schedule)
+        missed = spacing >= 2 * in_force and spacing % in_force == 0
+        out.append(in_force if missed else spacing)
+    if len(out) > 1:
+        out[0] = out[1]
+    return out
+
+
+def hourly_rates(history: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """(time_ms, rate) settlements, any order, as (time_ms, hourly rate), one per settlement in
+    ascending time (the rules are in the module docstring)."""
+    by_hour: dict[int, tuple[int, float]] = {}
+    for t, rate in history:
+        by_hour[(t + HOUR_MS // 2) // HOUR_MS * HOUR_MS] = (t, rate)
+    hours = sorted(by_hour)
+    return [
+        (by_hour[h][0], by_hour[h][1] / n)
+        for h, n in zip(hours, interval_hours(hours), strict=True)
+    ]
+
+
 def zscore(current: float | None, history: list[float], min_points: int) -> ZScore:
     """Mean, sample standard deviation and z-score of ``current`` against ``history``."""
     n = len(history)
@@ -99,8 +163,9 @@ def funding_pressure(
 ) -> tuple[Columns, int | None]:
     """The columns of one row, and the start of the funding history window used.
 
-    ``history`` holds (time_ms, hourly rate) settled in the 7 days before ``ctx.snapshot_ms``
-    (a ``Null`` when it could not be fetched); ``predicted`` likewise.
+    ``history`` holds (time_ms, rate) as settled, ending at ``ctx.snapshot_ms``, normalised
+    to hourly here (``hourly_rates``) and used for 7 days back (a ``Null`` when it could not
+    be fetched); ``predicted`` likewise.
     """
     cols = Columns()
     rate = ctx.funding
@@ -135,7 +200,7 @@ def funding_pressure(
         cols.put("funding_history_points", history)
     else:
         since = ctx.snapshot_ms - HISTORY_MS
-        used = [(t, r) for t, r in history if since <= t <= ctx.snapshot_ms]
+        used = [(t, r) for t, r in hourly_rates(history) if since <= t <= ctx.snapshot_ms]
         rates = [r for _, r in used]
         start = min((t for t, _ in used), default=None)
         z = zscore(rate, rates, settings.zscore_min_points)

@@ -6,6 +6,11 @@ still get their rows. The run fails only when the input every coin needs cannot 
 candle windows, ``metaAndAssetCtxs`` for funding and positioning, ``l2Book`` for liquidity) or
 when every coin failed. Computation is synchronous per coin, with a checkpoint every few coins
 so a full pass never holds the trio loop for long.
+
+A candle channel's coin without input (no candle, or none fresher than ``candle_stale_s``)
+still gets its row of NULLs with their reasons, so the latest data says why, but that row is
+published uncounted: it is not a row the run wrote from data. When no coin has input the run
+fails (``no input: hyperliquid/candles has no data``); when some lack it, a note names them.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from marketmem.features.fetch import CtxSnapshot
 from marketmem.features.funding import funding_pressure
 from marketmem.features.liquidity import liquidity_profile
 from marketmem.features.positioning import LOOKBACKS, positioning_pressure
-from marketmem.features.series import Series
+from marketmem.features.series import Series, has_fresh_data
 from marketmem.features.state import FeatureState, feature_state
 from marketmem.features.technical import technical_indicators
 from marketmem.features.values import MISSING_INPUT, NO_HISTORY, UNAVAILABLE, Columns, Null
@@ -52,6 +57,7 @@ SOURCE = "hyperliquid"
 CHECKPOINT_EVERY = 16
 # Coins named in a run's error text at most (the count is always given).
 MAX_NAMED_FAILURES = 10
+NO_CANDLES = "no input: hyperliquid/candles has no data"
 
 NULLS = metrics.REGISTRY.counter(
     "marketmem_feature_nulls_total",
@@ -95,17 +101,27 @@ class _Pass:
         )
         return text + ("; ..." if len(self.failures) > MAX_NAMED_FAILURES else "")
 
+    def _count_nulls(self) -> None:
+        for reason, n in self.nulls.items():
+            NULLS.inc(n, channel=self.ctx.channel, reason=reason)
+
     def finish(self, total: int) -> None:
         """Count NULLs and failures; fail the run when every coin failed, else note them."""
-        channel = self.ctx.channel
-        for reason, n in self.nulls.items():
-            NULLS.inc(n, channel=channel, reason=reason)
+        self._count_nulls()
         if not self.failures:
             return
-        COIN_FAILURES.inc(len(self.failures), channel=channel)
+        COIN_FAILURES.inc(len(self.failures), channel=self.ctx.channel)
         if len(self.failures) >= total:
             raise FeatureRunFailed(self._summary(total))
         self.ctx.note(self._summary(total))
+
+    def no_input(self, total: int, why: str) -> None:
+        """Fail the run: its input has nothing for any coin (failed coins are named too)."""
+        self._count_nulls()
+        if self.failures:
+            COIN_FAILURES.inc(len(self.failures), channel=self.ctx.channel)
+            why = f"{why}; {self._summary(total)}"
+        raise FeatureRunFailed(why)
 
     def abort(self, total: int, why: str) -> None:
         COIN_FAILURES.inc(len(self.failures), channel=self.ctx.channel)
@@ -169,34 +185,58 @@ async def _candle_channel(
     compute: CandleFeature,
     row: Callable[..., Row],
     batch: Callable[[list[Any]], Event],
+    stale_after_ms: int,
 ) -> None:
     """One run of a channel computed from the candle windows."""
     st = feature_state(ctx.rt)
     await st.keeper.ensure_fresh()
     coins = await candle_coins(st)
     if not coins:
-        ctx.note('no coins to compute: coins = ["*"] and neither the registry nor candles have any')
+        raise FeatureRunFailed(
+            f'{NO_CANDLES} (coins = ["*"] and the registry lists no perp either)'
+        )
     now = ctx.rt.clock.now_ms()
     run = _Pass(ctx)
     rows: list[Row] = []
+    # Rows of coins without input (all NULL), published uncounted.
+    unfed: dict[str, Row] = {}
+    only_old = False  # a coin without input has candles, all of them older than stale_after_ms
+    fresh = f"newer than {stale_after_ms // 1000} s"
     for i, coin in enumerate(coins):
         await _checkpoint(i)
         try:
-            cols, start, end = compute(st.windows.minutes(coin), st.windows.hours(coin), now)
-            rows.append(
-                row(
-                    coin=coin,
-                    computed_at_ms=ctx.started_at_ms,
-                    window_start_ms=start,
-                    # The forming hour bar ends in the future; the window ends at most now.
-                    window_end_ms=None if end is None else min(end, now),
-                    null_reasons=cols.reasons_json(),
-                    **cols.values,
-                )
+            m1, h1 = st.windows.minutes(coin), st.windows.hours(coin)
+            fed = has_fresh_data(m1, now, stale_after_ms) or has_fresh_data(h1, now, stale_after_ms)
+            only_old = only_old or (not fed and len(m1) + len(h1) > 0)
+            cols, start, end = compute(m1, h1, now)
+            out = row(
+                coin=coin,
+                computed_at_ms=ctx.started_at_ms,
+                window_start_ms=start,
+                # The forming minute bar ends in the future; the window ends at most now.
+                window_end_ms=None if end is None else min(end, now),
+                null_reasons=cols.reasons_json(),
+                **cols.values,
             )
             run.count(cols)
         except Exception as exc:
             run.fail(coin, exc)
+            continue
+        if fed:
+            rows.append(out)
+        else:
+            unfed[coin] = out
+    if unfed:
+        await ctx.publish(batch(list(unfed.values())), counted=False)
+        if not rows:
+            run.no_input(len(coins), f"{NO_CANDLES} {fresh}" if only_old else NO_CANDLES)
+        named = list(unfed)[:MAX_NAMED_FAILURES]
+        ctx.note(
+            f"no candle {fresh} for {len(unfed)} of {len(coins)} coin(s), "
+            "their NULL rows not counted: "
+            + ", ".join(named)
+            + (", ..." if len(unfed) > MAX_NAMED_FAILURES else "")
+        )
     run.finish(len(coins))
     if rows:
         await ctx.publish(batch(rows))
@@ -209,6 +249,7 @@ async def technical_indicators_job(ctx: RunContext) -> None:
         lambda m1, h1, now: technical_indicators(m1, h1, now, settings),
         TechnicalIndicators,
         lambda rows: TechnicalIndicatorsBatch(rows=rows),
+        settings.stale_after_ms,
     )
 
 
@@ -219,6 +260,7 @@ async def volatility_profiles_job(ctx: RunContext) -> None:
         lambda m1, h1, now: volatility_profile(m1, h1, now, settings),
         VolatilityProfile,
         lambda rows: VolatilityProfileBatch(rows=rows),
+        settings.stale_after_ms,
     )
 
 

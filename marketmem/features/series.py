@@ -4,12 +4,16 @@ A ``Series`` holds bars of one interval in ascending open time, one bar per open
 windows that build it deduplicate). Features take the last N bars *by time*; the window is
 complete when all N bars are there, i.e. when it has no gap. ``hourly`` rolls minute bars up
 into hour bars.
+
+Hour bars rolled up from minutes keep the open time of the newest minute under each of them:
+data is as old as that minute, not as the hour's nominal end. ``is_stale`` measures the age of
+the data under the last bar, and ``closed_hours`` keeps only the hours that really closed.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from marketmem.features.values import GAP, TOO_FEW_CANDLES, Null
 
@@ -19,7 +23,11 @@ HOUR_MS = 3_600_000
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """Bars of one interval; ``times`` are open times (ms), ascending and unique."""
+    """Bars of one interval; ``times`` are open times (ms), ascending and unique.
+
+    ``newest_minutes`` (bars rolled up from 1-minute bars) is the open time of the newest
+    minute under each bar; None when every bar's data reaches the bar's own end.
+    """
 
     interval_ms: int
     times: list[int]
@@ -28,6 +36,7 @@ class Series:
     lows: list[float]
     closes: list[float]
     volumes: list[float]
+    newest_minutes: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.times)
@@ -57,6 +66,7 @@ class Series:
         )
 
     def slice(self, start: int, stop: int | None = None) -> Series:
+        newest = self.newest_minutes
         return Series(
             self.interval_ms,
             self.times[start:stop],
@@ -65,6 +75,7 @@ class Series:
             self.lows[start:stop],
             self.closes[start:stop],
             self.volumes[start:stop],
+            None if newest is None else newest[start:stop],
         )
 
     def last_bars(self, n: int) -> Series:
@@ -97,6 +108,16 @@ class Series:
         """Last millisecond covered (close time of the last bar)."""
         return self.times[-1] + self.interval_ms - 1 if self.times else None
 
+    @property
+    def data_end_ms(self) -> int | None:
+        """Last millisecond the data under the last bar covers: the close time of the newest
+        minute under it, or the bar's own close time when it is not a rollup."""
+        if not self.times:
+            return None
+        if self.newest_minutes is None:
+            return self.times[-1] + self.interval_ms - 1
+        return self.newest_minutes[-1] + MINUTE_MS - 1
+
 
 def hourly(minutes: Series) -> Series:
     """Roll minute bars up into hour bars (open of the first, close of the last minute).
@@ -105,6 +126,7 @@ def hourly(minutes: Series) -> Series:
     hour with no minute at all is absent, which a feature then sees as a gap.
     """
     out = Series.empty(HOUR_MS)
+    newest: list[int] = []
     cur = -1
     for t, o, h, lo, c, v in zip(
         minutes.times,
@@ -124,6 +146,7 @@ def hourly(minutes: Series) -> Series:
             out.lows.append(lo)
             out.closes.append(c)
             out.volumes.append(v)
+            newest.append(t)
         else:
             if h > out.highs[-1]:
                 out.highs[-1] = h
@@ -131,7 +154,8 @@ def hourly(minutes: Series) -> Series:
                 out.lows[-1] = lo
             out.closes[-1] = c
             out.volumes[-1] += v
-    return out
+            newest[-1] = t
+    return replace(out, newest_minutes=newest)
 
 
 def full_window(series: Series, n: int) -> Series | Null:
@@ -152,5 +176,26 @@ def shortfall(window: Series, tail: Series) -> Null:
 
 
 def is_stale(series: Series, now_ms: int, stale_after_ms: int) -> bool:
-    end = series.end_ms
+    """Whether the data under the last bar ended more than ``stale_after_ms`` before now.
+
+    For an hour bar that is the age of its newest minute: with the minute feed stopped, hour
+    values go stale when minute values do, not once the forming hour's nominal end is old.
+    """
+    end = series.data_end_ms
     return end is not None and now_ms - end > stale_after_ms
+
+
+def has_fresh_data(series: Series, now_ms: int, stale_after_ms: int) -> bool:
+    return len(series) > 0 and not is_stale(series, now_ms, stale_after_ms)
+
+
+def closed_hours(hours: Series, now_ms: int) -> Series:
+    """The hour bars that are closed: every bar a later one follows (the next hour has started
+    with data), and the last bar only once the clock has passed its end and its minutes reach
+    its last minute. An hour interrupted by a feed stop is not closed."""
+    if not hours.times:
+        return hours
+    end = hours.times[-1] + hours.interval_ms
+    if now_ms >= end and hours.data_end_ms == end - 1:
+        return hours
+    return hours.slice(0, len(hours) - 1)

@@ -3,7 +3,10 @@
 Per timeframe the row covers the last ``bars`` intervals ending at the latest bar (which may
 still be forming). Indicators run on the gap-free tail of that window (a gap cuts history;
 too short a tail is ``gap`` or ``too_few_candles``); VWAP and the high/low range need the whole
-window. A timeframe whose latest bar ended more than ``stale_after_ms`` ago is all ``stale``.
+window. A timeframe whose data ended more than ``stale_after_ms`` ago is all ``stale``: for
+hour bars that is the close of the newest minute under the latest hour, so with the minute feed
+stopped the ``h1_`` columns go stale together with the ``m1_`` ones. The covered window ends
+where that data ends.
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ def indicator_set(
         put("low", r.low)
         put("range_pct", r.range_pct)
         put("range_position", r.position)
-    end = window.end_ms
+    end = window.data_end_ms
     assert end is not None
     return window.times[0], end
 

@@ -8,6 +8,12 @@
 - Regime: where the coin's recent hourly range volatility (Parkinson, mean over the last
   ``window`` closed hours) ranks among the same measure over its own hourly history; the
   percentile (mid-rank) maps to low / normal / high / extreme through configured cut-offs.
+  An hour is closed when a later hour has data, or when the clock has passed its end and its
+  minutes reach its last minute (``series.closed_hours``): an hour cut short by a feed stop
+  is not.
+
+Hour-based values (7 d estimators, ``atr_pct_1h``, the regime) are ``stale`` by the age of the
+newest minute under the latest hour bar, like the minute-based ones.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import math
 from dataclasses import dataclass
 
 from marketmem.features.indicators import atr_wilder
-from marketmem.features.series import Series, full_window, is_stale, shortfall
+from marketmem.features.series import Series, closed_hours, full_window, is_stale, shortfall
 from marketmem.features.values import (
     FLAT_PRICES,
     GAP,
@@ -265,7 +271,7 @@ def volatility_profile(
                 garman_klass(w7.opens, w7.highs, w7.lows, w7.closes, HOURS_PER_YEAR),
             )
         cols.put("atr_pct_1h", _atr_pct(h1, settings.atr_lookback_1h))
-        closed = h1.until(now_ms - now_ms % h1.interval_ms)
+        closed = closed_hours(h1, now_ms)
         r = regime(
             closed.times,
             closed.highs,
@@ -279,7 +285,7 @@ def volatility_profile(
         cols.label("regime", r.label)
         if closed.times:
             starts.append(closed.times[0])
-        end = h1.end_ms
+        end = h1.data_end_ms
         assert end is not None
         ends.append(end)
     if not ends:

@@ -7,6 +7,10 @@ in which a bus event and a database read arrive never matters. Hour bars come fr
 that features see prefers hours rolled up from the minute window (fresh, including the forming
 hour), and falls back to stored hours before it.
 
+Every hour bar knows the open time of its newest minute (features measure staleness by it).
+A stored rollup records only how many minutes it was built from, so its newest minute is taken
+as ``open + (minutes - 1)`` minutes: exact for a whole hour, never later than the truth.
+
 No I/O here: reading the database is the actor's job.
 """
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable
+from dataclasses import replace
 
 from marketmem.events import Candle
 from marketmem.features.series import HOUR_MS, MINUTE_MS, Series
@@ -23,8 +28,8 @@ KEEP_MINUTES = 24 * 60 + 90
 # Hours kept: 7 days for the 7 d estimators plus a margin.
 KEEP_HOURS = 7 * 24 + 3
 
-# (open, high, low, close, volume, minutes in the hour)
-HourBar = tuple[float, float, float, float, float, int]
+# (open, high, low, close, volume, minutes in the hour, open time of the newest minute)
+HourBar = tuple[float, float, float, float, float, int, int]
 
 
 class CoinWindow:
@@ -133,6 +138,7 @@ class CoinWindow:
             self.closes[j - 1],
             sum(self.volumes[i:j]),
             j - i,
+            times[j - 1],
         )
         self._hour_cache[hour] = bar
         return bar
@@ -147,6 +153,7 @@ class CoinWindow:
         """Hour bars: rolled up from minutes from the first whole hour of the minute window
         (including the forming hour), stored hours before it and where minutes are missing."""
         out = Series.empty(HOUR_MS)
+        newest: list[int] = []
         first_full = _ceil_hour(self.times[0]) if self.times else None
         hours = set(self.hours)
         if first_full is not None:
@@ -166,7 +173,8 @@ class CoinWindow:
             out.lows.append(bar[2])
             out.closes.append(bar[3])
             out.volumes.append(bar[4])
-        return out
+            newest.append(bar[6])
+        return replace(out, newest_minutes=newest)
 
 
 def _ceil_hour(t: int) -> int:
@@ -217,7 +225,8 @@ class CandleWindows:
     ) -> None:
         """Hour rollups read from the database: (coin, open_time_ms, o, h, l, c, v, minutes)."""
         for coin, t, o, h, lo, c, v, n in rows:
-            self.window(coin).put_hour(t, (o, h, lo, c, v, n))
+            newest = t + (max(n, 1) - 1) * MINUTE_MS
+            self.window(coin).put_hour(t, (o, h, lo, c, v, n, newest))
 
     def minutes(self, coin: str) -> Series:
         w = self.coins.get(coin)

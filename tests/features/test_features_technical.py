@@ -7,7 +7,7 @@ import math
 import pytest
 
 from marketmem.features import indicators as ind
-from marketmem.features.series import HOUR_MS, MINUTE_MS, Series
+from marketmem.features.series import HOUR_MS, MINUTE_MS, Series, hourly
 from marketmem.features.technical import COLUMNS, TechnicalSettings, technical_indicators
 
 
@@ -81,3 +81,26 @@ def test_constant_prices_and_zero_volume() -> None:
     assert r["m1_bb_pct_b"] == "flat_prices"
     assert r["m1_vwap"] == "zero_volume"
     assert r["m1_range_position"] == "flat_prices"
+
+
+@pytest.mark.parametrize("stopped_min", [16, 20, 70])
+def test_hour_columns_go_stale_with_the_minute_feed(stopped_min: int) -> None:
+    # The feed stopped right after the first minute of an hour: that hour bar nominally ends
+    # 59 minutes later, but its data is as old as that one minute.
+    m1 = series(1500, MINUTE_MS, start=25 * HOUR_MS - 1499 * MINUTE_MS)
+    h1 = hourly(m1)
+    assert h1.times[-1] == m1.times[-1] == 25 * HOUR_MS
+    now = (m1.end_ms or 0) + stopped_min * MINUTE_MS
+    cols, start, end = technical_indicators(m1, h1, now, SETTINGS)
+    assert {cols.reasons.get(c) for c in COLUMNS} == {"stale"}
+    assert (start, end) == (None, None)
+
+
+def test_hour_columns_stay_while_the_newest_minute_is_fresh() -> None:
+    m1 = series(1500, MINUTE_MS, start=25 * HOUR_MS - 1499 * MINUTE_MS)
+    h1 = hourly(m1)
+    now = (m1.end_ms or 0) + SETTINGS.stale_after_ms  # exactly at the threshold
+    cols, _, end = technical_indicators(m1, h1, now, SETTINGS)
+    assert cols.values["h1_close"] == m1.closes[-1] and cols.values["m1_close"] is not None
+    # The hour window covers data up to its newest minute, not to the hour's end.
+    assert end == m1.end_ms

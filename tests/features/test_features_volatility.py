@@ -6,9 +6,10 @@ import math
 
 import pytest
 
-from marketmem.features.series import HOUR_MS, MINUTE_MS, Series
+from marketmem.features.series import HOUR_MS, MINUTE_MS, Series, hourly
 from marketmem.features.values import FLAT_PRICES, GAP, STALE, TOO_FEW_CANDLES, ZERO_PRICE
 from marketmem.features.volatility import (
+    COLUMNS,
     HOURS_PER_YEAR,
     MINUTES_PER_YEAR,
     RegimeThresholds,
@@ -170,3 +171,44 @@ def test_profile_of_nothing() -> None:
     assert (start, end) == (None, None)
     assert set(cols.reasons.values()) == {"too_few_candles"}
     assert all(v is None for v in cols.values.values())
+
+
+def minutes_by_hour(ranges: list[float], *, last_hour_minutes: int = 60) -> Series:
+    """Minute bars, hour by hour: every minute of hour i has ln(H/L) = ranges[i]; the last
+    hour has only its first ``last_hour_minutes`` minutes."""
+    bars = []
+    for hour, r in enumerate(ranges):
+        n = last_hour_minutes if hour == len(ranges) - 1 else 60
+        for m in range(n):
+            t = hour * HOUR_MS + m * MINUTE_MS
+            bars.append((t, 100.0, 100.0 * math.exp(r), 100.0, 100.0, 1.0))
+    return Series.from_bars(MINUTE_MS, bars)
+
+
+def test_regime_ignores_an_hour_cut_short_by_a_feed_stop() -> None:
+    # 60 calm hours, then a wild hour whose minutes stop at :50 (the feed stopped).
+    m1 = minutes_by_hour([0.001] * 60 + [0.05], last_hour_minutes=50)
+    h1 = hourly(m1)
+    now = 61 * HOUR_MS + 2 * MINUTE_MS  # past the hour's end, not yet stale (12 min)
+    cols, _, _ = volatility_profile(m1, h1, now)
+    # The cut hour is not closed: the current window is hours 56-59, as calm as the rest.
+    assert cols.values["regime"] == "normal" and cols.values["regime_percentile"] == 0.5
+    # Had the hour run to its end, it would be closed and the regime extreme.
+    whole = minutes_by_hour([0.001] * 60 + [0.05])
+    cols, _, _ = volatility_profile(whole, hourly(whole), 61 * HOUR_MS + 2 * MINUTE_MS)
+    assert cols.values["regime"] == "extreme"
+
+
+@pytest.mark.parametrize("stopped_min", [16, 20, 70])
+def test_hour_values_go_stale_with_the_minute_feed(stopped_min: int) -> None:
+    m1 = minutes_by_hour([0.001] * 60 + [0.002], last_hour_minutes=1)  # stopped at 60:01
+    h1 = hourly(m1)
+    now = (m1.end_ms or 0) + stopped_min * MINUTE_MS
+    cols, start, end = volatility_profile(m1, h1, now)
+    assert set(cols.reasons.values()) == {STALE.reason}
+    assert set(cols.reasons) == set(COLUMNS)
+    assert (start, end) == (None, None)
+    fresh_now = (m1.end_ms or 0) + 15 * MINUTE_MS  # exactly at the threshold
+    cols, _, end = volatility_profile(m1, h1, fresh_now)
+    assert cols.values["atr_pct_1h"] is not None and cols.values["regime"] is not None
+    assert end == m1.end_ms

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from marketmem.events import Candle
-from marketmem.features.series import HOUR_MS, MINUTE_MS, Series, full_window, hourly
+from marketmem.features.series import (
+    HOUR_MS,
+    MINUTE_MS,
+    Series,
+    closed_hours,
+    full_window,
+    has_fresh_data,
+    hourly,
+    is_stale,
+)
 from marketmem.features.values import GAP, TOO_FEW_CANDLES
 from marketmem.features.windows import KEEP_MINUTES, CandleWindows, CoinWindow
 
@@ -113,3 +122,90 @@ def test_hour_series_prefers_minutes_and_falls_back_to_stored_hours() -> None:
     assert w.hours("BTC").closes[2] == 10.5  # minute 149 is still the last one
     w.apply([candle(149, close=50.0, upd=2)])
     assert w.hours("BTC").closes[2] == 50.0
+
+
+# --- the age of hour bars: their newest minute ---------------------------------------------
+
+
+def minutes(idx: list[int]) -> Series:
+    return Series.from_bars(MINUTE_MS, [bar(i) for i in idx])
+
+
+def test_hourly_keeps_the_newest_minute_of_each_hour() -> None:
+    h = hourly(minutes([0, 1, 59, 60, 75]))
+    assert h.times == [0, HOUR_MS]
+    assert h.newest_minutes == [59 * MINUTE_MS, 75 * MINUTE_MS]
+    assert h.data_end_ms == 76 * MINUTE_MS - 1  # the close of minute 75
+    assert h.end_ms == 2 * HOUR_MS - 1  # the hour's nominal end, 44 minutes later
+    assert h.slice(0, 1).data_end_ms == HOUR_MS - 1
+    assert hourly(Series.empty(MINUTE_MS)).data_end_ms is None
+    # A series that is not a rollup: its data reaches each bar's end.
+    assert Series.from_bars(HOUR_MS, [(0, 1, 1, 1, 1, 1)]).data_end_ms == HOUR_MS - 1
+
+
+def test_hour_staleness_is_the_age_of_the_newest_minute() -> None:
+    stale_after = 15 * MINUTE_MS
+    h = hourly(minutes(list(range(61))))  # the feed stopped after minute 60 (01:00)
+    end = 61 * MINUTE_MS - 1
+    assert not is_stale(h, end + stale_after, stale_after)  # exactly at the threshold
+    assert is_stale(h, end + stale_after + 1, stale_after)
+    # 20 and 70 minutes after the stop the forming hour 01:00 has not even ended nominally.
+    assert is_stale(h, end + 20 * MINUTE_MS, stale_after)
+    assert is_stale(h, end + 70 * MINUTE_MS, stale_after)
+    assert not is_stale(Series.empty(HOUR_MS), 10**12, stale_after)
+    assert not has_fresh_data(Series.empty(HOUR_MS), 0, stale_after)
+    one = hourly(minutes([30]))
+    assert has_fresh_data(one, 31 * MINUTE_MS, stale_after)
+    assert not has_fresh_data(one, 31 * MINUTE_MS + stale_after, stale_after)
+    # A gap of hours before the latest one does not matter: only its newest minute does.
+    gapped = hourly(minutes([0, 1, 180, 181]))
+    assert gapped.times == [0, 3 * HOUR_MS]
+    assert not is_stale(gapped, 182 * MINUTE_MS + stale_after - 1, stale_after)
+
+
+def test_closed_hours_are_complete_or_followed_by_data() -> None:
+    assert len(closed_hours(Series.empty(HOUR_MS), 10**12)) == 0
+    whole = hourly(minutes(list(range(60))))
+    assert closed_hours(whole, HOUR_MS - 1).times == []  # its last minute is still forming
+    assert closed_hours(whole, HOUR_MS).times == [0]  # exactly at its end
+    cut = hourly(minutes(list(range(50))))  # the feed stopped at 00:50
+    assert closed_hours(cut, HOUR_MS + 2 * MINUTE_MS).times == []
+    assert closed_hours(cut, 10 * HOUR_MS).times == []  # however late: it never closed
+    # Once the next hour has data the cut hour counts as closed; the forming one does not.
+    resumed = hourly(minutes([*range(50), 61]))
+    assert closed_hours(resumed, 62 * MINUTE_MS).times == [0]
+    # Missing minutes inside an hour (no trades) do not keep it open; its last minute does.
+    sparse = hourly(minutes([0, 30, 59]))
+    assert closed_hours(sparse, HOUR_MS).times == [0]
+    # A gap: the hours before it are closed, the last one follows the rule above.
+    gapped = hourly(minutes([*range(60), *range(180, 240)]))
+    assert closed_hours(gapped, 4 * HOUR_MS).times == [0, 3 * HOUR_MS]
+    assert closed_hours(gapped, 4 * HOUR_MS - 1).times == [0]
+
+
+def test_window_hours_carry_their_newest_minute() -> None:
+    w = CandleWindows()
+    w.apply_hours([("BTC", 0, 1, 2, 0.5, 1.5, 9, 60), ("BTC", HOUR_MS, 1, 2, 0.5, 1.5, 9, 45)])
+    stored = w.hours("BTC")
+    # A stored rollup records only its minute count: whole hours end at their last minute;
+    # a partial one is taken as no newer than its count allows.
+    assert stored.newest_minutes == [59 * MINUTE_MS, HOUR_MS + 44 * MINUTE_MS]
+    w.apply([candle(120 + i, upd=1) for i in range(10)])  # 02:00-02:09 from minutes
+    h = w.hours("BTC")
+    assert h.times == [0, HOUR_MS, 2 * HOUR_MS]
+    assert h.newest_minutes is not None and h.newest_minutes[-1] == 129 * MINUTE_MS
+    assert h.data_end_ms == w.minutes("BTC").end_ms
+    assert len(w.hours("ETH")) == 0 and w.hours("ETH").data_end_ms is None
+
+
+def test_trimmed_hours_keep_their_newest_minute() -> None:
+    cw = CoinWindow()
+    total = KEEP_MINUTES + 180
+    for i in range(total):
+        if i % 60 != 59 or i < 120:  # from hour 2 on, every hour lacks its last minute
+            cw.upsert(i * MINUTE_MS, 10.0, 11.0, 9.0, 10.0, 1.0, 0)
+    cw.trim()
+    h = cw.hour_series()
+    assert h.newest_minutes is not None
+    assert h.newest_minutes[:3] == [59 * MINUTE_MS, 119 * MINUTE_MS, 178 * MINUTE_MS]
+    assert cw.hours[2 * HOUR_MS][6] == 178 * MINUTE_MS  # moved out of the minute window
