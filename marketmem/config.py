@@ -120,6 +120,9 @@ class HyperliquidFeatures(Base):
     quadrant_oi_pct: Annotated[float, msgspec.Meta(ge=0)] = 0.1
     # One metaAndAssetCtxs answer is shared by the channels that run within this many seconds.
     ctx_max_age_s: PositiveSeconds = 60.0
+    # The first candle-based pass after start waits at most this long for the stream's first
+    # backfill to give every coin a recent bar.
+    first_run_wait_s: Annotated[float, msgspec.Meta(ge=0)] = 60.0
 
 
 class HyperliquidConfig(Base):

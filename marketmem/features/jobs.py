@@ -191,6 +191,13 @@ async def _candle_channel(
     st = feature_state(ctx.rt)
     await st.keeper.ensure_fresh()
     coins = await candle_coins(st)
+
+    def every_coin_fed() -> bool:
+        now = ctx.rt.clock.now_ms()
+        return all(has_fresh_data(st.windows.minutes(c), now, stale_after_ms) for c in coins)
+
+    # The first pass of a fresh service waits for the stream's first backfill.
+    await st.keeper.wait_for_input(every_coin_fed, st.cfg.first_run_wait_s)
     if not coins:
         raise FeatureRunFailed(
             f'{NO_CANDLES} (coins = ["*"] and the registry lists no perp either)'

@@ -9,6 +9,9 @@ there. Seeds merge by ``updated_at_ms`` (see ``windows``), so a seed racing bus 
 
 While the actor is not running (a one-off ``ingest``, or between restarts) nothing feeds the
 windows, so a feature run reseeds them itself when the last seed is older than a minute.
+
+``wait_for_input`` lets the first feature pass of a fresh service wait (bounded) until the
+stream's first backfill has given every coin a recent bar, instead of failing for want of it.
 """
 
 from __future__ import annotations
@@ -71,6 +74,9 @@ class WindowKeeper:
         self.live = False
         self.seeds = 0
         self.applied = 0
+        # Set (and renewed) whenever bars reach the windows from the bus.
+        self._fed = trio.Event()
+        self._input_waited = trio.Event()
 
     def _subscribe(self) -> trio.MemoryReceiveChannel[Event]:
         if self._rx is None:
@@ -138,8 +144,22 @@ class WindowKeeper:
             async for event in rx:
                 if isinstance(event, CandleBatch):
                     self.applied += self.windows.apply(event.rows)
+                    self._fed.set()
+                    self._fed = trio.Event()
         finally:
             self.live = False
+
+    async def wait_for_input(self, ready: Callable[[], bool], timeout_s: float) -> None:
+        """Once per process, when the actor feeds the windows (it is subscribed, if perhaps
+        not started yet): wait up to ``timeout_s`` until ``ready()`` holds (checked whenever
+        bars arrive)."""
+        if self._input_waited.is_set() or self._rx is None:
+            return
+        # Every pass that starts before the first wait ended waits too (they run concurrently).
+        with trio.move_on_after(timeout_s):
+            while not ready():
+                await self._fed.wait()
+        self._input_waited.set()
 
 
 def _read_seed(

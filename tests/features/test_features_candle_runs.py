@@ -186,3 +186,33 @@ async def test_only_stale_candles_fail_the_run(
         assert stored_runs(rt, channel)[0]["rows_written"] == 0
     btc = latest_row(rt, "hyperliquid_volatility_profiles", "BTC")
     assert btc["null_reasons"]["close"] == "stale"
+
+
+async def test_the_first_pass_waits_for_the_streams_first_backfill(
+    make_config: Callable[..., Config], autojump_clock: object
+) -> None:
+    async with pipeline(make_config, ["BTC", "ETH"]) as rt:
+        t0 = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            results: dict[str, RunFinished] = {}
+
+            async def run(channel: str) -> None:
+                results[channel] = await execute_run(rt, "hyperliquid", channel, JOBS[channel])
+
+            for channel in CANDLE_CHANNELS:
+                nursery.start_soon(run, channel)
+            await trio.sleep(5)  # the backfill arrives coin by coin
+            await publish_minutes(rt, "BTC", T0_MIN - 300, T0_MIN + 5)
+            await trio.sleep(3)
+            await publish_minutes(rt, "ETH", T0_MIN - 300, T0_MIN + 8)
+        assert trio.current_time() - t0 < 15  # waited for the bars, not the whole timeout
+        for channel, result in results.items():
+            assert (result.status, result.rows_written, result.error) == ("ok", 2, None), channel
+        # Later passes never wait: with the feed gone for good they fail at once.
+        await trio.sleep(3600)
+        t1 = trio.current_time()
+        late = await execute_run(
+            rt, "hyperliquid", "technical_indicators", JOBS["technical_indicators"]
+        )
+        assert trio.current_time() - t1 < 1
+        assert late.status == "failed"
