@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from marketmem.http.body import decode_body
+from marketmem.http.body import MAX_BODY_DEPTH, decode_body, nesting_depth
 from marketmem.http.errors import ApiError
 from marketmem.http.params import OFFSET, Param, limit_param, parse_query
 from marketmem.http.schemas import LatestDataRequest
@@ -117,3 +117,25 @@ def test_bad_bodies_are_422_naming_the_field(body: bytes, message: str) -> None:
         decode_body(body, LatestDataRequest)
     assert info.value.status == 422
     assert info.value.message.startswith(message)
+
+
+def test_nesting_depth_counts_arrays_and_objects() -> None:
+    assert nesting_depth(1) == 0
+    assert nesting_depth([]) == 1
+    assert nesting_depth({"a": [1, {"b": []}], "c": 2}) == 4
+
+
+@pytest.mark.parametrize("depth", [MAX_BODY_DEPTH + 1, 500, 10_000, 60_000])
+def test_json_nested_too_deep_is_a_422_not_a_recursion_error(depth: int) -> None:
+    with pytest.raises(ApiError) as info:
+        decode_body(b"[" * depth + b"]" * depth, LatestDataRequest)
+    assert info.value.status == 422
+    assert info.value.message == f"body: JSON nested deeper than {MAX_BODY_DEPTH} levels"
+
+
+def test_json_at_the_depth_limit_is_validated_as_usual() -> None:
+    depth = MAX_BODY_DEPTH - 1
+    body = b'{"include":' + b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(ApiError) as info:
+        decode_body(body, LatestDataRequest)
+    assert info.value.message.startswith("include[0]: Expected str"), info.value.message

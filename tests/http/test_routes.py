@@ -11,6 +11,10 @@ import msgspec
 import pytest
 from httpkit import T0_MS, World, run_events, seed
 
+from marketmem.clock import FixedClock
+from marketmem.config import Config
+from marketmem.http.app import create_app
+from marketmem.http.openapi import RouteSpec
 from marketmem.http.readers import Readers, Unavailable, default_readers
 from marketmem.http.schemas import (
     AssetsResponse,
@@ -27,6 +31,9 @@ BEARER_ROUTES = [
     "/api/v1/polymarket/markets/search",
     "/api/v1/defillama/subjects/search",
 ]
+# The route table, read at collection (the app builds it without touching a database).
+ROUTES: list[RouteSpec] = create_app(Config(), FixedClock(0)).state.api.specs
+BODY_ROUTES = [spec for spec in ROUTES if spec.body is not None]
 
 
 def error_of(response: httpx.Response, status: int, code: str) -> str:
@@ -358,3 +365,26 @@ async def test_openapi_describes_every_route(client: httpx.AsyncClient) -> None:
 
     walk(doc)
     assert refs and refs <= set(schemas)
+
+
+def nested(shape: str, depth: int) -> bytes:
+    if shape == "arrays":
+        return b"[" * depth + b"]" * depth
+    if shape == "objects":
+        return b'{"a":' * depth + b"1" + b"}" * depth
+    # Deep inside a field the body may have.
+    return b'{"include":' + b"[" * depth + b"]" * depth + b"}"
+
+
+@pytest.mark.parametrize("depth", [500, 10_000])
+@pytest.mark.parametrize("shape", ["arrays", "objects", "in_a_field"])
+@pytest.mark.parametrize("spec", BODY_ROUTES, ids=lambda s: s.operation_id)
+async def test_json_nested_too_deep_is_422_on_every_body_route(
+    client: httpx.AsyncClient, world: World, spec: RouteSpec, shape: str, depth: int
+) -> None:
+    path = spec.path.replace("{clone_id}", "c1").replace("{symbol}", "BTC")
+    body = nested(shape, depth)
+    r = await client.request(spec.method, path, headers=world.auth(world.alice), content=body)
+    message = error_of(r, 422, "invalid_parameter")
+    assert message.startswith("body: ") and "nested deeper than" in message, message
+    assert "\n" not in message and "Traceback" not in message
