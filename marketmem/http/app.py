@@ -5,7 +5,8 @@ drive it through ``httpx.ASGITransport``. Handlers parse what needs no database 
 thread, then make one call into a worker thread that authenticates, validates and reads
 (so 401 and 403 come before 422, and a request costs one thread hop). latest-data answers
 from memory, with no hop, while its token and clone checks and the composed answer are
-younger than ``[http] cache_s``.
+younger than ``[http] cache_s``. In front of every route, ``BodyLimit`` reads the request body
+to its end (a route that takes none ignores it) or refuses it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import apsw
 import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -31,6 +33,7 @@ from marketmem.http import metrics
 from marketmem.http.access import CachedAccess, check_clone
 from marketmem.http.auth import bearer_token
 from marketmem.http.body import MAX_BODY_BYTES, decode_body
+from marketmem.http.bodylimit import BodyLimit
 from marketmem.http.cache import KeyedTtlCache, TtlCache
 from marketmem.http.dashboard import read_dashboard
 from marketmem.http.errors import ApiError, api_error_response, error_response, unauthorized
@@ -323,7 +326,7 @@ class Api:
             raise unauthorized("missing bearer token (Authorization: Bearer <token>)")
         clone_id = request.path_params["clone_id"]
         symbol = request.path_params["symbol"]
-        body = await read_body(request)
+        body = await request.body()  # BodyLimit has refused one over MAX_BODY_BYTES
         items = request.query_params.multi_items()
         now = self.clock.now_ms()
         # Fast path, all in memory on the trio thread: the token and the clone were checked,
@@ -430,21 +433,6 @@ def search(fn: Callable[..., list[T]], conn: apsw.Connection, **kwargs: Any) -> 
         raise ApiError(422, "invalid_parameter", str(exc)) from None
 
 
-async def read_body(request: Request) -> bytes:
-    """The request body, refused with 413 past ``MAX_BODY_BYTES``."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ApiError(413, "body_too_large", f"request body over {MAX_BODY_BYTES} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ApiError(413, "body_too_large", f"request body over {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _failure_response(route: str, request: Request, exc: Exception) -> Response:
     """Map an exception raised by a handler to an error response, logging with context."""
     if isinstance(exc, ApiError):
@@ -523,6 +511,10 @@ def create_app(
         )
         for spec in api.specs
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(BodyLimit, limit=MAX_BODY_BYTES)],
+        exception_handlers={HTTPException: _http_exception},
+    )
     app.state.api = api
     return app

@@ -14,6 +14,7 @@ from httpkit import T0_MS, World, run_events, seed
 from marketmem.clock import FixedClock
 from marketmem.config import Config
 from marketmem.http.app import create_app
+from marketmem.http.body import MAX_BODY_BYTES
 from marketmem.http.openapi import RouteSpec
 from marketmem.http.readers import Readers, Unavailable, default_readers
 from marketmem.http.schemas import (
@@ -293,9 +294,6 @@ async def test_unknown_route_and_wrong_method_are_json_errors(client: httpx.Asyn
 
 
 async def test_no_database_yet_is_503(make_config: Callable[..., Any], tmp_path: Any) -> None:
-    from marketmem.clock import FixedClock
-    from marketmem.http.app import create_app
-
     config = make_config()
     app = create_app(config, FixedClock(T0_MS))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
@@ -388,3 +386,14 @@ async def test_json_nested_too_deep_is_422_on_every_body_route(
     message = error_of(r, 422, "invalid_parameter")
     assert message.startswith("body: ") and "nested deeper than" in message, message
     assert "\n" not in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize("path", ["/api/v1/assets", "/api/v1/ingestion/dashboard", "/metrics"])
+async def test_a_get_route_ignores_a_small_body_and_refuses_a_large_one(
+    client: httpx.AsyncClient, world: World, path: str
+) -> None:
+    headers = world.auth(world.alice)
+    r = await client.request("GET", path, headers=headers, content=b'{"ignored": true}')
+    assert r.status_code == 200, r.text
+    r = await client.request("GET", path, headers=headers, content=b"x" * (MAX_BODY_BYTES + 1))
+    assert error_of(r, 413, "body_too_large") == f"request body over {MAX_BODY_BYTES} bytes"
