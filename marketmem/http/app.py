@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 _json = msgspec.json.Encoder()
 
 DEFAULT_LIMIT = 20
+# marketmem.sources.defillama.subjects.KINDS (not imported: a build may leave DefiLlama out).
+SUBJECT_KINDS = ("chain", "protocol", "stablecoin")
 HEALTH_TTL_MS = 1_000
 DASHBOARD_TTL_MS = 2_000
 
@@ -171,7 +173,7 @@ class Api:
                 "bearer",
                 params=(
                     q,
-                    Param("kind", "string", "subject kind (e.g. protocol, chain)", max_length=40),
+                    Param("kind", "string", "only subjects of this kind", choices=SUBJECT_KINDS),
                     asset,
                     limit,
                     OFFSET,

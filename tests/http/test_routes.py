@@ -25,6 +25,7 @@ from marketmem.http.schemas import (
     MarketsSearchResponse,
     SubjectsSearchResponse,
 )
+from marketmem.sources.defillama.subjects import KINDS
 
 BEARER_ROUTES = [
     "/api/v1/assets",
@@ -156,6 +157,9 @@ async def test_search_routes_validate_cap_and_pass_parameters(
         ("/api/v1/polymarket/markets/search", {"limit": "ten"}, "limit"),
         ("/api/v1/polymarket/markets/search", {"status": "pending"}, "status"),
         ("/api/v1/polymarket/markets/search", {"offset": "-1"}, "offset"),
+        ("/api/v1/polymarket/markets/search", {"offset": "10001"}, "offset"),
+        ("/api/v1/defillama/subjects/search", {"kind": "bogus"}, "kind"),
+        ("/api/v1/defillama/subjects/search", {"offset": "10001"}, "offset"),
         ("/api/v1/defillama/subjects/search", {"q": "x" * 500}, "q"),
         ("/api/v1/ingestion/health", {"verbose": "1"}, "verbose"),
     ],
@@ -345,6 +349,11 @@ async def test_openapi_describes_every_route(client: httpx.AsyncClient) -> None:
     assert {p["name"] for p in latest["parameters"]} == {"clone_id", "symbol"}
     search = doc["paths"]["/api/v1/polymarket/markets/search"]["get"]
     assert [p["name"] for p in search["parameters"]] == ["q", "asset", "status", "limit", "offset"]
+    offset = next(p for p in search["parameters"] if p["name"] == "offset")
+    assert offset["schema"]["maximum"] == 10_000 and "at most 10000" in offset["description"]
+    subjects = doc["paths"]["/api/v1/defillama/subjects/search"]["get"]
+    kind = next(p for p in subjects["parameters"] if p["name"] == "kind")
+    assert kind["schema"]["enum"] == list(KINDS)
     assert search["security"] == [{"bearer": []}]
     assert "security" not in doc["paths"]["/api/v1/ingestion/dashboard"]["get"]
     # Every reference resolves.
