@@ -31,7 +31,7 @@ from marketmem.clock import WallClock
 from marketmem.config import Config
 from marketmem.http import metrics
 from marketmem.http.access import CachedAccess, check_clone
-from marketmem.http.auth import bearer_token
+from marketmem.http.auth import MalformedAuthorization, bearer_token
 from marketmem.http.body import MAX_BODY_BYTES, decode_body
 from marketmem.http.bodylimit import BodyLimit
 from marketmem.http.cache import KeyedTtlCache, TtlCache
@@ -75,6 +75,20 @@ def _version() -> str:
         return metadata.version("marketmem")
     except metadata.PackageNotFoundError:
         return "0.0.0"
+
+
+def request_token(request: Request) -> str | None:
+    """The request's bearer token, None without an Authorization header; a 401 saying the
+    header is malformed when it is there but is not ``Bearer <token>``."""
+    headers = request.headers.getlist("authorization")
+    try:
+        if len(headers) > 1:
+            raise MalformedAuthorization("it is given more than once")
+        return bearer_token(headers[0] if headers else None)
+    except MalformedAuthorization as exc:
+        raise unauthorized(
+            f"malformed Authorization header: {exc} (expected Authorization: Bearer <token>)"
+        ) from None
 
 
 def json_response(value: Any) -> Response:
@@ -234,7 +248,7 @@ class Api:
     # --- handlers --------------------------------------------------------------------------
 
     async def assets(self, request: Request) -> Response:
-        token = bearer_token(request.headers.get("authorization"))
+        token = request_token(request)
         items = request.query_params.multi_items()
         params = self.spec("listAssets").params
         now = self.clock.now_ms()
@@ -250,7 +264,7 @@ class Api:
         return json_response(await self.pool.run(work))
 
     async def health(self, request: Request) -> Response:
-        token = bearer_token(request.headers.get("authorization"))
+        token = request_token(request)
         items = request.query_params.multi_items()
         now = self.clock.now_ms()
 
@@ -274,7 +288,7 @@ class Api:
         return json_response(await self.pool.run(work))
 
     async def markets_search(self, request: Request) -> Response:
-        token = bearer_token(request.headers.get("authorization"))
+        token = request_token(request)
         items = request.query_params.multi_items()
         params = self.spec("searchPolymarketMarkets").params
         now = self.clock.now_ms()
@@ -299,7 +313,7 @@ class Api:
         return json_response(await self.pool.run(work))
 
     async def subjects_search(self, request: Request) -> Response:
-        token = bearer_token(request.headers.get("authorization"))
+        token = request_token(request)
         items = request.query_params.multi_items()
         params = self.spec("searchDefillamaSubjects").params
         now = self.clock.now_ms()
@@ -323,7 +337,7 @@ class Api:
         return json_response(await self.pool.run(work))
 
     async def latest_data(self, request: Request) -> Response:
-        token = bearer_token(request.headers.get("authorization"))
+        token = request_token(request)
         if token is None:
             raise unauthorized("missing bearer token (Authorization: Bearer <token>)")
         clone_id = request.path_params["clone_id"]

@@ -85,6 +85,47 @@ async def test_bearer_routes_refuse_missing_bad_and_revoked_tokens(
         assert r.headers["www-authenticate"].startswith("Bearer")
 
 
+MISSING = "missing bearer token (Authorization: Bearer <token>)"
+
+
+def malformed(why: str) -> str:
+    return f"malformed Authorization header: {why} (expected Authorization: Bearer <token>)"
+
+
+@pytest.mark.parametrize("path", [*BEARER_ROUTES, "/api/v1/clones/c1/assets/BTC/latest-data"])
+async def test_a_malformed_authorization_header_is_not_called_missing(
+    client: httpx.AsyncClient, world: World, path: str
+) -> None:
+    method = "POST" if path.endswith("latest-data") else "GET"
+    cases: list[tuple[list[tuple[str, str]], str]] = [
+        ([], MISSING),
+        (
+            [("Authorization", f"Bearer {world.alice} extra")],
+            malformed("more than one word after Bearer"),
+        ),
+        ([("Authorization", "Bearer")], malformed("no token after Bearer")),
+        ([("Authorization", "Bearer  ")], malformed("no token after Bearer")),
+        ([("Authorization", "Basic xyz")], malformed("its scheme is not Bearer")),
+        ([("Authorization", world.alice)], malformed("its scheme is not Bearer")),
+        ([("Authorization", "")], malformed("it is empty")),
+        (
+            [
+                ("Authorization", f"Bearer {world.alice}"),
+                ("Authorization", f"Bearer {world.alice}"),
+            ],
+            malformed("it is given more than once"),
+        ),
+    ]
+    for headers, message in cases:
+        r = await client.request(method, path, headers=headers)
+        assert error_of(r, 401, "unauthorized") == message, headers
+        assert r.headers["www-authenticate"].startswith("Bearer")
+        assert world.alice not in r.text  # a token sent without its scheme is not echoed
+    # Two spaces between the scheme and the token are allowed (RFC 6750: 1*SP).
+    r = await client.request(method, path, headers={"Authorization": f"Bearer  {world.alice}"})
+    assert r.status_code == 200, r.text
+
+
 async def test_assets_passes_filters_and_returns_rows(
     make_client: Callable[..., httpx.AsyncClient], world: World
 ) -> None:
