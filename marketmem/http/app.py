@@ -5,7 +5,8 @@ drive it through ``httpx.ASGITransport``. Handlers parse what needs no database 
 thread, then make one call into a worker thread that authenticates, validates and reads
 (so 401 and 403 come before 422, and a request costs one thread hop). latest-data answers
 from memory, with no hop, while its token and clone checks and the composed answer are
-younger than ``[http] cache_s``.
+younger than ``[http] cache_s``. In front of every route, ``BodyLimit`` reads the request body
+to its end (a route that takes none ignores it) or refuses it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import apsw
 import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -29,8 +31,9 @@ from marketmem.clock import WallClock
 from marketmem.config import Config
 from marketmem.http import metrics
 from marketmem.http.access import CachedAccess, check_clone
-from marketmem.http.auth import bearer_token
+from marketmem.http.auth import MalformedAuthorization, bearer_token
 from marketmem.http.body import MAX_BODY_BYTES, decode_body
+from marketmem.http.bodylimit import BodyLimit
 from marketmem.http.cache import KeyedTtlCache, TtlCache
 from marketmem.http.dashboard import read_dashboard
 from marketmem.http.errors import ApiError, api_error_response, error_response, unauthorized
@@ -57,6 +60,8 @@ log = logging.getLogger(__name__)
 _json = msgspec.json.Encoder()
 
 DEFAULT_LIMIT = 20
+# marketmem.sources.defillama.subjects.KINDS (not imported: a build may leave DefiLlama out).
+SUBJECT_KINDS = ("chain", "protocol", "stablecoin")
 HEALTH_TTL_MS = 1_000
 DASHBOARD_TTL_MS = 2_000
 
@@ -70,6 +75,20 @@ def _version() -> str:
         return metadata.version("marketmem")
     except metadata.PackageNotFoundError:
         return "0.0.0"
+
+
+def request_token(request: Request) -> str | None:
+    """The request's bearer token, None without an Authorization header; a 401 saying the
+    header is malformed when it is there but is not ``Bearer <token>``."""
+    headers = request.headers.getlist("authorization")
+    try:
+        if len(headers) > 1:
+            raise MalformedAuthorization("it is given more than once")
+        return bearer_token(headers[0] if headers else None)
+    except MalformedAuthorization as exc:
+        raise unauthorized(
+            f"malformed Authorization header: {exc} (expected Authorization: Bearer <token>)"
+        ) from None
 
 
 def json_response(value: Any) -> Response:
@@ -168,7 +187,7 @@ class Api:
                 "bearer",
                 params=(
                     q,
-                    Param("kind", "string", "subject kind (e.g. protocol, chain)", max_length=40),
+                    Param("kind", "string", "only subjects of this kind", choices=SUBJECT_KINDS),
                     asset,
                     limit,
                     OFFSET,
@@ -229,7 +248,7 @@ class Api:
     # --- handlers --------------------------------------------------------------------------
 
     async def assets(self, request: Request) -> Response:
-        token = bearer_token(request.headers.get("authorization"))
+        token = request_token(request)
         items = request.query_params.multi_items()
         params = self.spec("listAssets").params
         now = self.clock.now_ms()
@@ -245,7 +264,7 @@ class Api:
         return json_response(await self.pool.run(work))
 
     async def health(self, request: Request) -> Response:
-        token = bearer_token(request.headers.get("authorization"))
+        token = request_token(request)
         items = request.query_params.multi_items()
         now = self.clock.now_ms()
 
@@ -269,7 +288,7 @@ class Api:
         return json_response(await self.pool.run(work))
 
     async def markets_search(self, request: Request) -> Response:
-        token = bearer_token(request.headers.get("authorization"))
+        token = request_token(request)
         items = request.query_params.multi_items()
         params = self.spec("searchPolymarketMarkets").params
         now = self.clock.now_ms()
@@ -294,7 +313,7 @@ class Api:
         return json_response(await self.pool.run(work))
 
     async def subjects_search(self, request: Request) -> Response:
-        token = bearer_token(request.headers.get("authorization"))
+        token = request_token(request)
         items = request.query_params.multi_items()
         params = self.spec("searchDefillamaSubjects").params
         now = self.clock.now_ms()
@@ -318,12 +337,12 @@ class Api:
         return json_response(await self.pool.run(work))
 
     async def latest_data(self, request: Request) -> Response:
-        token = bearer_token(request.headers.get("authorization"))
+        token = request_token(request)
         if token is None:
             raise unauthorized("missing bearer token (Authorization: Bearer <token>)")
         clone_id = request.path_params["clone_id"]
         symbol = request.path_params["symbol"]
-        body = await read_body(request)
+        body = await request.body()  # BodyLimit has refused one over MAX_BODY_BYTES
         items = request.query_params.multi_items()
         now = self.clock.now_ms()
         # Fast path, all in memory on the trio thread: the token and the clone were checked,
@@ -430,21 +449,6 @@ def search(fn: Callable[..., list[T]], conn: apsw.Connection, **kwargs: Any) -> 
         raise ApiError(422, "invalid_parameter", str(exc)) from None
 
 
-async def read_body(request: Request) -> bytes:
-    """The request body, refused with 413 past ``MAX_BODY_BYTES``."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ApiError(413, "body_too_large", f"request body over {MAX_BODY_BYTES} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ApiError(413, "body_too_large", f"request body over {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _failure_response(route: str, request: Request, exc: Exception) -> Response:
     """Map an exception raised by a handler to an error response, logging with context."""
     if isinstance(exc, ApiError):
@@ -523,6 +527,10 @@ def create_app(
         )
         for spec in api.specs
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(BodyLimit, limit=MAX_BODY_BYTES)],
+        exception_handlers={HTTPException: _http_exception},
+    )
     app.state.api = api
     return app

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 PREFIX = "mm"
 _TOKEN_RE = re.compile(r"mm_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
+# RFC 6750's b64token: what a bearer token may be made of.
+_B64TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 _DUMMY_HASH = hashlib.sha256(b"marketmem-no-such-token").hexdigest()
 
 
@@ -43,15 +45,30 @@ def token_id_of(token: str) -> str | None:
     return match.group(1) if match else None
 
 
+class MalformedAuthorization(ValueError):
+    """An Authorization header that is there but is not ``Bearer <token>``; says what is wrong."""
+
+
 def bearer_token(header: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive)."""
-    if not header:
+    """The token of an ``Authorization: Bearer <token>`` header, None when there is no header.
+
+    As RFC 6750 has it, the scheme is case-insensitive and spaces separate it from the one
+    token. Any other header raises ``MalformedAuthorization``.
+    """
+    if header is None:
         return None
-    scheme, _, value = header.strip().partition(" ")
-    value = value.strip()
-    if scheme.lower() != "bearer" or not value or " " in value:
-        return None
-    return value
+    words = header.split()
+    if not words:
+        raise MalformedAuthorization("it is empty")
+    if words[0].lower() != "bearer":
+        raise MalformedAuthorization("its scheme is not Bearer")
+    if len(words) == 1:
+        raise MalformedAuthorization("no token after Bearer")
+    if len(words) > 2:
+        raise MalformedAuthorization("more than one word after Bearer")
+    if not _B64TOKEN_RE.fullmatch(words[1]):
+        raise MalformedAuthorization("the token has characters no bearer token has")
+    return words[1]
 
 
 def verify_token(token: str, stored_hash: str | None) -> bool:

@@ -12,6 +12,9 @@ from marketmem.http.errors import ApiError, invalid_parameter
 T = TypeVar("T")
 
 MAX_BODY_BYTES = 64 * 1024
+# Deeper than any body the API takes (two levels); past it a body is refused before the
+# recursive steps below ever see it.
+MAX_BODY_DEPTH = 32
 
 _AT_RE = re.compile(r" - at `\$([^`]*)`$")
 _UNKNOWN_RE = re.compile(r"Object contains unknown field `([^`]*)`")
@@ -30,6 +33,20 @@ def body_error(exc: msgspec.ValidationError) -> ApiError:
     return invalid_parameter(path or "body", what.replace("`", ""))
 
 
+def nesting_depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a decoded JSON value (0 for a scalar)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in node)
+    return deepest
+
+
 def integral_floats_as_ints(value: Any) -> Any:
     """JSON does not tell 21 from 21.0 (JSON Schema calls both integers); msgspec does."""
     if isinstance(value, float) and value.is_integer():
@@ -45,10 +62,16 @@ def decode_body(data: bytes, type_: type[T]) -> T:
     """``type_()`` for an empty body, else the decoded Struct; raises a 422 ``ApiError``."""
     if not data.strip():
         return msgspec.convert({}, type_)
+    too_deep = invalid_parameter("body", f"JSON nested deeper than {MAX_BODY_DEPTH} levels")
     try:
         raw = msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
         raise invalid_parameter("body", f"not valid JSON ({exc})") from None
+    except RecursionError:
+        # msgspec stops at Python's recursion limit (what is left of it on this stack).
+        raise too_deep from None
+    if nesting_depth(raw) > MAX_BODY_DEPTH:
+        raise too_deep
     try:
         return msgspec.convert(integral_floats_as_ints(raw), type_)
     except msgspec.ValidationError as exc:

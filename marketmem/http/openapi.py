@@ -89,12 +89,15 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
         responses["503"] = _error("the database or this part of marketmem is not available")
     if spec.auth != "public":
         op["security"] = [{"bearer": []}]
-        responses["401"] = _error("missing, invalid or revoked bearer token")
+        responses["401"] = _error(
+            "missing or malformed Authorization header, or an invalid or revoked token"
+        )
     if spec.auth == "owner":
         responses["403"] = _error("the clone belongs to another user")
         responses["404"] = _error("unknown clone, or a symbol the clone does not trade")
-    if spec.body is not None:
-        responses["413"] = _error("request body too large")
+    # Every route reads a body to its end before it runs (one that takes none ignores it).
+    responses["408"] = _error("the request body did not arrive in time")
+    responses["413"] = _error("request body too large")
     op["responses"] = responses
     return op
 

@@ -1,8 +1,10 @@
 """Query parameters as data: each route declares its ``Param``s once, and the same declaration
 validates requests (pure ``parse_query``) and describes them in ``/openapi.json``.
 
-Unknown or repeated parameters are refused, integers below their minimum are refused, integers
-above their cap are capped (a large ``limit`` is not an error, it is just not honoured).
+Unknown or repeated parameters are refused, integers below their minimum or above their maximum
+are refused, integers above their cap are capped (a large ``limit`` is not an error, it is just
+not honoured; a large ``offset`` would be answered with other rows than asked for, so it is
+refused).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Param:
     default: Any = None
     choices: tuple[str, ...] = ()
     minimum: int | None = None
+    maximum: int | None = None
     cap: int | None = None
     max_length: int = 200
 
@@ -38,6 +41,8 @@ class Param:
             out["enum"] = list(self.choices)
         if self.minimum is not None:
             out["minimum"] = self.minimum
+        if self.maximum is not None:
+            out["maximum"] = self.maximum
         if self.kind == "string" and not self.choices:
             out["maxLength"] = self.max_length
         if self.default is not None:
@@ -53,6 +58,8 @@ def _parse_one(p: Param, raw: str) -> Any:
         value = int(text)
         if p.minimum is not None and value < p.minimum:
             raise invalid_parameter(p.name, f"must be at least {p.minimum}, got {value}")
+        if p.maximum is not None and value > p.maximum:
+            raise invalid_parameter(p.name, f"must be at most {p.maximum}, got {text[:40]}")
         if p.cap is not None and value > p.cap:
             value = p.cap
         return value
@@ -98,4 +105,14 @@ def limit_param(default: int, cap: int) -> Param:
     )
 
 
-OFFSET = Param("offset", "integer", "results to skip", default=0, minimum=0, cap=10_000)
+MAX_OFFSET = 10_000
+
+OFFSET = Param(
+    "offset",
+    "integer",
+    f"results to skip (at most {MAX_OFFSET}; a larger offset is refused with 422: narrow the "
+    "search with q or the filters instead)",
+    default=0,
+    minimum=0,
+    maximum=MAX_OFFSET,
+)

@@ -6,8 +6,9 @@
   answer must be free of 5xx, documented (status code, content type, headers), conform to its
   response schema, reject invalid input with a 4xx, and without a token be a 401.
 - A plain test: every operation the document marks ``bearer`` answers 401 with
-  ``WWW-Authenticate: Bearer`` to no token, a malformed one, a well-formed unknown one and a
-  revoked one, and answers the owner's valid token.
+  ``WWW-Authenticate: Bearer`` to no token, a malformed header, a malformed token, a
+  well-formed unknown one and a revoked one (saying which), and answers the owner's valid
+  token.
 
 Schemathesis's own ASGI transport runs the app on an asyncio event loop, which a trio-only
 app cannot use; the requests it generates are sent here through ``httpx.ASGITransport`` on a
@@ -191,24 +192,30 @@ async def test_every_bearer_route_refuses_missing_wrong_and_revoked_tokens(
         }
         # The document and the route table agree on which routes need a token.
         assert secured == {(s.method, s.path) for s in BEARER} and len(secured) >= 5
-        refused = {
-            "no token": {},
-            "not a bearer token": {"Authorization": f"Basic {world.alice}"},
-            "malformed token": {"Authorization": "Bearer not-a-token"},
-            "unknown token": world.auth(issue_token().token),
-            "wrong secret": world.auth(
-                world.alice[:-3] + ("xyz" if world.alice[-3:] != "xyz" else "abc")
+        # What is refused, and how the message begins: an absent header is missing, one that
+        # is not "Bearer <token>" is malformed, a well-formed token that is not valid is not.
+        refused: dict[str, tuple[dict[str, str], str]] = {
+            "no token": ({}, "missing bearer token"),
+            "not a bearer token": ({"Authorization": f"Basic {world.alice}"}, "malformed"),
+            "no token after Bearer": ({"Authorization": "Bearer"}, "malformed"),
+            "token then more": ({"Authorization": f"Bearer {world.alice} extra"}, "malformed"),
+            "malformed token": ({"Authorization": "Bearer not-a-token"}, "invalid"),
+            "unknown token": (world.auth(issue_token().token), "invalid"),
+            "wrong secret": (
+                world.auth(world.alice[:-3] + ("xyz" if world.alice[-3:] != "xyz" else "abc")),
+                "invalid",
             ),
-            "revoked token": world.auth(world.revoked),
+            "revoked token": (world.auth(world.revoked), "invalid"),
         }
         for spec in BEARER:
             method, path, body = request_of(spec)
-            for what, headers in refused.items():
+            for what, (headers, message) in refused.items():
                 r = await client.request(method, path, headers=headers, **body)
                 assert r.status_code == 401, (path, what, r.status_code, r.text)
                 assert r.headers["www-authenticate"].startswith("Bearer"), (path, what)
                 error = msgspec.json.decode(r.content, type=ErrorBody).error
                 assert error.code == "unauthorized", (path, what)
+                assert error.message.startswith(message), (path, what, error.message)
             # The same request with the owner's valid token is answered.
             ok = await client.request(method, path, headers=world.auth(world.alice), **body)
             assert ok.status_code == 200, (path, ok.text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from marketmem.http.auth import (
+    MalformedAuthorization,
     bearer_token,
     hash_token,
     issue_token,
@@ -55,17 +56,39 @@ def test_token_with_trailing_newline_is_malformed() -> None:
     [
         ("Bearer abc", "abc"),
         ("bearer abc", "abc"),
+        # RFC 6750: "Bearer" 1*SP b64token, so more than one space is still one token.
         ("BEARER   abc  ", "abc"),
-        ("Basic abc", None),
-        ("Bearer", None),
-        ("Bearer ", None),
-        ("Bearer a b", None),
-        ("", None),
+        ("Bearer mm_0123456789abcdef_A-b_c", "mm_0123456789abcdef_A-b_c"),
+        ("Bearer abc+/==", "abc+/=="),
         (None, None),
     ],
 )
 def test_bearer_header_parsing(header: str | None, expected: str | None) -> None:
     assert bearer_token(header) == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "why"),
+    [
+        ("", "it is empty"),
+        ("   ", "it is empty"),
+        ("Basic xyz", "its scheme is not Bearer"),
+        ("Token abc", "its scheme is not Bearer"),
+        ("abc", "its scheme is not Bearer"),
+        ("Bearer", "no token after Bearer"),
+        ("Bearer ", "no token after Bearer"),
+        ("Bearer  ", "no token after Bearer"),
+        ("Bearer abc extra", "more than one word after Bearer"),
+        ("Bearer a  b", "more than one word after Bearer"),
+        ("Bearer abc,def", "the token has characters no bearer token has"),
+        ("Bearer abc=def", "the token has characters no bearer token has"),
+        ('Bearer "abc"', "the token has characters no bearer token has"),
+    ],
+)
+def test_a_malformed_header_is_told_apart_from_a_missing_one(header: str, why: str) -> None:
+    with pytest.raises(MalformedAuthorization) as info:
+        bearer_token(header)
+    assert str(info.value) == why
 
 
 @pytest.mark.parametrize(

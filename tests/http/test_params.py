@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from marketmem.http.body import decode_body
+from marketmem.http.body import MAX_BODY_DEPTH, decode_body, nesting_depth
 from marketmem.http.errors import ApiError
-from marketmem.http.params import OFFSET, Param, limit_param, parse_query
+from marketmem.http.params import MAX_OFFSET, OFFSET, Param, limit_param, parse_query
 from marketmem.http.schemas import LatestDataRequest
 
 SPECS = (
@@ -48,7 +48,15 @@ def test_values_are_converted() -> None:
 def test_limit_above_cap_is_capped_not_refused() -> None:
     assert parse_query(SPECS, [("limit", "100000")])["limit"] == 100
     assert parse_query(SPECS, [("limit", "9" * 40)])["limit"] == 100
-    assert parse_query(SPECS, [("offset", "99999999")])["offset"] == 10_000
+
+
+def test_offset_up_to_its_maximum_is_served_past_it_refused() -> None:
+    # A capped offset would answer with other rows than the ones asked for.
+    assert parse_query(SPECS, [("offset", str(MAX_OFFSET))])["offset"] == MAX_OFFSET
+    for raw in (str(MAX_OFFSET + 1), "99999999", "9" * 1000):
+        message = refused([("offset", raw)]).message
+        assert message.startswith(f"offset: must be at most {MAX_OFFSET}, got "), message
+        assert len(message) < 100
 
 
 @pytest.mark.parametrize(
@@ -78,6 +86,8 @@ def test_bad_parameters_are_422_naming_the_parameter(
 def test_schema_of_a_param_documents_its_bounds() -> None:
     assert limit_param(20, 100).schema() == {"type": "integer", "minimum": 1, "default": 20}
     assert SPECS[2].schema() == {"type": "string", "enum": ["open", "closed"], "default": "open"}
+    assert OFFSET.schema() == {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}
+    assert f"at most {MAX_OFFSET}" in OFFSET.description and "422" in OFFSET.description
 
 
 def test_empty_body_means_every_part() -> None:
@@ -117,3 +127,25 @@ def test_bad_bodies_are_422_naming_the_field(body: bytes, message: str) -> None:
         decode_body(body, LatestDataRequest)
     assert info.value.status == 422
     assert info.value.message.startswith(message)
+
+
+def test_nesting_depth_counts_arrays_and_objects() -> None:
+    assert nesting_depth(1) == 0
+    assert nesting_depth([]) == 1
+    assert nesting_depth({"a": [1, {"b": []}], "c": 2}) == 4
+
+
+@pytest.mark.parametrize("depth", [MAX_BODY_DEPTH + 1, 500, 10_000, 60_000])
+def test_json_nested_too_deep_is_a_422_not_a_recursion_error(depth: int) -> None:
+    with pytest.raises(ApiError) as info:
+        decode_body(b"[" * depth + b"]" * depth, LatestDataRequest)
+    assert info.value.status == 422
+    assert info.value.message == f"body: JSON nested deeper than {MAX_BODY_DEPTH} levels"
+
+
+def test_json_at_the_depth_limit_is_validated_as_usual() -> None:
+    depth = MAX_BODY_DEPTH - 1
+    body = b'{"include":' + b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(ApiError) as info:
+        decode_body(body, LatestDataRequest)
+    assert info.value.message.startswith("include[0]: Expected str"), info.value.message

@@ -11,6 +11,11 @@ import msgspec
 import pytest
 from httpkit import T0_MS, World, run_events, seed
 
+from marketmem.clock import FixedClock
+from marketmem.config import Config
+from marketmem.http.app import create_app
+from marketmem.http.body import MAX_BODY_BYTES
+from marketmem.http.openapi import RouteSpec
 from marketmem.http.readers import Readers, Unavailable, default_readers
 from marketmem.http.schemas import (
     AssetsResponse,
@@ -20,6 +25,7 @@ from marketmem.http.schemas import (
     MarketsSearchResponse,
     SubjectsSearchResponse,
 )
+from marketmem.sources.defillama.subjects import KINDS
 
 BEARER_ROUTES = [
     "/api/v1/assets",
@@ -27,6 +33,9 @@ BEARER_ROUTES = [
     "/api/v1/polymarket/markets/search",
     "/api/v1/defillama/subjects/search",
 ]
+# The route table, read at collection (the app builds it without touching a database).
+ROUTES: list[RouteSpec] = create_app(Config(), FixedClock(0)).state.api.specs
+BODY_ROUTES = [spec for spec in ROUTES if spec.body is not None]
 
 
 def error_of(response: httpx.Response, status: int, code: str) -> str:
@@ -74,6 +83,47 @@ async def test_bearer_routes_refuse_missing_bad_and_revoked_tokens(
         r = await client.get(path, headers=headers)
         error_of(r, 401, "unauthorized")
         assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+MISSING = "missing bearer token (Authorization: Bearer <token>)"
+
+
+def malformed(why: str) -> str:
+    return f"malformed Authorization header: {why} (expected Authorization: Bearer <token>)"
+
+
+@pytest.mark.parametrize("path", [*BEARER_ROUTES, "/api/v1/clones/c1/assets/BTC/latest-data"])
+async def test_a_malformed_authorization_header_is_not_called_missing(
+    client: httpx.AsyncClient, world: World, path: str
+) -> None:
+    method = "POST" if path.endswith("latest-data") else "GET"
+    cases: list[tuple[list[tuple[str, str]], str]] = [
+        ([], MISSING),
+        (
+            [("Authorization", f"Bearer {world.alice} extra")],
+            malformed("more than one word after Bearer"),
+        ),
+        ([("Authorization", "Bearer")], malformed("no token after Bearer")),
+        ([("Authorization", "Bearer  ")], malformed("no token after Bearer")),
+        ([("Authorization", "Basic xyz")], malformed("its scheme is not Bearer")),
+        ([("Authorization", world.alice)], malformed("its scheme is not Bearer")),
+        ([("Authorization", "")], malformed("it is empty")),
+        (
+            [
+                ("Authorization", f"Bearer {world.alice}"),
+                ("Authorization", f"Bearer {world.alice}"),
+            ],
+            malformed("it is given more than once"),
+        ),
+    ]
+    for headers, message in cases:
+        r = await client.request(method, path, headers=headers)
+        assert error_of(r, 401, "unauthorized") == message, headers
+        assert r.headers["www-authenticate"].startswith("Bearer")
+        assert world.alice not in r.text  # a token sent without its scheme is not echoed
+    # Two spaces between the scheme and the token are allowed (RFC 6750: 1*SP).
+    r = await client.request(method, path, headers={"Authorization": f"Bearer  {world.alice}"})
+    assert r.status_code == 200, r.text
 
 
 async def test_assets_passes_filters_and_returns_rows(
@@ -148,6 +198,9 @@ async def test_search_routes_validate_cap_and_pass_parameters(
         ("/api/v1/polymarket/markets/search", {"limit": "ten"}, "limit"),
         ("/api/v1/polymarket/markets/search", {"status": "pending"}, "status"),
         ("/api/v1/polymarket/markets/search", {"offset": "-1"}, "offset"),
+        ("/api/v1/polymarket/markets/search", {"offset": "10001"}, "offset"),
+        ("/api/v1/defillama/subjects/search", {"kind": "bogus"}, "kind"),
+        ("/api/v1/defillama/subjects/search", {"offset": "10001"}, "offset"),
         ("/api/v1/defillama/subjects/search", {"q": "x" * 500}, "q"),
         ("/api/v1/ingestion/health", {"verbose": "1"}, "verbose"),
     ],
@@ -286,9 +339,6 @@ async def test_unknown_route_and_wrong_method_are_json_errors(client: httpx.Asyn
 
 
 async def test_no_database_yet_is_503(make_config: Callable[..., Any], tmp_path: Any) -> None:
-    from marketmem.clock import FixedClock
-    from marketmem.http.app import create_app
-
     config = make_config()
     app = create_app(config, FixedClock(T0_MS))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
@@ -340,6 +390,11 @@ async def test_openapi_describes_every_route(client: httpx.AsyncClient) -> None:
     assert {p["name"] for p in latest["parameters"]} == {"clone_id", "symbol"}
     search = doc["paths"]["/api/v1/polymarket/markets/search"]["get"]
     assert [p["name"] for p in search["parameters"]] == ["q", "asset", "status", "limit", "offset"]
+    offset = next(p for p in search["parameters"] if p["name"] == "offset")
+    assert offset["schema"]["maximum"] == 10_000 and "at most 10000" in offset["description"]
+    subjects = doc["paths"]["/api/v1/defillama/subjects/search"]["get"]
+    kind = next(p for p in subjects["parameters"] if p["name"] == "kind")
+    assert kind["schema"]["enum"] == list(KINDS)
     assert search["security"] == [{"bearer": []}]
     assert "security" not in doc["paths"]["/api/v1/ingestion/dashboard"]["get"]
     # Every reference resolves.
@@ -358,3 +413,37 @@ async def test_openapi_describes_every_route(client: httpx.AsyncClient) -> None:
 
     walk(doc)
     assert refs and refs <= set(schemas)
+
+
+def nested(shape: str, depth: int) -> bytes:
+    if shape == "arrays":
+        return b"[" * depth + b"]" * depth
+    if shape == "objects":
+        return b'{"a":' * depth + b"1" + b"}" * depth
+    # Deep inside a field the body may have.
+    return b'{"include":' + b"[" * depth + b"]" * depth + b"}"
+
+
+@pytest.mark.parametrize("depth", [500, 10_000])
+@pytest.mark.parametrize("shape", ["arrays", "objects", "in_a_field"])
+@pytest.mark.parametrize("spec", BODY_ROUTES, ids=lambda s: s.operation_id)
+async def test_json_nested_too_deep_is_422_on_every_body_route(
+    client: httpx.AsyncClient, world: World, spec: RouteSpec, shape: str, depth: int
+) -> None:
+    path = spec.path.replace("{clone_id}", "c1").replace("{symbol}", "BTC")
+    body = nested(shape, depth)
+    r = await client.request(spec.method, path, headers=world.auth(world.alice), content=body)
+    message = error_of(r, 422, "invalid_parameter")
+    assert message.startswith("body: ") and "nested deeper than" in message, message
+    assert "\n" not in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize("path", ["/api/v1/assets", "/api/v1/ingestion/dashboard", "/metrics"])
+async def test_a_get_route_ignores_a_small_body_and_refuses_a_large_one(
+    client: httpx.AsyncClient, world: World, path: str
+) -> None:
+    headers = world.auth(world.alice)
+    r = await client.request("GET", path, headers=headers, content=b'{"ignored": true}')
+    assert r.status_code == 200, r.text
+    r = await client.request("GET", path, headers=headers, content=b"x" * (MAX_BODY_BYTES + 1))
+    assert error_of(r, 413, "body_too_large") == f"request body over {MAX_BODY_BYTES} bytes"
