@@ -532,5 +532,8 @@ def create_app(
         middleware=[Middleware(BodyLimit, limit=MAX_BODY_BYTES)],
         exception_handlers={HTTPException: _http_exception},
     )
+    # No redirect from ``/path/`` to ``/path``: Starlette builds its Location from the Host
+    # header, so a forged Host would get a redirect to a host of the client's choosing.
+    app.router.redirect_slashes = False
     app.state.api = api
     return app

@@ -333,6 +333,10 @@ async def test_dashboard_page_is_html_that_reads_the_public_json(client: httpx.A
 
 async def test_unknown_route_and_wrong_method_are_json_errors(client: httpx.AsyncClient) -> None:
     error_of(await client.get("/api/v1/nothing"), 404, "not_found")
+    # A trailing slash is not redirected (the redirect would go to the Host the client sent).
+    slash = await client.get("/api/v1/assets/", headers={"Host": "evil.example"})
+    error_of(slash, 404, "not_found")
+    assert "location" not in slash.headers
     r = await client.delete("/api/v1/assets")
     error_of(r, 405, "method_not_allowed")
     assert "GET" in r.headers["allow"]
