@@ -427,7 +427,7 @@ class ReclaimSpace(Event):
 
 
 class PolymarketEventRow(Row):
-    """One Gamma event; key event_id. Tags are tag slugs."""
+    """One Gamma event; key event_id. Tags are tag slugs. A number Gamma left out is None."""
 
     event_id: str
     slug: str
@@ -438,9 +438,9 @@ class PolymarketEventRow(Row):
     active: bool
     closed: bool
     archived: bool
-    volume: float
-    volume_24h: float
-    liquidity: float
+    volume: float | None
+    volume_24h: float | None
+    liquidity: float | None
     tags: list[str]
     updated_at_ms: int | None
     fetched_at_ms: int
@@ -449,7 +449,8 @@ class PolymarketEventRow(Row):
 class PolymarketMarketRow(Row):
     """One Gamma market; key market_id. ``outcome_prices`` is index-aligned with ``outcomes``
     (decimal strings, None before the first trade). ``resolution`` is open / pending /
-    resolved / void / fractional; ``resolved_outcome`` is set only when resolved."""
+    resolved / void / fractional; ``resolved_outcome`` is set only when resolved. A number
+    Gamma left out (volume, liquidity, prices) is None, never 0."""
 
     market_id: str
     condition_id: str
@@ -460,9 +461,9 @@ class PolymarketMarketRow(Row):
     outcomes: list[str]
     outcome_prices: list[str] | None
     clob_token_ids: list[str]
-    volume: float
-    volume_24h: float
-    liquidity: float
+    volume: float | None
+    volume_24h: float | None
+    liquidity: float | None
     best_bid: float | None
     best_ask: float | None
     last_trade_price: float | None
@@ -502,7 +503,8 @@ class PolymarketDiscovered(Event):
 
 
 class PolymarketContextMarket(Row):
-    """A compact market in one of the immediate / later / recently-closed tables."""
+    """A compact market in one of the immediate / later / recently-closed tables (numbers as in
+    ``PolymarketMarketRow``: None when Gamma left them out)."""
 
     market_id: str
     question: str
@@ -512,9 +514,9 @@ class PolymarketContextMarket(Row):
     best_bid: float | None
     best_ask: float | None
     last_trade_price: float | None
-    volume: float
-    volume_24h: float
-    liquidity: float
+    volume: float | None
+    volume_24h: float | None
+    liquidity: float | None
     end_ms: int | None
     closed_time_ms: int | None
     resolution: str

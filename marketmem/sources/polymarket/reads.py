@@ -138,7 +138,7 @@ def search_markets(
     sql = (
         f"SELECT m.*, {rank} AS rank FROM {source} "
         + (f"WHERE {' AND '.join(where)} " if where else "")
-        + "ORDER BY rank, m.volume DESC, m.market_id LIMIT :limit OFFSET :offset"
+        + "ORDER BY rank, m.volume DESC NULLS LAST, m.market_id LIMIT :limit OFFSET :offset"
     )
     rows = query(conn, sql, params)
     assets = _assets(conn, [r["market_id"] for r in rows])
@@ -173,10 +173,12 @@ def search_markets(
     return out
 
 
+# A market whose volume Gamma left out (NULL) ranks after every known volume.
 _CONTEXT_ORDER: dict[Bucket, str] = {
-    "immediate": "c.end_ms ASC, c.volume DESC",
-    "later": "c.volume DESC, c.end_ms ASC",
-    "recently_closed": "coalesce(c.closed_time_ms, c.end_ms) DESC, c.volume DESC",
+    "immediate": "c.end_ms ASC, c.volume DESC NULLS LAST, c.market_id",
+    "later": "c.volume DESC NULLS LAST, c.end_ms ASC, c.market_id",
+    "recently_closed": "coalesce(c.closed_time_ms, c.end_ms) DESC, c.volume DESC NULLS LAST, "
+    "c.market_id",
 }
 
 

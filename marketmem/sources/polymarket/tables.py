@@ -5,7 +5,8 @@ are upserted by id, and a row fetched earlier never overwrites one fetched later
 context tables (immediate / later / recently closed) hold each market at most once between
 them: a placement deletes the market from all three and inserts it into its own, inside the
 writer's transaction. ``polymarket_markets_fts`` (FTS5, external content) indexes question,
-event title, slug and tags, kept in step by triggers.
+event title, slug and tags, kept in step by triggers. Volume, 24 h volume and liquidity are
+NULL when Gamma left them out (nullable since schema migration 2).
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ _CONTEXT_COLUMNS = """
         best_bid REAL,
         best_ask REAL,
         last_trade_price REAL,
-        volume REAL NOT NULL,
-        volume_24h REAL NOT NULL,
-        liquidity REAL NOT NULL,
+        volume REAL,
+        volume_24h REAL,
+        liquidity REAL,
         end_ms INTEGER,
         closed_time_ms INTEGER,
         resolution TEXT NOT NULL,
@@ -58,9 +59,9 @@ DDL = [
         active INTEGER NOT NULL,
         closed INTEGER NOT NULL,
         archived INTEGER NOT NULL,
-        volume REAL NOT NULL,
-        volume_24h REAL NOT NULL,
-        liquidity REAL NOT NULL,
+        volume REAL,
+        volume_24h REAL,
+        liquidity REAL,
         tags TEXT NOT NULL,
         updated_at_ms INTEGER,
         fetched_at_ms INTEGER NOT NULL
@@ -78,9 +79,9 @@ DDL = [
         outcomes TEXT NOT NULL,
         outcome_prices TEXT,
         clob_token_ids TEXT NOT NULL,
-        volume REAL NOT NULL,
-        volume_24h REAL NOT NULL,
-        liquidity REAL NOT NULL,
+        volume REAL,
+        volume_24h REAL,
+        liquidity REAL,
         best_bid REAL,
         best_ask REAL,
         last_trade_price REAL,
