@@ -491,15 +491,26 @@ class PolymarketAssetLink(Row):
     linked_at_ms: int
 
 
+class PolymarketAssetTerm(Row):
+    """A term of a tracked asset in the terms file the links were made with; key (term,
+    asset). Search expands a query word that is a term to its asset's terms and links."""
+
+    term: str
+    asset: str
+    ambiguous: bool
+
+
 class PolymarketDiscovered(Event):
     """One discovery run, published only after every page was fetched: upserts events and
-    markets and replaces the asset links of every market in ``markets``."""
+    markets and replaces the asset links of every market in ``markets``; ``terms`` (when
+    given) replaces the stored asset terms."""
 
     solo = True  # one transaction of its own (not a struct field)
 
     events: list[PolymarketEventRow]
     markets: list[PolymarketMarketRow]
     links: list[PolymarketAssetLink]
+    terms: list[PolymarketAssetTerm] | None = None
 
 
 class PolymarketContextMarket(Row):

@@ -1,5 +1,5 @@
 """The Polymarket HTTP routes over a real database: unknown numbers (NULL) come back as null
-and rank last."""
+and rank last; search by ticker finds what search by name finds."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_pm_reads import LINKS, MARKETS, NOW, market
+from test_pm_reads import LINKS, MARKETS, NOW, TERMS, market
 
 from marketmem.clock import FixedClock
 from marketmem.config import Config
@@ -67,7 +67,10 @@ async def client(
             ),
             CloneSaved(clone_id="c1", owner="alice", symbols=["BTC"], saved_at_ms=NOW),
             PolymarketDiscovered(
-                events=[], markets=MARKETS + NEW, links=[*LINKS, btc_link("20"), btc_link("21")]
+                events=[],
+                markets=MARKETS + NEW,
+                links=[*LINKS, btc_link("20"), btc_link("21")],
+                terms=TERMS,
             ),
             PolymarketRefreshed(markets=[], placements=placements),
         ):
@@ -115,3 +118,14 @@ async def test_latest_data_carries_null_numbers(client: tuple[httpx.AsyncClient,
     assert immediate["20"]["volume"] is None and immediate["2"]["volume"] == 9000.0
     later = [m["market_id"] for m in markets["later"]]
     assert later == ["1", "21"]  # known volume first, unknown last
+
+
+async def test_search_by_ticker_finds_what_search_by_name_finds(
+    client: tuple[httpx.AsyncClient, str],
+) -> None:
+    by_name = await get(client, SEARCH, q="bitcoin", limit=100)
+    by_ticker = await get(client, SEARCH, q="btc", limit=100)
+    assert by_ticker["markets"] == by_name["markets"] and by_name["count"] >= 7
+    assert all("BTC" in m["assets"] for m in by_ticker["markets"])
+    eth = await get(client, SEARCH, q="eth", status="open")
+    assert [m["market_id"] for m in eth["markets"]] == ["4"]

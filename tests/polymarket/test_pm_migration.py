@@ -279,7 +279,8 @@ def test_a_version_1_database_upgrades_in_place_and_takes_nulls(tmp_path: Path) 
     assert schema.migrate(conn) == 1
     assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION >= 2
     assert dump(conn) == before  # every row, every rowid
-    assert schema_objects(conn) == objects  # indexes, triggers and the FTS table are back
+    # Indexes, triggers and the FTS table are back; the search terms table is new.
+    assert schema_objects(conn) == objects | {("table", "polymarket_asset_terms")}
     for table in REBUILT:
         flags = not_null(conn, table)
         assert not any(flags[c] for c in NUMBERS), table

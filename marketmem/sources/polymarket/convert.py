@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from marketmem.events import (
     PolymarketAssetLink,
+    PolymarketAssetTerm,
     PolymarketContextMarket,
     PolymarketEventRow,
     PolymarketMarketRow,
@@ -202,6 +203,15 @@ def convert_events(events: list[GammaEvent], terms: Terms, now_ms: int) -> Conve
                     )
                 )
     return out
+
+
+def asset_terms(terms: Terms) -> list[PolymarketAssetTerm]:
+    """Every term of every asset, as stored for search."""
+    return [
+        PolymarketAssetTerm(term=term, asset=a.asset, ambiguous=term in a.ambiguous)
+        for a in terms.assets
+        for term, _ in a.terms
+    ]
 
 
 def context_row(m: PolymarketMarketRow, now_ms: int) -> PolymarketContextMarket:

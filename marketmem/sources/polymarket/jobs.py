@@ -38,6 +38,7 @@ from marketmem.sources.polymarket.classify import Bucket, classify
 from marketmem.sources.polymarket.client import Filters, GammaClient, Limiters, Progress
 from marketmem.sources.polymarket.convert import (
     Converted,
+    asset_terms,
     context_row,
     convert_events,
     market_row,
@@ -101,7 +102,8 @@ async def discover_events(
 ) -> Converted:
     """List the events of every query (all pages of all queries first: a failing page raises
     and nothing is published), convert them, link their markets and publish them as one
-    ``PolymarketDiscovered`` (one transaction)."""
+    ``PolymarketDiscovered`` (one transaction), with the asset terms the links were made
+    with (search expands by them)."""
     events: list[GammaEvent] = []
     for filters in queries:
         events += await client.list_events(filters)
@@ -109,7 +111,12 @@ async def discover_events(
     _note_all(ctx, [str(s) for s in conv.skipped])
     if conv.events or conv.markets:
         await ctx.publish(
-            PolymarketDiscovered(events=conv.events, markets=conv.markets, links=conv.links),
+            PolymarketDiscovered(
+                events=conv.events,
+                markets=conv.markets,
+                links=conv.links,
+                terms=asset_terms(terms),
+            ),
             rows=len(conv.events) + len(conv.markets) + len(conv.links),
         )
     return conv

@@ -6,7 +6,8 @@ context tables (immediate / later / recently closed) hold each market at most on
 them: a placement deletes the market from all three and inserts it into its own, inside the
 writer's transaction. ``polymarket_markets_fts`` (FTS5, external content) indexes question,
 event title, slug and tags, kept in step by triggers. Volume, 24 h volume and liquidity are
-NULL when Gamma left them out (nullable since schema migration 2).
+NULL when Gamma left them out (nullable since schema migration 2). ``polymarket_asset_terms``
+holds the terms file the links were made with, for search; each discovery replaces it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import msgspec
 
 from marketmem.events import (
     PolymarketAssetLink,
+    PolymarketAssetTerm,
     PolymarketContextMarket,
     PolymarketDiscovered,
     PolymarketEventRow,
@@ -145,6 +147,15 @@ DDL = [
     """,
     "CREATE INDEX IF NOT EXISTS polymarket_market_asset_links_by_asset "
     "ON polymarket_market_asset_links (asset, market_id)",
+    # The terms of the terms file the links were made with (replaced by each discovery).
+    """
+    CREATE TABLE IF NOT EXISTS polymarket_asset_terms (
+        term TEXT NOT NULL,
+        asset TEXT NOT NULL,
+        ambiguous INTEGER NOT NULL,
+        PRIMARY KEY (term, asset)
+    ) WITHOUT ROWID
+    """,
     *(
         f"CREATE TABLE IF NOT EXISTS {TABLE_OF[b]} ({_CONTEXT_COLUMNS}) WITHOUT ROWID"
         for b in BUCKETS
@@ -178,6 +189,7 @@ MARKETS_REFRESH = Upsert(
     keep=("event_id", "event_title", "tags"),
 )
 LINKS = Upsert("polymarket_market_asset_links", PolymarketAssetLink, key=("market_id", "asset"))
+TERMS = Upsert("polymarket_asset_terms", PolymarketAssetTerm, key=("term", "asset"))
 CONTEXT = {b: Upsert(TABLE_OF[b], PolymarketContextMarket, key=("market_id",)) for b in BUCKETS}
 
 
@@ -204,11 +216,15 @@ def write_discovered(conn: apsw.Connection, ev: PolymarketDiscovered) -> dict[st
         [(m.market_id,) for m in ev.markets],
     )
     links = _write(conn, LINKS, ev.links)
-    return {
+    counts = {
         "polymarket_events": events,
         "polymarket_markets": markets,
         "polymarket_market_asset_links": links,
     }
+    if ev.terms is not None:
+        conn.execute("DELETE FROM polymarket_asset_terms")
+        counts["polymarket_asset_terms"] = _write(conn, TERMS, ev.terms)
+    return counts
 
 
 def _placed_at(conn: apsw.Connection, market_id: str) -> int | None:
