@@ -387,5 +387,9 @@ async def test_markets_for_asset_from_a_real_run(
             assert {m["market_id"] for m in found} == {
                 m["market_id"] for m in ctx["immediate"] if "bitcoin" in m["question"].lower()
             }
+            by_ticker = search_markets(
+                conn, q="btc", asset="BTC", status="closing_soon", now_ms=now
+            )
+            assert [m["market_id"] for m in by_ticker] == [m["market_id"] for m in found]
         finally:
             conn.close()
