@@ -4,8 +4,8 @@ For the HTTP API: ``search_markets`` (FTS5 over question, event title, slug and 
 word that is an asset's term, "btc", also finds that asset's other terms, "bitcoin", and its
 linked markets; ranked by asset, relevance, then volume) and ``markets_for_asset`` (the immediate / later / recently-closed
 context of one asset). For the refresh channels: ``placement_candidates``, the stored markets
-a channel must look at. Everything returns plain values; times are ms since the epoch, and
-dates also as ISO strings.
+a channel must look at, and ``discovery_has_data``, whether there is anything to look at.
+Everything returns plain values; times are ms since the epoch, and dates also as ISO strings.
 """
 
 from __future__ import annotations
@@ -339,6 +339,19 @@ def markets_for_asset(
 
 
 # --- for the refresh channels ----------------------------------------------------------------
+
+
+def discovery_has_data(conn: apsw.Connection) -> bool:
+    """Whether polymarket/discovery ever finished a run that wrote rows. The writer commits a
+    run's rows before its ``ok``, so they are stored. (Markets the immediate channel listed
+    for its own horizon are not discovery's output: the later and recently-closed ones are
+    not among them.)"""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM ingestion_runs WHERE source = 'polymarket' "
+        "AND channel = 'discovery' AND status = 'ok' AND rows_written > 0)"
+    ).fetchone()
+    return bool(row and row[0])
+
 
 _CANDIDATES: dict[Bucket, str] = {
     "immediate": "m.closed = 0 AND m.end_ms > :now AND m.end_ms <= :now + :horizon",
