@@ -480,7 +480,7 @@ class ReclaimSpace(Command):
 
 
 class PolymarketEventRow(Row):
-    """One Gamma event; key event_id. Tags are tag slugs."""
+    """One Gamma event; key event_id. Tags are tag slugs. A number Gamma left out is None."""
 
     event_id: str
     slug: str
@@ -491,9 +491,9 @@ class PolymarketEventRow(Row):
     active: bool
     closed: bool
     archived: bool
-    volume: float
-    volume_24h: float
-    liquidity: float
+    volume: float | None
+    volume_24h: float | None
+    liquidity: float | None
     tags: list[str]
     updated_at_ms: int | None
     fetched_at_ms: int
@@ -502,7 +502,8 @@ class PolymarketEventRow(Row):
 class PolymarketMarketRow(Row):
     """One Gamma market; key market_id. ``outcome_prices`` is index-aligned with ``outcomes``
     (decimal strings, None before the first trade). ``resolution`` is open / pending /
-    resolved / void / fractional; ``resolved_outcome`` is set only when resolved."""
+    resolved / void / fractional; ``resolved_outcome`` is set only when resolved. A number
+    Gamma left out (volume, liquidity, prices) is None, never 0."""
 
     market_id: str
     condition_id: str
@@ -513,9 +514,9 @@ class PolymarketMarketRow(Row):
     outcomes: list[str]
     outcome_prices: list[str] | None
     clob_token_ids: list[str]
-    volume: float
-    volume_24h: float
-    liquidity: float
+    volume: float | None
+    volume_24h: float | None
+    liquidity: float | None
     best_bid: float | None
     best_ask: float | None
     last_trade_price: float | None
@@ -543,22 +544,34 @@ class PolymarketAssetLink(Row):
     linked_at_ms: int
 
 
+class PolymarketAssetTerm(Row):
+    """A term of a tracked asset in the terms file the links were made with; key (term,
+    asset). Search expands a query word that is a term to its asset's terms and links."""
+
+    term: str
+    asset: str
+    ambiguous: bool
+
+
 class PolymarketDiscovered(Event):
     """One discovery run, published only after every page was fetched: upserts events and
-    markets and replaces the asset links of every market in ``markets``."""
+    markets and replaces the asset links of every market in ``markets``; ``terms`` (when
+    given) replaces the stored asset terms."""
 
     solo: ClassVar[bool] = True
 
     events: list[PolymarketEventRow]
     markets: list[PolymarketMarketRow]
     links: list[PolymarketAssetLink]
+    terms: list[PolymarketAssetTerm] | None = None
 
     def weight(self) -> int:
         return len(self.events) + len(self.markets) + len(self.links)
 
 
 class PolymarketContextMarket(Row):
-    """A compact market in one of the immediate / later / recently-closed tables."""
+    """A compact market in one of the immediate / later / recently-closed tables (numbers as in
+    ``PolymarketMarketRow``: None when Gamma left them out)."""
 
     market_id: str
     question: str
@@ -568,9 +581,9 @@ class PolymarketContextMarket(Row):
     best_bid: float | None
     best_ask: float | None
     last_trade_price: float | None
-    volume: float
-    volume_24h: float
-    liquidity: float
+    volume: float | None
+    volume_24h: float | None
+    liquidity: float | None
     end_ms: int | None
     closed_time_ms: int | None
     resolution: str

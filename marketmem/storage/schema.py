@@ -2,12 +2,14 @@
 
 Tables are declared by the modules in ``TABLE_MODULES`` (each exports ``DDL`` and
 ``WRITERS``). Migration 1 creates every declared table; later schema changes append a
-migration (a list of statements) to ``MIGRATIONS`` and never edit an earlier one.
+migration (a function of the connection) to ``MIGRATIONS`` and never edit an earlier one.
+Migration 2 makes the Polymarket volume and liquidity columns nullable.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable
 from types import ModuleType
 
@@ -36,10 +38,70 @@ def _create_all(conn: apsw.Connection) -> None:
             conn.execute(stmt)
 
 
+def _drop_not_null(conn: apsw.Connection, table: str, columns: tuple[str, ...]) -> None:
+    """Make ``columns`` of ``table`` nullable, keeping every row (with its rowid), index and
+    trigger. SQLite cannot drop NOT NULL in place: a copy of the table is created from its
+    stored CREATE statement without the constraint, filled, swapped in under the old name, and
+    the table's indexes and triggers are created again. A table whose columns are already
+    nullable (or that does not exist) is left as it is."""
+    found = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
+    if found is None:
+        return
+    create = str(found[0])
+    changed = 0
+    for column in columns:
+        create, n = re.subn(
+            rf"\b({column}\s+REAL)\s+NOT\s+NULL\b", r"\1", create, flags=re.IGNORECASE
+        )
+        changed += n
+    if not changed:
+        return
+    copy = f"{table}__rebuild"
+    create = re.sub(
+        rf"^CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{table}\b",
+        f"CREATE TABLE {copy}",
+        create,
+        flags=re.IGNORECASE,
+    )
+    dependents = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') "
+            "AND sql IS NOT NULL",
+            (table,),
+        )
+    ]
+    names = ", ".join(f'"{r[1]}"' for r in conn.execute(f"PRAGMA table_info({table})"))
+    # The rowid is the key of an FTS5 external-content index: it must survive the copy.
+    cols = names if "WITHOUT ROWID" in create.upper() else f"rowid, {names}"
+    conn.execute(create)
+    conn.execute(f"INSERT INTO {copy} ({cols}) SELECT {cols} FROM {table}")
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"ALTER TABLE {copy} RENAME TO {table}")
+    for sql in dependents:
+        conn.execute(sql)
+
+
+def _nullable_polymarket_numbers(conn: apsw.Connection) -> None:
+    """Migration 2: Polymarket volume, 24 h volume and liquidity become nullable (a number
+    Gamma left out is NULL, no longer 0). The FTS index of ``polymarket_markets`` stays
+    valid: its content rowids are kept, and its triggers are recreated."""
+    for table in (
+        "polymarket_events",
+        "polymarket_markets",
+        "polymarket_immediate_markets",
+        "polymarket_later_markets",
+        "polymarket_recently_closed_markets",
+    ):
+        _drop_not_null(conn, table, ("volume", "volume_24h", "liquidity"))
+
+
 Migration = Callable[[apsw.Connection], None]
 
 # Index i holds the migration that takes user_version i to i + 1.
-MIGRATIONS: list[Migration] = [_create_all]
+MIGRATIONS: list[Migration] = [_create_all, _nullable_polymarket_numbers]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

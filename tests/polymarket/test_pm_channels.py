@@ -111,9 +111,15 @@ async def test_links_are_recomputed_with_the_terms(
         sol = sim_market(sim, "Solana all time high").id
         assert await discover(rt) == "ok"
         assert links_of(rt, sol) == {"SOL"}
+        stored = "SELECT asset, term FROM polymarket_asset_terms ORDER BY asset"
+        assert [(r["asset"], r["term"]) for r in rows(rt.db_path, stored)] == [
+            ("BTC", "bitcoin"),
+            ("SOL", "solana"),
+        ]
         terms.write_text('[assets.BTC]\nterms = ["bitcoin"]\n')
         assert await discover(rt) == "ok"
         assert links_of(rt, sol) == set()
+        assert [(r["asset"], r["term"]) for r in rows(rt.db_path, stored)] == [("BTC", "bitcoin")]
         assert links_of(rt, sim_market(sim, "Bitcoin all time high").id) == {"BTC"}
 
 

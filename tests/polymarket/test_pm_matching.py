@@ -76,12 +76,114 @@ def test_shipped_terms_cover_the_majors(terms: Terms) -> None:
         ("Will ETH Zurich top the university rankings?", (), set()),
         ("Will the Colorado Avalanche win the Stanley Cup?", ("sports",), set()),
         ("Whether Airbnb stock closes higher?", (), set()),
-        ("Will SOL reach $300?", (), set()),  # ambiguous without a crypto context
+        ("Will SOL reach $300?", (), {"SOL"}),  # a ticker in a price question
         ("Will SOL reach $300?", ("crypto",), {"SOL"}),
+        ("Will SOL be relegated?", ("sports",), set()),  # a ticker without crypto context
     ],
 )
 def test_questions(terms: Terms, question: str, tags: tuple[str, ...], expected: set[str]) -> None:
     assert assets(terms, question, tags=tags) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Will SOL reach $300 by June 30?", {"SOL"}),
+        ("HYPE above $50 on Friday?", {"HYPE"}),
+        ("Will SOL hit $200?", {"SOL"}),
+        ("Will DOGE dip to $0.10 in 2025?", {"DOGE"}),
+        ("Will LINK be above $25 on March 31?", {"LINK"}),
+        ("Will the price of SUI be above $4 on June 6?", {"SUI"}),
+        ("What price will ADA hit in July?", {"ADA"}),
+        ("Will Avalanche hit $100 in 2025?", {"AVAX"}),
+        ("Will Ether fall below $2,000 in May?", {"ETH"}),
+        ("Will HYPE hit a new all-time high in September?", {"HYPE"}),
+        ("DOGE Up or Down - March 12, 5PM ET", {"DOGE"}),
+        ("Will SOL flip ETH in market cap?", {"SOL", "ETH"}),
+    ],
+)
+def test_a_ticker_in_a_price_question_links_without_tags(
+    terms: Terms, question: str, expected: set[str]
+) -> None:
+    assert assets(terms, question) == expected
+
+
+def test_a_price_form_in_the_slug_counts_and_a_bare_amount_in_prose_does_not(
+    terms: Terms,
+) -> None:
+    assert assets(terms, "Up or down at noon?", slugs=("hype-above-50-on-friday",)) == {"HYPE"}
+    assert assets(terms, "Will the Avalanche reach 100 points?") == set()  # no $ amount
+    assert assets(terms, "Will the hype reach fever pitch?") == set()
+    assert assets(terms, "Will DOGE hit $2 trillion in cuts?") == set()  # not a coin's price
+    assert assets(terms, "Will doge hit 2 trillion", slugs=("will-doge-hit-2-trillion",)) == set()
+    assert assets(terms, "Will SOL reach $1.5k?", slugs=("will-sol-reach-1-5k",)) == {"SOL"}
+
+
+@pytest.mark.parametrize(
+    ("question", "tags", "expected"),
+    [
+        ("Will the hype around Bitcoin ETFs fade by June?", (), {"BTC"}),
+        ("Will the hype around Bitcoin ETFs fade by June?", ("crypto",), {"BTC"}),
+        ("Trump to link Bitcoin reserves to gold by 2026?", (), {"BTC"}),
+        ("Trump to link Bitcoin reserves to gold by 2026?", ("crypto", "bitcoin"), {"BTC"}),
+        ("Will Ethereum devs link the upgrade to the Sol Campbell fund?", (), {"ETH"}),
+        ("Will Bitcoin miners in Sui province close?", (), {"BTC"}),
+        ("Will Dogecoin fans hype the Avalanche game?", (), {"DOGE"}),
+    ],
+)
+def test_one_assets_term_never_unlocks_another_assets_ambiguous_term(
+    terms: Terms, question: str, tags: tuple[str, ...], expected: set[str]
+) -> None:
+    assert assets(terms, question, tags=tags) == expected
+
+
+def test_an_ambiguous_term_counts_on_its_own_assets_evidence(terms: Terms) -> None:
+    # Its asset's unambiguous term (here in the title) lets the ticker count: best field wins.
+    got = match_market(terms, MarketText(question="Will SOL go up?", title="Solana weekly"))
+    assert [(m.asset, m.term, m.field) for m in got] == [("SOL", "sol", "question")]
+    # A ticker written as one, with crypto tags or a context word near it.
+    assert assets(terms, "Will SUI go up this week?", tags=("crypto",)) == {"SUI"}
+    assert assets(terms, "Will sui go up this week?", tags=("crypto",)) == set()
+    assert assets(terms, "Will a SOL ETF be approved in 2025?") == {"SOL"}
+    assert assets(terms, "Will Coinbase list HYPE by June 30?") == {"HYPE"}
+    assert assets(terms, "Will the SUI token unlock happen on schedule?") == {"SUI"}
+    assert assets(terms, "Will the crypto hype fade?") == set()  # not written as a ticker
+    assert assets(terms, "Will $DOGE pump this week?") == set()  # no crypto context at all
+    assert assets(terms, "Will $DOGE pump this week?", tags=("crypto",)) == {"DOGE"}
+    # A tag that is the ticker itself, next to a crypto tag.
+    assert assets(terms, "Weekly strike ladder", tags=("crypto", "sui")) == {"SUI"}
+    assert assets(terms, "Weekly cuts ladder", tags=("politics", "doge")) == set()
+
+
+def test_ambiguity_is_per_asset_in_a_minimal_terms_file() -> None:
+    t = build_terms(
+        {
+            "AAA": {"terms": ["alphacoin"]},
+            "BBB": {"terms": ["beta"], "ambiguous": ["beta"]},
+        }
+    )
+    found = match_market(t, MarketText(question="Will alphacoin beta testers be paid?"))
+    assert {m.asset for m in found} == {"AAA"}
+    found = match_market(t, MarketText(question="Will BETA reach $5?"))
+    assert {m.asset for m in found} == {"BBB"}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Will Solana Beach elect a new mayor in November?",
+        "Will Texas install a chainlink fence along the Rio Grande by June?",
+        "Will Ethereum Classic reach $50 in 2025?",
+        "Will Bitcoin Cash reach $1,000 in 2025?",
+        "Will ETH Zürich researchers win the Nobel Prize in Physics?",
+        "Will the ripple effects of tariffs push CPI above 4%?",
+        "Avalanche vs. Stars",
+        "Will Sol de México win a Latin Grammy?",
+        "Will the ICJ call the territorial claim sui generis?",
+    ],
+)
+def test_places_people_and_organisations_named_like_an_asset(terms: Terms, question: str) -> None:
+    assert assets(terms, question) == set()
 
 
 def test_recorded_events_link_as_expected(terms: Terms) -> None:

@@ -22,8 +22,16 @@ from marketmem.events import (
 )
 from marketmem.runs import execute_run
 from marketmem.sources.polymarket.classify import CHANNEL_OF
+from marketmem.sources.polymarket.convert import asset_terms
 from marketmem.sources.polymarket.jobs import discovery_job, refresh_job
-from marketmem.sources.polymarket.reads import fts_query, markets_for_asset, search_markets
+from marketmem.sources.polymarket.matching import load_terms
+from marketmem.sources.polymarket.reads import (
+    SearchGroup,
+    Vocabulary,
+    markets_for_asset,
+    search_groups,
+    search_markets,
+)
 from marketmem.storage import db
 from marketmem.storage.writer import StorageWriter, inline_executor
 
@@ -116,10 +124,46 @@ async def write(path: Path, *events: object) -> StorageWriter:
     return writer
 
 
+# The shipped terms, as discovery stores them for search.
+TERMS = asset_terms(load_terms(Config().polymarket.terms_path()))
+
+
 @pytest.fixture
 async def dbpath(tmp_path: Path) -> Path:
     path = tmp_path / "pm.db"
-    await write(path, PolymarketDiscovered(events=[event("e1")], markets=MARKETS, links=LINKS))
+    await write(
+        path,
+        PolymarketDiscovered(events=[event("e1")], markets=MARKETS, links=LINKS, terms=TERMS),
+    )
+    return path
+
+
+# Markets for ticker search: one linked to BTC by its event slug alone (no BTC word in what
+# is indexed), one naming BTC by ticker only, SOL by ticker and name, and a false friend.
+TICKER_MARKETS = [
+    market("8", "Up or down at noon?", title="Noon window", tags=[], volume=20.0),
+    market("9", "BTC above $100k on Friday?", volume=300.0),
+    market("10", "Will Sol Campbell manage Arsenal?", tags=["sports"], volume=800.0),
+    market("11", "Will SOL reach $300?", volume=40.0),
+    market("12", "Will a Solana ETF be approved?", volume=60.0),
+    market("13", "Will Binance Coin flip Solana?", volume=5.0),
+]
+TICKER_LINKS = [link("8", "BTC"), link("9", "BTC"), link("11", "SOL"), link("12", "SOL"),
+                link("13", "BNB"), link("13", "SOL")]  # fmt: skip
+
+
+@pytest.fixture
+async def tickers(tmp_path: Path) -> Path:
+    path = tmp_path / "tickers.db"
+    await write(
+        path,
+        PolymarketDiscovered(
+            events=[],
+            markets=MARKETS + TICKER_MARKETS,
+            links=LINKS + TICKER_LINKS,
+            terms=TERMS,
+        ),
+    )
     return path
 
 
@@ -144,6 +188,72 @@ async def test_full_text_relevance_then_volume(dbpath: Path) -> None:
     assert ids(search(dbpath, q="up-or-down")) == ["3"]  # tags and slugs are indexed
     assert ids(search(dbpath, q="FED rates")) == ["6"]
     assert search(dbpath, q="dogecoin") == []
+
+
+async def test_search_by_ticker_finds_what_search_by_name_finds(tickers: Path) -> None:
+    by_name = ids(search(tickers, q="bitcoin", limit=100))
+    assert {"1", "2", "3", "5", "7", "8", "9"} == set(by_name)  # "8" by its link alone
+    assert ids(search(tickers, q="btc", limit=100)) == by_name  # same markets, same order
+    assert ids(search(tickers, q="XBT", limit=100)) == by_name
+    assert set(ids(search(tickers, q="eth"))) == set(ids(search(tickers, q="ethereum"))) == {"4"}
+    assert ids(search(tickers, q="btc reach")) == ids(search(tickers, q="bitcoin reach")) == ["1"]
+    assert ids(search(tickers, q="btc", status="closed")) == ids(
+        search(tickers, q="bitcoin", status="closed")
+    )
+    # A ticker that is also a word finds the name's markets, and its own text matches too.
+    by_solana = set(ids(search(tickers, q="solana")))
+    assert by_solana == {"11", "12", "13"} and by_solana < set(ids(search(tickers, q="sol")))
+    assert "10" in ids(search(tickers, q="sol")) and "10" not in by_solana
+    assert ids(search(tickers, q="binance coin")) == ids(search(tickers, q="bnb")) == ["13"]
+
+
+async def test_ticker_search_ranks_linked_then_relevant_then_by_volume(tickers: Path) -> None:
+    got = ids(search(tickers, q="sol", limit=100))
+    assert got[-1] == "10"  # the text match that is not linked to SOL comes last
+    by_btc = ids(search(tickers, q="btc", limit=100))
+    assert by_btc[-1] == "8"  # found by its link alone: after every text match
+    assert by_btc.index("9") < by_btc.index("7")  # the question outranks a title match
+    # Plain words keep relevance then volume; a linked market outranks an unlinked one only
+    # when the query names its asset.
+    assert ids(search(tickers, q="campbell")) == ["10"]
+    assert ids(search(tickers, q="noon")) == ["8"]
+
+
+async def test_without_stored_terms_search_is_plain_full_text(tmp_path: Path) -> None:
+    path = tmp_path / "plain.db"
+    await write(
+        path, PolymarketDiscovered(events=[], markets=MARKETS + TICKER_MARKETS, links=LINKS)
+    )
+    assert ids(search(path, q="btc")) == ["9"]
+    assert set(ids(search(path, q="bitcoin"))) == {"1", "2", "3", "5", "7"}
+
+
+def test_search_groups() -> None:
+    vocab = Vocabulary(
+        assets_of={
+            ("bitcoin",): frozenset({"BTC"}),
+            ("btc",): frozenset({"BTC"}),
+            ("binance", "coin"): frozenset({"BNB"}),
+            ("bnb",): frozenset({"BNB"}),
+            ("sol",): frozenset({"SOL"}),
+            ("solana",): frozenset({"SOL"}),
+        },
+        unambiguous={"BTC": (("bitcoin",), ("btc",)), "BNB": (("binance", "coin"), ("bnb",)),
+                     "SOL": (("solana",),)},
+    )  # fmt: skip
+    assert search_groups("BTC price", vocab) == [
+        SearchGroup('("BTC" OR "bitcoin")', ("BTC",)),
+        SearchGroup('"price"*'),
+    ]
+    assert search_groups("will Binance coin", vocab) == [
+        SearchGroup('"will"'),
+        SearchGroup('("Binance coin"* OR "bnb")', ("BNB",)),
+    ]
+    assert search_groups("sol", vocab) == [SearchGroup('("sol"* OR "solana")', ("SOL",))]
+    assert search_groups("solana", vocab) == [SearchGroup('"solana"*', ("SOL",))]
+    assert search_groups('btc" OR NEAR(', vocab)[0] == SearchGroup('("btc" OR "bitcoin")', ("BTC",))
+    with pytest.raises(ValueError, match="no searchable words"):
+        search_groups(" ?! ", vocab)
 
 
 async def test_without_q_orders_by_volume(dbpath: Path) -> None:
@@ -184,8 +294,10 @@ async def test_bad_arguments(dbpath: Path, kw: dict) -> None:
         search(dbpath, **kw)
 
 
-def test_fts_query_quotes_everything() -> None:
-    assert fts_query('bitcoin "100k" OR NEAR(') == '"bitcoin" "100k" "OR" "NEAR"*'
+def test_search_groups_quote_everything() -> None:
+    plain = Vocabulary(assets_of={}, unambiguous={})
+    got = [g.fts for g in search_groups('bitcoin "100k" OR NEAR(', plain)]
+    assert got == ['"bitcoin"', '"100k"', '"OR"', '"NEAR"*']
 
 
 async def test_placements_keep_a_market_in_one_table(tmp_path: Path) -> None:
@@ -275,5 +387,9 @@ async def test_markets_for_asset_from_a_real_run(
             assert {m["market_id"] for m in found} == {
                 m["market_id"] for m in ctx["immediate"] if "bitcoin" in m["question"].lower()
             }
+            by_ticker = search_markets(
+                conn, q="btc", asset="BTC", status="closing_soon", now_ms=now
+            )
+            assert [m["market_id"] for m in by_ticker] == [m["market_id"] for m in found]
         finally:
             conn.close()

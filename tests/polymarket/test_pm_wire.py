@@ -9,7 +9,13 @@ import msgspec
 import pytest
 
 from marketmem.httpclient import PayloadError, decode
-from marketmem.sources.polymarket.convert import convert_events, market_row, resolution
+from marketmem.sources.polymarket.convert import (
+    context_row,
+    convert_events,
+    event_row,
+    market_row,
+    resolution,
+)
 from marketmem.sources.polymarket.matching import build_terms
 from marketmem.sources.polymarket.wire import (
     ClobBook,
@@ -94,8 +100,8 @@ def test_string_encoded_lists_and_number_duality() -> None:
     assert row.outcomes == ["Up", "Down"]
     assert row.outcome_prices == ["0.505", "0.495"]
     assert row.clob_token_ids[0].startswith("1042398980388071360523998")
-    assert row.volume == pytest.approx(9.999997)  # volumeNum (number) preferred
-    assert row.liquidity == pytest.approx(20328.3747)
+    assert row.volume == 9.999997 and row.volume_24h == 9.999997
+    assert row.liquidity == 20328.3747
     assert (row.best_bid, row.best_ask, row.last_trade_price) == (0.5, 0.51, 0.51)
     assert row.event_id == "260654" and row.event_title.startswith("Bitcoin Up or Down")
     assert row.end_ms == timestamp_ms("2026-03-12T09:25:00Z", "e")
@@ -116,7 +122,8 @@ def test_new_markets_without_prices_and_zero_fields_omitted() -> None:
     no_prices = [m for m in conv.markets if m.outcome_prices is None]
     assert no_prices and all(m.resolution == "open" for m in no_prices)
     sol = next(m for m in conv.markets if m.market_id == "1106920")
-    assert sol.outcome_prices == ["0.5", "0.5"] and sol.volume == 0.0
+    assert sol.outcome_prices == ["0.5", "0.5"]
+    assert sol.volume is None and sol.liquidity == 8255.84  # no volume on the wire yet
     assert "crypto" in sol.tags and "solana" in sol.tags
     linked = {(x.market_id, x.asset) for x in conv.links}
     assert ("1106923", "BTC") in linked and ("1107050", "ETH") in linked
@@ -141,7 +148,7 @@ def test_closed_time_formats_and_resolutions() -> None:
         NOW,
     )
     assert (resolved.resolution, resolved.resolved_outcome) == ("resolved", 1)
-    assert resolved.liquidity == 0.0 and resolved.best_bid is None
+    assert resolved.liquidity is None and resolved.best_bid is None
     legacy = market_row(
         decode(
             fixture_path("polymarket", "gamma_market_closed_legacy_nonbinary.json").read_bytes(),
@@ -155,6 +162,51 @@ def test_closed_time_formats_and_resolutions() -> None:
         "0.5843311669077693146635445446077281",
         "0.4156688330922306853364554553922719",
     ]
+
+
+def test_absent_numbers_are_none_never_zero() -> None:
+    resolved = decode(
+        fixture_path("polymarket", "gamma_market_closed_resolved.json").read_bytes(),
+        GammaMarket,
+        "m",
+    )
+    assert resolved.volume is None and resolved.liquidity is None  # absent on the wire
+    row = market_row(resolved, NOW)
+    assert (row.volume, row.volume_24h, row.liquidity) == (None, None, None)
+    assert context_row(row, NOW).volume is None and context_row(row, NOW).liquidity is None
+    events = decode(
+        fixture_path("polymarket", "gamma_events.json").read_bytes(), list[GammaEvent], "e"
+    )
+    conv = convert_events(events, TERMS, NOW)
+    new = [e for e in events if e.volume is None]
+    assert new, "the recording has new events without volume"
+    rows = {e.event_id: e for e in conv.events}
+    for e in new:
+        assert (rows[e.id].volume, rows[e.id].volume_24h, rows[e.id].liquidity) == (None,) * 3
+    # A zero Gamma sent is a zero.
+    zero = next(e for e in events if e.volume is not None)
+    assert rows[zero.id].volume == 0.0
+    bare = market_row(GammaMarket(id="1"), NOW)
+    assert (bare.volume, bare.volume_24h, bare.liquidity) == (None, None, None)
+    assert event_row(GammaEvent(id="1"), NOW).liquidity is None
+
+
+def test_the_exact_decimal_string_wins_over_the_rounded_number() -> None:
+    legacy = decode(
+        fixture_path("polymarket", "gamma_market_closed_legacy_nonbinary.json").read_bytes(),
+        GammaMarket,
+        "m",
+    )
+    assert (legacy.volume, legacy.volume_num) == ("46944.579746", 46944.58)
+    row = market_row(legacy, NOW)
+    assert row.volume == 46944.579746 and row.liquidity == 4.601742
+    only_num = msgspec.json.decode(
+        b'{"id": "1", "volumeNum": 7.25, "liquidityNum": 2}', type=GammaMarket
+    )
+    r = market_row(only_num, NOW)
+    assert (r.volume, r.liquidity) == (7.25, 2.0)
+    with pytest.raises(FieldError, match="volume"):
+        market_row(GammaMarket(id="1", volume="lots", volume_num=3.0), NOW)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """From Gamma wire objects to bus rows, and how a closed market resolved (pure functions).
 
 A market that cannot be read (a broken string-encoded list, a bad date) is reported as a
-``Skipped`` with the reason; the caller notes it on the run and keeps the others.
+``Skipped`` with the reason; the caller notes it on the run and keeps the others. A number
+Gamma left out is None in the row (NULL in the table), never 0.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from decimal import Decimal
 
 from marketmem.events import (
     PolymarketAssetLink,
+    PolymarketAssetTerm,
     PolymarketContextMarket,
     PolymarketEventRow,
     PolymarketMarketRow,
@@ -102,9 +104,11 @@ def market_row(
         outcomes=outcomes,
         outcome_prices=prices,
         clob_token_ids=str_list(m.clob_token_ids, "clobTokenIds") or [],
-        volume=first_number((m.volume_num, "volumeNum"), (m.volume, "volume")),
-        volume_24h=first_number((m.volume24hr, "volume24hr")),
-        liquidity=first_number((m.liquidity_num, "liquidityNum"), (m.liquidity, "liquidity")),
+        # The decimal strings are exact; volumeNum / liquidityNum can be rounded (a recorded
+        # legacy market: volume "46944.579746", volumeNum 46944.58).
+        volume=first_number((m.volume, "volume"), (m.volume_num, "volumeNum")),
+        volume_24h=number(m.volume24hr, "volume24hr"),
+        liquidity=first_number((m.liquidity, "liquidity"), (m.liquidity_num, "liquidityNum")),
         best_bid=number(m.best_bid, "bestBid"),
         best_ask=number(m.best_ask, "bestAsk"),
         last_trade_price=number(m.last_trade_price, "lastTradePrice"),
@@ -133,9 +137,9 @@ def event_row(e: GammaEvent, now_ms: int) -> PolymarketEventRow:
         active=bool(e.active),
         closed=bool(e.closed),
         archived=bool(e.archived),
-        volume=first_number((e.volume, "volume")),
-        volume_24h=first_number((e.volume24hr, "volume24hr")),
-        liquidity=first_number((e.liquidity, "liquidity")),
+        volume=number(e.volume, "volume"),
+        volume_24h=number(e.volume24hr, "volume24hr"),
+        liquidity=number(e.liquidity, "liquidity"),
         tags=tag_names(e.tags),
         updated_at_ms=timestamp_ms(e.updated_at, "updatedAt"),
         fetched_at_ms=now_ms,
@@ -199,6 +203,15 @@ def convert_events(events: list[GammaEvent], terms: Terms, now_ms: int) -> Conve
                     )
                 )
     return out
+
+
+def asset_terms(terms: Terms) -> list[PolymarketAssetTerm]:
+    """Every term of every asset, as stored for search."""
+    return [
+        PolymarketAssetTerm(term=term, asset=a.asset, ambiguous=term in a.ambiguous)
+        for a in terms.assets
+        for term, _ in a.terms
+    ]
 
 
 def context_row(m: PolymarketMarketRow, now_ms: int) -> PolymarketContextMarket:

@@ -13,6 +13,14 @@ The immediate run first lists, the way discovery does, the open events ending wi
 horizon, so a market created since the last discovery is not missed: they are stored with
 their links through one ``PolymarketDiscovered`` (all pages first, as in discovery) and their
 linked markets join the candidates with the state just listed.
+
+Every refresh run works from discovery's stored output. While a discovery run of the same
+runtime is under way, or its rows are not committed yet (a first start, ``ingest
+polymarket``), a refresh run waits for them, at most one cadence of its channel. Before any
+discovery run wrote rows, a later or recently-closed run fails with ``no input:
+polymarket/discovery has no data`` (an ok with 0 rows would hide that it had nothing to work
+from); an immediate run places what it listed itself, with that as a note, and fails the
+same way only with nothing to place.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from dataclasses import dataclass, field
 
 import apsw
 import httpx
+import trio
 
 from marketmem.events import (
     PolymarketDiscovered,
@@ -34,16 +43,17 @@ from marketmem.events import (
 from marketmem.httpclient import RetryPolicy
 from marketmem.runs import RunContext
 from marketmem.runtime import PollJob, Runtime
-from marketmem.sources.polymarket.classify import Bucket, classify
+from marketmem.sources.polymarket.classify import CHANNEL_OF, Bucket, classify
 from marketmem.sources.polymarket.client import Filters, GammaClient, Limiters, Progress
 from marketmem.sources.polymarket.convert import (
     Converted,
+    asset_terms,
     context_row,
     convert_events,
     market_row,
 )
 from marketmem.sources.polymarket.matching import Terms, load_terms
-from marketmem.sources.polymarket.reads import iso, placement_candidates
+from marketmem.sources.polymarket.reads import discovery_has_data, iso, placement_candidates
 from marketmem.sources.polymarket.wire import FieldError, GammaEvent, GammaMarket
 from marketmem.storage import db
 
@@ -101,7 +111,8 @@ async def discover_events(
 ) -> Converted:
     """List the events of every query (all pages of all queries first: a failing page raises
     and nothing is published), convert them, link their markets and publish them as one
-    ``PolymarketDiscovered`` (one transaction)."""
+    ``PolymarketDiscovered`` (one transaction), with the asset terms the links were made
+    with (search expands by them)."""
     events: list[GammaEvent] = []
     for filters in queries:
         events += await client.list_events(filters)
@@ -109,7 +120,12 @@ async def discover_events(
     _note_all(ctx, [str(s) for s in conv.skipped])
     if conv.events or conv.markets:
         await ctx.publish(
-            PolymarketDiscovered(events=conv.events, markets=conv.markets, links=conv.links)
+            PolymarketDiscovered(
+                events=conv.events,
+                markets=conv.markets,
+                links=conv.links,
+                terms=asset_terms(terms),
+            )
         )
     return conv
 
@@ -136,20 +152,29 @@ def discovery_job(
         now = rt.clock.now_ms()
         since = iso(now - int(cfg.recently_closed_window_s * 1000))
         assert since is not None
-        async with open_client(rt, progress) as client:
-            conv = await discover_events(
-                ctx,
-                client,
-                [
-                    Filters(active=True, closed=False, archived=False),
-                    Filters(
-                        active=True, closed=True, archived=False, extra=(("end_date_min", since),)
-                    ),
-                ],
-                terms,
-                now,
-            )
-            requests = client.requests
+        discovering = discovery_progress(rt)
+        discovering.running += 1
+        try:
+            async with open_client(rt, progress) as client:
+                conv = await discover_events(
+                    ctx,
+                    client,
+                    [
+                        Filters(active=True, closed=False, archived=False),
+                        Filters(
+                            active=True,
+                            closed=True,
+                            archived=False,
+                            extra=(("end_date_min", since),),
+                        ),
+                    ],
+                    terms,
+                    now,
+                )
+                requests = client.requests
+            discovering.uncommitted |= bool(conv.events or conv.markets)  # published
+        finally:
+            discovering.running -= 1
         if summary is not None:
             summary.events = len(conv.events)
             summary.markets = len(conv.markets)
@@ -158,6 +183,67 @@ def discovery_job(
             summary.requests = requests
 
     return run
+
+
+class NoInput(Exception):
+    """A run whose input another channel produces, before that channel produced any."""
+
+    expected = True
+
+
+NO_DISCOVERY = "no input: polymarket/discovery has no data"
+
+
+# How often a refresh run waiting for discovery's rows looks at the database again.
+DISCOVERY_POLL_S = 0.2
+
+
+@dataclass
+class DiscoveryProgress:
+    """Discovery in this runtime: runs under way, and whether one published rows that the
+    database may not show yet (the writer commits them a moment later)."""
+
+    running: int = 0
+    uncommitted: bool = False
+
+
+def discovery_progress(rt: Runtime) -> DiscoveryProgress:
+    found = rt.shared.get("polymarket.discovery")
+    if not isinstance(found, DiscoveryProgress):
+        found = DiscoveryProgress()
+        rt.shared["polymarket.discovery"] = found
+    return found
+
+
+def _discovery_has_data(rt: Runtime) -> bool:
+    try:
+        conn = db.open_ro(rt.db_path, busy_timeout_ms=rt.config.storage.busy_timeout_ms)
+    except apsw.CantOpenError:
+        return False
+    try:
+        return discovery_has_data(conn)
+    finally:
+        conn.close()
+
+
+async def discovery_ready(rt: Runtime, limit_s: float) -> bool:
+    """Whether discovery has produced data; while a discovery run of this runtime is under
+    way or its rows are not committed yet, waits for them (at most ``limit_s``)."""
+    progress = discovery_progress(rt)
+    deadline = trio.current_time() + limit_s
+    # One poll for a discovery run started at the same moment (a first start runs every
+    # channel at once, in no set order) to register.
+    grace = True
+    while not _discovery_has_data(rt):
+        waiting = grace or progress.running > 0 or progress.uncommitted
+        if not waiting or trio.current_time() >= deadline:
+            if not progress.running:
+                progress.uncommitted = False  # not coming (rejected): do not wait again
+            return False
+        grace = False
+        await trio.sleep(DISCOVERY_POLL_S)
+    progress.uncommitted = False
+    return True
 
 
 def _candidates(
@@ -198,10 +284,18 @@ def refresh_job(bucket: Bucket) -> PollJob:
                 )
             linked_ids = {x.market_id for x in conv.links}
             listed = {m.market_id: m for m in conv.markets if m.market_id in linked_ids}
+        cadence_s = rt.config.channel(SOURCE, CHANNEL_OF[bucket]).cadence_s
+        discovered = await discovery_ready(rt, limit_s=cadence_s)
         candidates = [
             c for c in _candidates(rt, bucket, now, horizon_ms, window_ms) if c[0] not in listed
         ]
         candidates += [(mid, True, row) for mid, row in listed.items()]
+        if not discovered:
+            # Later and recently closed markets come from discovery alone; immediate ones
+            # also from this run's own listing of its horizon.
+            if bucket != "immediate" or not candidates:
+                raise NoInput(NO_DISCOVERY)
+            ctx.note(f"{NO_DISCOVERY}: placed only markets listed for the horizon")
         wanted = [
             mid
             for mid, linked, row in candidates

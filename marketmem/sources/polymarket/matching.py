@@ -1,9 +1,25 @@
 """Linking markets to tracked assets: the terms file and the pure matching function.
 
 A term matches case-insensitively on word boundaries in the question, the event title, the
-slugs and the tags. Ambiguous terms ("sol", "doge", "hype") count only in a crypto context;
-a term inside a known false friend ("sol campbell", "department of government efficiency")
-never counts. A market gets at most one link per asset: its best match.
+slugs and the tags; a term inside one of its asset's false friends ("sol campbell", "ethereum
+classic", "department of government efficiency") never counts. A market gets at most one link
+per asset: its best match.
+
+An ambiguous term ("sol", "hype", "link", "avalanche") counts only on evidence of its own
+asset, never on another asset's: "the hype around Bitcoin ETFs" links BTC alone. One of these
+is enough, for one occurrence of the term:
+
+1. the asset has an unambiguous term anywhere in the market ("Solana", "SOL");
+2. a price question around it: the term followed by a price verb and a dollar amount or an
+   all-time high ("SOL reach $300", "HYPE above $50", "LINK to be above $25", "ETH hit a new
+   all-time high"; in a slug the amount has no "$": "sol-above-200"), by "up or down", or by
+   or after "flip" / "outperform" / "overtake"; or "price of SOL", "what price will SOL hit";
+3. a context word right after it ("SOL ETF", "SUI token");
+4. the term written as a ticker (in capitals in prose, "$DOGE", or a tag of its own) together
+   with crypto context for it: a crypto tag, an exchange listing ("list HYPE", "HYPE listed"),
+   or a context word at most three words away with no other asset's term in between.
+
+The question and title keep their case for rule 4; "the crypto hype" stays a word.
 """
 
 from __future__ import annotations
@@ -39,12 +55,15 @@ class _TermsFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     assets: dict[str, _AssetEntry] = {}
 
 
-def _pattern(phrase: str) -> re.Pattern[str]:
-    """Whole words, any run of separators between them (``all-time high`` = ``all time high``)."""
+def _pattern(phrase: str, *, plural: bool = False) -> re.Pattern[str]:
+    """Whole words, any case, any run of separators between them (``all-time high`` = ``all
+    time high``); ``plural`` also takes an ``s`` on the last word (``etf`` matches ``ETFs``)."""
     words = [re.escape(w) for w in re.split(r"[^\w]+|_", phrase.casefold()) if w]
     if not words:
         raise ValueError(f"empty term {phrase!r}")
-    return re.compile(r"(?<![^\W_])" + r"[\W_]+".join(words) + r"(?![^\W_])")
+    suffix = "s?" if plural else ""
+    body = r"[\W_]+".join(words)
+    return re.compile(rf"(?<![^\W_]){body}{suffix}(?![^\W_])", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -100,7 +119,7 @@ def _compile(data: _TermsFile) -> Terms:
     return Terms(
         assets=tuple(out),
         crypto_tags=frozenset(t.casefold() for t in data.crypto_tags),
-        context=tuple(_pattern(w) for w in data.context_words),
+        context=tuple(_pattern(w, plural=True) for w in data.context_words),
     )
 
 
@@ -135,12 +154,70 @@ class Match:
     score: float
 
 
+@dataclass(frozen=True)
+class _Hit:
+    """One occurrence of one asset's term in one field (outside that asset's false friends)."""
+
+    asset: str
+    term: str
+    ambiguous: bool
+    start: int
+    end: int
+
+
+_SEP = r"[\W_]+"
+_VERBS = (
+    r"(?:reach|reaches|hit|hits|above|below|over|under|at|surpass|surpasses|exceed|exceeds"
+    r"|break|breaks|top|tops|dip|dips|drop|drops|fall|falls|rise|rises|climb|climbs|crash"
+    r"|crashes|sink|sinks)"
+)
+_LEAD = (
+    r"(?:will|to|be|is|price|token|coin|trade|trades|close|closes|stay|stays|go|goes|finish"
+    r"|finishes|end|ends)"
+)
+_ATH = rf"(?:a{_SEP})?(?:new{_SEP})?(?:all{_SEP}time{_SEP}high|ath)(?![^\W_])"
+_COMPARE = r"(?:flip|flips|flipping|flippens?|outperform|outperforms|overtake|overtakes)"
+
+
+def _price_after(amount: str) -> re.Pattern[str]:
+    """What follows a term in a price question: ``[lead words] verb [to|above|...] amount``."""
+    return re.compile(
+        rf"(?:['’]s)?(?:{_SEP}{_LEAD}){{0,3}}{_SEP}{_VERBS}"
+        rf"(?:{_SEP}(?:to|below|above|under|over))?{_SEP}(?:{amount}|{_ATH})",
+        re.IGNORECASE,
+    )
+
+
+# A coin's price: a dollar amount in prose (a slug drops the "$"), not billions or trillions
+# ("DOGE hit $2 trillion in cuts" is the department's savings).
+_NOT_A_PRICE = r"(?![\d,.]*[\W_]?(?:b|bn|billion|billions|t|tn|trillion|trillions)(?![^\W_]))"
+_PRICE_AFTER = {
+    "prose": _price_after(rf"\$\s?\d{_NOT_A_PRICE}"),
+    "slug": _price_after(rf"\$?\d{_NOT_A_PRICE}"),
+}
+_FORM_AFTER = re.compile(
+    rf"{_SEP}(?:up{_SEP}or{_SEP}down|updown|{_COMPARE})(?![^\W_])", re.IGNORECASE
+)
+_FORM_BEFORE = re.compile(
+    rf"(?<![^\W_])(?:price{_SEP}(?:(?:of|will|does){_SEP})?(?:the{_SEP})?|{_COMPARE}{_SEP})$",
+    re.IGNORECASE,
+)
+_LISTED_AFTER = re.compile(
+    rf"{_SEP}(?:(?:be|is|get|gets){_SEP})?(?:listed|delisted|listing)(?![^\W_])", re.IGNORECASE
+)
+_LIST_BEFORE = re.compile(
+    rf"(?<![^\W_])(?:list|lists|listing|delist|delists){_SEP}$", re.IGNORECASE
+)
+_WORD = re.compile(r"[^\W_]+")
+CONTEXT_WINDOW_WORDS = 3
+
+
 def _fields(text: MarketText) -> dict[str, str]:
     return {
-        "question": text.question.casefold(),
-        "title": text.title.casefold(),
-        "tags": " | ".join(text.tags).casefold(),
-        "slug": " | ".join(text.slugs).casefold(),
+        "question": text.question,
+        "title": text.title,
+        "tags": " | ".join(text.tags),
+        "slug": " | ".join(text.slugs),
     }
 
 
@@ -148,51 +225,92 @@ def _spans(pattern: re.Pattern[str], s: str) -> list[tuple[int, int]]:
     return [m.span() for m in pattern.finditer(s)]
 
 
-def _hits(asset: AssetTerms, field_text: str) -> list[str]:
-    """Terms of ``asset`` found in ``field_text`` outside every false friend."""
+def _hits(asset: AssetTerms, field_text: str) -> list[_Hit]:
+    """Every occurrence of ``asset``'s terms in ``field_text`` outside its false friends."""
     blocked = [span for ff in asset.false_friends for span in _spans(ff, field_text)]
-    found = []
-    for term, pattern in asset.terms:
-        for start, end in _spans(pattern, field_text):
-            if not any(b0 <= start and end <= b1 for b0, b1 in blocked):
-                found.append(term)
-                break
-    return found
+    return [
+        _Hit(asset.asset, term, term in asset.ambiguous, start, end)
+        for term, pattern in asset.terms
+        for start, end in _spans(pattern, field_text)
+        if not any(b0 <= start and end <= b1 for b0, b1 in blocked)
+    ]
 
 
 def has_crypto_tag(terms: Terms, tags: tuple[str, ...]) -> bool:
     return any(t.casefold() in terms.crypto_tags for t in tags)
 
 
+def _written_as_ticker(field: str, s: str, hit: _Hit) -> bool:
+    """``SOL`` in mixed-case prose, ``$SOL`` anywhere, or a tag that is the term itself."""
+    if hit.start > 0 and s[hit.start - 1] == "$":
+        return True
+    if field == "tags":
+        whole_start = hit.start == 0 or s[: hit.start].endswith("| ")
+        return whole_start and (hit.end == len(s) or s[hit.end :].startswith(" |"))
+    word = s[hit.start : hit.end]
+    return field != "slug" and word.isupper() and any(c.islower() for c in s)
+
+
+def _gap_words(s: str, a: int, b: int) -> int:
+    return len(_WORD.findall(s[a:b]))
+
+
+def _context_near(terms: Terms, s: str, hit: _Hit, others: list[_Hit]) -> tuple[bool, bool]:
+    """(a context word right after the term, one within the window with no other asset's
+    term in between)."""
+    adjacent = near = False
+    for pattern in terms.context:
+        for c0, c1 in _spans(pattern, s):
+            a, b = (hit.end, c0) if c0 >= hit.end else (c1, hit.start)
+            if a > b or "|" in s[a:b]:  # overlaps the term, or in another tag or slug
+                continue
+            if c0 >= hit.end and _WORD.search(s[a:b]) is None:
+                adjacent = True
+            if _gap_words(s, a, b) <= CONTEXT_WINDOW_WORDS and not any(
+                a <= o.start and o.end <= b for o in others
+            ):
+                near = True
+    return adjacent, near
+
+
+def _own_evidence(
+    terms: Terms, field: str, s: str, hit: _Hit, others: list[_Hit], crypto: bool
+) -> bool:
+    """Whether an ambiguous term's occurrence has evidence of its own asset (rules 2 to 4 of
+    the module docstring)."""
+    after, before = s[hit.end :], s[: hit.start]
+    if field in ("question", "title", "slug"):
+        price = _PRICE_AFTER["slug" if field == "slug" else "prose"]
+        if price.match(after) or _FORM_AFTER.match(after) or _FORM_BEFORE.search(before):
+            return True
+    adjacent, near = _context_near(terms, s, hit, others)
+    if adjacent:
+        return True
+    if not _written_as_ticker(field, s, hit):
+        return False
+    listed = _LIST_BEFORE.search(before) is not None or _LISTED_AFTER.match(after) is not None
+    return crypto or listed or near
+
+
 def match_market(terms: Terms, text: MarketText) -> list[Match]:
     """Every tracked asset the market is about, with its best term, field and score."""
-    fields = _fields(text)
+    fields = {name: s for name, s in _fields(text).items() if s}
     crypto_tag = has_crypto_tag(terms, text.tags)
-    hits = {
-        asset.asset: {name: _hits(asset, s) for name, s in fields.items() if s}
-        for asset in terms.assets
-    }
-    unambiguous_anywhere = any(
-        term not in asset.ambiguous
-        for asset in terms.assets
-        for found in hits[asset.asset].values()
-        for term in found
-    )
-    context = (
-        crypto_tag
-        or unambiguous_anywhere
-        or any(p.search(s) for p in terms.context for s in fields.values() if s)
-    )
-    out = []
-    for asset in terms.assets:
-        best: Match | None = None
-        for field in FIELD_ORDER:
-            for term in hits[asset.asset].get(field, []):
-                if term in asset.ambiguous and not context:
+    hits = {name: [h for a in terms.assets for h in _hits(a, s)] for name, s in fields.items()}
+    unambiguous = {h.asset for found in hits.values() for h in found if not h.ambiguous}
+    score_bonus = CRYPTO_TAG_BONUS if crypto_tag else 0.0
+    best: dict[str, Match] = {}
+    for field in FIELD_ORDER:
+        s = fields.get(field)
+        if s is None:
+            continue
+        for hit in hits[field]:
+            if hit.ambiguous and hit.asset not in unambiguous:
+                others = [o for o in hits[field] if o.asset != hit.asset]
+                if not _own_evidence(terms, field, s, hit, others, crypto_tag):
                     continue
-                score = min(1.0, FIELD_WEIGHTS[field] + (CRYPTO_TAG_BONUS if crypto_tag else 0.0))
-                if best is None or score > best.score:
-                    best = Match(asset.asset, term, field, round(score, 3))
-        if best is not None:
-            out.append(best)
-    return out
+            score = round(min(1.0, FIELD_WEIGHTS[field] + score_bonus), 3)
+            found = best.get(hit.asset)
+            if found is None or score > found.score:
+                best[hit.asset] = Match(hit.asset, hit.term, field, score)
+    return [best[a.asset] for a in terms.assets if a.asset in best]

@@ -1,15 +1,17 @@
 """Reads of the Polymarket tables over a read-only connection.
 
-For the HTTP API: ``search_markets`` (FTS5 over question, event title, slug and tags, ranked
-by relevance then volume) and ``markets_for_asset`` (the immediate / later / recently-closed
+For the HTTP API: ``search_markets`` (FTS5 over question, event title, slug and tags; a query
+word that is an asset's term, "btc", also finds that asset's other terms, "bitcoin", and its
+linked markets; ranked by asset, relevance, then volume) and ``markets_for_asset`` (the immediate / later / recently-closed
 context of one asset). For the refresh channels: ``placement_candidates``, the stored markets
-a channel must look at. Everything returns plain values; times are ms since the epoch, and
-dates also as ISO strings.
+a channel must look at, and ``discovery_has_data``, whether there is anything to look at.
+Everything returns plain values; times are ms since the epoch, and dates also as ISO strings.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,14 +36,81 @@ def iso(ms: int | None) -> str | None:
     return dt.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def fts_query(q: str) -> str:
-    """A safe FTS5 query: every word quoted (all must match), the last one as a prefix."""
-    words = re.findall(r"[^\W_]+", q)
-    if not words:
+_WORD = re.compile(r"[^\W_]+")
+
+
+Words = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The stored asset terms (``polymarket_asset_terms``), as casefolded words."""
+
+    assets_of: dict[Words, frozenset[str]]
+    unambiguous: dict[str, tuple[Words, ...]]
+
+
+def vocabulary(conn: apsw.Connection) -> Vocabulary:
+    assets_of: dict[Words, set[str]] = {}
+    unambiguous: dict[str, list[Words]] = {}
+    for term, asset, ambiguous in conn.execute(
+        "SELECT term, asset, ambiguous FROM polymarket_asset_terms ORDER BY asset, term"
+    ):
+        words = tuple(w.casefold() for w in _WORD.findall(term))
+        if words:
+            assets_of.setdefault(words, set()).add(asset)
+            if not ambiguous:
+                unambiguous.setdefault(asset, []).append(words)
+    return Vocabulary(
+        {k: frozenset(v) for k, v in assets_of.items()},
+        {k: tuple(v) for k, v in unambiguous.items()},
+    )
+
+
+@dataclass(frozen=True)
+class SearchGroup:
+    """Words of a query that must match together: an FTS5 expression, and the assets whose
+    linked markets match the group too (when the words are one of their terms)."""
+
+    fts: str
+    assets: tuple[str, ...] = ()
+
+
+def _phrase(words: Words, prefix: bool = False) -> str:
+    return '"' + " ".join(words) + '"' + ("*" if prefix else "")
+
+
+def search_groups(q: str, vocab: Vocabulary) -> list[SearchGroup]:
+    """The groups every match of ``q`` must satisfy, one per word, each quoted (safe FTS5),
+    the last as a prefix. A word, or a run of words, that is a term of an asset ("btc",
+    "binance coin") matches that asset's unambiguous terms too, and the markets linked to
+    it: ``btc`` finds what ``bitcoin`` finds, and ``sol`` what ``solana`` finds. Raises
+    ValueError without words."""
+    typed = tuple(_WORD.findall(q))  # as typed: the FTS5 tokenizer folds case itself
+    if not typed:
         raise ValueError("q has no searchable words")
-    quoted = [f'"{w}"' for w in words]
-    quoted[-1] += "*"
-    return " ".join(quoted)
+    words = tuple(w.casefold() for w in typed)
+    longest = max((len(t) for t in vocab.assets_of), default=0)
+    groups: list[SearchGroup] = []
+    i = 0
+    while i < len(words):
+        n = next(
+            (
+                n
+                for n in range(min(longest, len(words) - i), 0, -1)
+                if words[i : i + n] in vocab.assets_of
+            ),
+            1,
+        )
+        run, last = words[i : i + n], i + n == len(words)
+        assets = tuple(sorted(vocab.assets_of.get(run, ())))
+        options = [_phrase(typed[i : i + n], prefix=last)]
+        options += [_phrase(t) for a in assets for t in vocab.unambiguous.get(a, ()) if t != run]
+        options = list(dict.fromkeys(options))
+        fts = options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")"
+        groups.append(SearchGroup(fts, assets))
+        i += n
+    return groups
 
 
 def _outcomes(outcomes: str, prices: str | None) -> list[dict[str, Any]]:
@@ -81,6 +150,20 @@ def _assets(conn: apsw.Connection, ids: list[str]) -> dict[str, list[str]]:
     return out
 
 
+_TEXT_MATCH = "SELECT rowid FROM polymarket_markets_fts WHERE polymarket_markets_fts MATCH :{param}"
+
+
+def _linked_to(params: dict[str, Any], prefix: str, assets: list[str]) -> str:
+    """``m.market_id IN (markets linked to any of assets)``, binding ``:prefix0, ...``."""
+    names = [f"{prefix}{i}" for i in range(len(assets))]
+    params.update(zip(names, assets, strict=True))
+    marks = ", ".join(f":{n}" for n in names)
+    return (
+        "m.market_id IN (SELECT market_id FROM polymarket_market_asset_links "
+        f"WHERE asset IN ({marks}))"
+    )
+
+
 def _check_paging(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
@@ -99,24 +182,50 @@ def search_markets(
     now_ms: int,
     closing_soon_ms: int = DEFAULT_CLOSING_SOON_MS,
 ) -> list[dict[str, Any]]:
-    """Markets matching ``q`` (all words; the last as a prefix), ranked by relevance then
-    volume (by volume alone without ``q``), filtered by linked ``asset`` and ``status``
-    (open / closing_soon / closed; closed includes markets past their end date).
+    """Markets matching ``q`` (every word; the last as a prefix; a word that is an asset's
+    term also matches its other terms and its linked markets, see ``search_groups``), ranked
+    by: linked to an asset ``q`` names, then text relevance (bm25 over question, title, slug
+    and tags; a market matched only by its link comes after every text match), then volume
+    (unknown last); by volume alone without ``q``. Filtered by linked ``asset`` and
+    ``status`` (open / closing_soon / closed; closed includes markets past their end date).
     Raises ValueError for a bad status, limit, offset or query."""
     _check_paging(limit, offset)
     where: list[str] = []
     params: dict[str, Any] = {"now": now_ms, "soon": now_ms + closing_soon_ms}
+    source, named, relevance, scored = "polymarket_markets m", "0", "0", ""
     if q is not None and q.strip():
-        params["q"] = fts_query(q)
-        source = (
-            "polymarket_markets_fts JOIN polymarket_markets m "
-            "ON m.rowid = polymarket_markets_fts.rowid"
-        )
-        where.append("polymarket_markets_fts MATCH :q")
-        rank = "bm25(polymarket_markets_fts, 4.0, 2.0, 1.0, 1.0)"
-    else:
-        source = "polymarket_markets m"
-        rank = "0"
+        groups = search_groups(q, vocabulary(conn))
+        params["q"] = " AND ".join(g.fts for g in groups)  # every group, in the text
+        fts = "bm25(polymarket_markets_fts, 4.0, 2.0, 1.0, 1.0)"
+        by_asset = [g for g in groups if g.assets]
+        if not by_asset:
+            source = (
+                "polymarket_markets_fts JOIN polymarket_markets m "
+                "ON m.rowid = polymarket_markets_fts.rowid"
+            )
+            where.append("polymarket_markets_fts MATCH :q")
+            relevance = fts
+        else:
+            # Text matches of the whole query, scored once (materialized: not once per
+            # market through the join); a market matched through a link has no score.
+            scored = (
+                f"WITH r AS MATERIALIZED (SELECT rowid AS id, {fts} AS score "
+                "FROM polymarket_markets_fts WHERE polymarket_markets_fts MATCH :q) "
+            )
+            source = "polymarket_markets m LEFT JOIN r ON r.id = m.rowid"
+            relevance = "coalesce(r.score, 0.0)"
+            named = _linked_to(params, "named", [a for g in by_asset for a in g.assets])
+            where.append(f"(m.rowid IN (SELECT id FROM r) OR {named})")
+            plain = [g.fts for g in groups if not g.assets]
+            if plain:
+                params["plain"] = " AND ".join(plain)
+                where.append(f"m.rowid IN ({_TEXT_MATCH.format(param='plain')})")
+            if len(by_asset) > 1:  # each asset word by its text or its own links
+                for i, g in enumerate(by_asset):
+                    params[f"w{i}"] = g.fts
+                    text = _TEXT_MATCH.format(param=f"w{i}")
+                    linked = _linked_to(params, f"w{i}a", list(g.assets))
+                    where.append(f"(m.rowid IN ({text}) OR {linked})")
     if asset:
         params["asset"] = asset.upper()
         where.append(
@@ -136,9 +245,10 @@ def search_markets(
         )
     params.update(limit=limit, offset=offset)
     sql = (
-        f"SELECT m.*, {rank} AS rank FROM {source} "
+        f"{scored}SELECT m.*, {named} AS named, {relevance} AS rank FROM {source} "
         + (f"WHERE {' AND '.join(where)} " if where else "")
-        + "ORDER BY rank, m.volume DESC, m.market_id LIMIT :limit OFFSET :offset"
+        + "ORDER BY named DESC, rank, m.volume DESC NULLS LAST, m.market_id "
+        "LIMIT :limit OFFSET :offset"
     )
     rows = query(conn, sql, params)
     assets = _assets(conn, [r["market_id"] for r in rows])
@@ -173,10 +283,12 @@ def search_markets(
     return out
 
 
+# A market whose volume Gamma left out (NULL) ranks after every known volume.
 _CONTEXT_ORDER: dict[Bucket, str] = {
-    "immediate": "c.end_ms ASC, c.volume DESC",
-    "later": "c.volume DESC, c.end_ms ASC",
-    "recently_closed": "coalesce(c.closed_time_ms, c.end_ms) DESC, c.volume DESC",
+    "immediate": "c.end_ms ASC, c.volume DESC NULLS LAST, c.market_id",
+    "later": "c.volume DESC NULLS LAST, c.end_ms ASC, c.market_id",
+    "recently_closed": "coalesce(c.closed_time_ms, c.end_ms) DESC, c.volume DESC NULLS LAST, "
+    "c.market_id",
 }
 
 
@@ -227,6 +339,19 @@ def markets_for_asset(
 
 
 # --- for the refresh channels ----------------------------------------------------------------
+
+
+def discovery_has_data(conn: apsw.Connection) -> bool:
+    """Whether polymarket/discovery ever finished a run that wrote rows. The writer commits a
+    run's rows before its ``ok``, so they are stored. (Markets the immediate channel listed
+    for its own horizon are not discovery's output: the later and recently-closed ones are
+    not among them.)"""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM ingestion_runs WHERE source = 'polymarket' "
+        "AND channel = 'discovery' AND status = 'ok' AND rows_written > 0)"
+    ).fetchone()
+    return bool(row and row[0])
+
 
 _CANDIDATES: dict[Bucket, str] = {
     "immediate": "m.closed = 0 AND m.end_ms > :now AND m.end_ms <= :now + :horizon",

@@ -5,7 +5,9 @@ are upserted by id, and a row fetched earlier never overwrites one fetched later
 context tables (immediate / later / recently closed) hold each market at most once between
 them: a placement deletes the market from all three and inserts it into its own, inside the
 writer's transaction. ``polymarket_markets_fts`` (FTS5, external content) indexes question,
-event title, slug and tags, kept in step by triggers.
+event title, slug and tags, kept in step by triggers. Volume, 24 h volume and liquidity are
+NULL when Gamma left them out (nullable since schema migration 2). ``polymarket_asset_terms``
+holds the terms file the links were made with, for search; each discovery replaces it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import msgspec
 
 from marketmem.events import (
     PolymarketAssetLink,
+    PolymarketAssetTerm,
     PolymarketContextMarket,
     PolymarketDiscovered,
     PolymarketEventRow,
@@ -36,9 +39,9 @@ _CONTEXT_COLUMNS = """
         best_bid REAL,
         best_ask REAL,
         last_trade_price REAL,
-        volume REAL NOT NULL,
-        volume_24h REAL NOT NULL,
-        liquidity REAL NOT NULL,
+        volume REAL,
+        volume_24h REAL,
+        liquidity REAL,
         end_ms INTEGER,
         closed_time_ms INTEGER,
         resolution TEXT NOT NULL,
@@ -58,9 +61,9 @@ DDL = [
         active INTEGER NOT NULL,
         closed INTEGER NOT NULL,
         archived INTEGER NOT NULL,
-        volume REAL NOT NULL,
-        volume_24h REAL NOT NULL,
-        liquidity REAL NOT NULL,
+        volume REAL,
+        volume_24h REAL,
+        liquidity REAL,
         tags TEXT NOT NULL,
         updated_at_ms INTEGER,
         fetched_at_ms INTEGER NOT NULL
@@ -78,9 +81,9 @@ DDL = [
         outcomes TEXT NOT NULL,
         outcome_prices TEXT,
         clob_token_ids TEXT NOT NULL,
-        volume REAL NOT NULL,
-        volume_24h REAL NOT NULL,
-        liquidity REAL NOT NULL,
+        volume REAL,
+        volume_24h REAL,
+        liquidity REAL,
         best_bid REAL,
         best_ask REAL,
         last_trade_price REAL,
@@ -144,6 +147,15 @@ DDL = [
     """,
     "CREATE INDEX IF NOT EXISTS polymarket_market_asset_links_by_asset "
     "ON polymarket_market_asset_links (asset, market_id)",
+    # The terms of the terms file the links were made with (replaced by each discovery).
+    """
+    CREATE TABLE IF NOT EXISTS polymarket_asset_terms (
+        term TEXT NOT NULL,
+        asset TEXT NOT NULL,
+        ambiguous INTEGER NOT NULL,
+        PRIMARY KEY (term, asset)
+    ) WITHOUT ROWID
+    """,
     *(
         f"CREATE TABLE IF NOT EXISTS {TABLE_OF[b]} ({_CONTEXT_COLUMNS}) WITHOUT ROWID"
         for b in BUCKETS
@@ -177,6 +189,7 @@ MARKETS_REFRESH = Upsert(
     keep=("event_id", "event_title", "tags"),
 )
 LINKS = Upsert("polymarket_market_asset_links", PolymarketAssetLink, key=("market_id", "asset"))
+TERMS = Upsert("polymarket_asset_terms", PolymarketAssetTerm, key=("term", "asset"))
 CONTEXT = {b: Upsert(TABLE_OF[b], PolymarketContextMarket, key=("market_id",)) for b in BUCKETS}
 
 
@@ -203,11 +216,15 @@ def write_discovered(conn: apsw.Connection, ev: PolymarketDiscovered) -> dict[st
         [(m.market_id,) for m in ev.markets],
     )
     links = _write(conn, LINKS, ev.links)
-    return {
+    counts = {
         "polymarket_events": events,
         "polymarket_markets": markets,
         "polymarket_market_asset_links": links,
     }
+    if ev.terms is not None:
+        conn.execute("DELETE FROM polymarket_asset_terms")
+        counts["polymarket_asset_terms"] = _write(conn, TERMS, ev.terms)
+    return counts
 
 
 def _placed_at(conn: apsw.Connection, market_id: str) -> int | None:

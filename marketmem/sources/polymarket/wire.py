@@ -157,13 +157,14 @@ def number(value: Number, field: str, default: float | None = None) -> float | N
     return default if d is None else float(d)
 
 
-def first_number(*pairs: tuple[Number, str]) -> float:
-    """The first present of several spellings (``volumeNum`` then ``volume``), else 0."""
+def first_number(*pairs: tuple[Number, str]) -> float | None:
+    """The first present of several spellings (``volume`` then ``volumeNum``); None when
+    every one is absent: an absent number is unknown, never 0."""
     for value, field in pairs:
         got = number(value, field)
         if got is not None:
             return got
-    return 0.0
+    return None
 
 
 def timestamp_ms(value: str | None, field: str) -> int | None:
