@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from marketmem.config import Config
+from marketmem.sources.polymarket.config import PolymarketConfig
 from marketmem.sources.polymarket.matching import TermsError, load_terms
 from tests.polymarket.labelled_questions import (
     FIRST_BATCH,
@@ -44,7 +44,7 @@ def misclassified(ev: Evaluation) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--terms", type=Path, default=Config().polymarket.terms_path())
+    parser.add_argument("--terms", type=Path, default=PolymarketConfig().terms_path())
     args = parser.parse_args()
     try:
         terms = load_terms(args.terms)

@@ -1,32 +1,24 @@
 """The ``marketmem`` command line: global options, config loading, subcommand dispatch.
 
-Each subcommand lives in a module of ``marketmem.commands`` listed in ``COMMAND_MODULES``;
-the module's ``register(subparsers)`` adds its parser and sets ``func(args, config) -> int``.
-A bad config exits 2 with one line; no traceback reaches the user for expected errors.
+The core commands live in ``marketmem.commands`` (``core``, ``http``, ``ops``, ``demo``); a
+source adds its one-offs through ``Source.commands`` (``discover polymarket``, ``maintain``).
+Each ``register(subparsers)`` adds its parsers and sets ``func(args, config) -> int``. A bad
+config exits 2 with one line; no traceback reaches the user for expected errors.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
+from marketmem.commands import core, demo, http, ops
 from marketmem.config import ConfigError, load_config
 from marketmem.logs import setup_logging
+from marketmem.plugins import SOURCES
+from marketmem.usage import UsageError
 
-COMMAND_MODULES: tuple[str, ...] = (
-    "marketmem.commands.core",
-    "marketmem.commands.http",
-    "marketmem.commands.polymarket",
-    "marketmem.commands.maintain",
-    "marketmem.commands.ops",
-    "marketmem.commands.demo",
-)
-
-
-class UsageError(Exception):
-    """A command-line mistake the user can fix; printed as one line, exit 2."""
+CORE_COMMANDS = (core.register, http.register, ops.register, demo.register)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,8 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-format", default="text", choices=["text", "json"])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    for register in CORE_COMMANDS:
+        register(sub)
+    for source in SOURCES:
+        if source.commands is not None:
+            source.commands(sub)
     return parser
 
 

@@ -44,6 +44,7 @@ async def open_pipeline(
         executor=executor,
         clock=rt.clock,
         close_interrupted=service,
+        sources=config.SOURCES,
     )
     rt.writer = writer
     async with trio.open_nursery() as nursery:

@@ -1,21 +1,23 @@
 """The supervisor behind ``bin/marketmem run``: every enabled actor in one nursery.
 
-Order: the storage writer starts first (``open_pipeline``), then the scheduler with every
-enabled poll channel, every enabled long-running actor (each restarted with backoff when it
-crashes, its crash recorded as a failed run of its channel), the bus observer and the HTTP
-server. SIGINT/SIGTERM or ``--duration`` cancel the sources; the bus then closes, the writer
-drains and makes its final commit, and ``run_service`` returns.
+Order: the storage writer starts first (``open_pipeline``), then every source is opened
+(``open_sources``: each opens its own resources and closes them at the end), the HTTP API
+(``serve_api``: restarted with backoff when it crashes), the scheduler with every enabled poll
+channel and every enabled long-running actor (each restarted with backoff when it crashes, its
+crash recorded as a failed run of its channel) and the bus observer. SIGINT/SIGTERM or
+``--duration`` stop ingestion and tell the API to stop (it drains its requests within
+hypercorn's graceful timeout); the sources close, the bus closes, the writer drains and makes
+its final commit, and ``run_service`` returns.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import random
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 
 import trio
 
@@ -23,12 +25,13 @@ from marketmem import metrics
 from marketmem.clock import WallClock
 from marketmem.config import Config
 from marketmem.events import RunFinished, RunStarted
+from marketmem.http.server import serve_http
 from marketmem.logs import context
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import describe_error, new_run_id
 from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 from marketmem.scheduler import Scheduler
-from marketmem.sources.registry import build_all
+from marketmem.source import open_sources
 from marketmem.storage.writer import Executor
 
 log = logging.getLogger(__name__)
@@ -133,19 +136,59 @@ async def wait_for_signal(signals: AsyncIterator[int], cancel: Callable[[], None
         return
 
 
-HttpServe = Callable[..., Awaitable[Any]]
+async def serve_api(
+    rt: Runtime,
+    stopping: trio.Event,
+    *,
+    initial_backoff_s: float = 1.0,
+    max_backoff_s: float = 30.0,
+    rng: random.Random | None = None,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The HTTP API under supervision: it stops taking requests when ``stopping`` is set and
+    drains those under way within hypercorn's graceful timeout; a crash after it came up is
+    logged, counted and restarted with backoff, never taking ingestion down. A failure to
+    come up at all (the port is taken) is raised: the service cannot do what it was asked."""
+    rng = rng or random.Random()
+    failures = 0
+    first = True
+    while not stopping.is_set():
+        try:
+            port = await _serve_until_stopped(rt, stopping, task_status if first else None)
+            log.info("HTTP API stopped after draining its requests (port %s)", port)
+            return
+        except Exception as exc:
+            if first:
+                raise
+            delay = min(max_backoff_s, initial_backoff_s * 2**failures) * rng.uniform(0.5, 1.0)
+            failures += 1
+            metrics.ACTOR_RESTARTS.inc(actor="http")
+            log.error(
+                "HTTP API crashed (%s); restart %d in %.1fs",
+                describe_error(exc),
+                failures,
+                delay,
+                exc_info=exc,
+            )
+            with trio.move_on_after(delay):
+                await stopping.wait()
+        first = False
 
 
-def http_server() -> HttpServe | None:
-    """The HTTP server entry point, when the HTTP package is present."""
-    try:
-        module = importlib.import_module("marketmem.http.server")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("marketmem.http"):
-            return None
-        raise
-    serve: HttpServe = module.serve_http
-    return serve
+async def _serve_until_stopped(
+    rt: Runtime, stopping: trio.Event, task_status: trio.TaskStatus[int] | None
+) -> int:
+    """Serve until ``stopping`` (then drain); reports the bound port once through
+    ``task_status``."""
+    async with trio.open_nursery() as nursery:
+        port: int = await nursery.start(
+            partial(serve_http, rt.config, rt.clock, shutdown_trigger=stopping.wait)
+        )
+        if task_status is not None:
+            task_status.started(port)
+        else:
+            log.info("HTTP API restarted on port %s", port)
+    return port
 
 
 async def run_service(
@@ -197,29 +240,34 @@ async def _run_service(
     specs: list[ChannelSpec | ActorSpec] | None,
     task_status: trio.TaskStatus[Runtime],
 ) -> None:
-    async with open_pipeline(
-        config, clock=clock, executor=executor, local=local, service=True
-    ) as rt:
-        channels, actors = enabled_specs(rt, build_all(rt) if specs is None else specs)
+    async with (
+        open_pipeline(config, clock=clock, executor=executor, local=local, service=True) as rt,
+        open_sources(rt) as built,
+    ):
+        channels, actors = enabled_specs(rt, list(built) if specs is None else specs)
         log.info(
             "starting %d poll channel(s) and %d actor(s)%s",
             len(channels),
             len(actors),
             " (local mode)" if local else "",
         )
+        stopping = trio.Event()
         async with trio.open_nursery() as nursery:
-            stop = nursery.cancel_scope.cancel
-            if signals is not None:
-                nursery.start_soon(wait_for_signal, signals, stop)
-            if duration_s is not None:
-                nursery.cancel_scope.deadline = trio.current_time() + duration_s
-            nursery.start_soon(observe_bus, rt)
-            serve = http_server() if http and config.http.enabled else None
-            if serve is not None:
-                port = await nursery.start(serve, config, rt.clock)
+            if http and config.http.enabled:
+                port = await nursery.start(serve_api, rt, stopping)
                 log.info("HTTP API listening on %s (port %s)", config.http.bind, port)
-            for spec in actors:
-                nursery.start_soon(supervise, rt, spec, name=spec.name)
-            await nursery.start(Scheduler(rt, channels).run)
-            task_status.started(rt)
+            async with trio.open_nursery() as ingestion:
+                if signals is not None:
+                    ingestion.start_soon(wait_for_signal, signals, stopping.set)
+                if duration_s is not None:
+                    ingestion.cancel_scope.deadline = trio.current_time() + duration_s
+                ingestion.start_soon(observe_bus, rt)
+                for spec in actors:
+                    ingestion.start_soon(supervise, rt, spec, name=spec.name)
+                await ingestion.start(Scheduler(rt, channels).run)
+                task_status.started(rt)
+                await stopping.wait()
+                ingestion.cancel_scope.cancel()
+            # Ingestion has stopped (a signal, or --duration): the API drains and ends.
+            stopping.set()
         log.info("sources stopped; draining the writer")

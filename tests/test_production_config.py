@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from marketmem import cli
-from marketmem.config import Config, load_config
+from marketmem.config import Config, load_config, parse_config
 from marketmem.pipeline import WRITER_DRAIN_TIMEOUT_S
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,17 +34,17 @@ def test_lists_every_channel_explicitly() -> None:
     # A channel added to the config later must be added here too (it would default to off).
     raw = tomllib.loads(PRODUCTION.read_text())
     listed = {(s, c) for s in raw if "channels" in raw[s] for c in raw[s]["channels"]}
-    assert listed == {(s, c) for s, c, _ in Config().channels()}
+    assert listed == {(s, c) for s, c, _ in parse_config("").channels()}
 
 
 def test_cadences_are_those_of_the_design(production: Config) -> None:
-    defaults = Config()
+    defaults = parse_config("")
     for source, channel, ch in production.channels():
         assert ch.cadence_s == defaults.channel(source, channel).cadence_s, (source, channel)
 
 
 def test_endpoints_are_the_real_ones(production: Config) -> None:
-    defaults = Config()
+    defaults = parse_config("")
     urls = {
         f"{section}.{key}": getattr(getattr(production, section), key)
         for section in ("hyperliquid", "polymarket", "defillama")

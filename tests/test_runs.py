@@ -140,7 +140,9 @@ def gadget_table(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
     conn.close()
     real = schema.writers
     upsert = Upsert("test_gadgets", Gadget, key=("gadget_id",))
-    monkeypatch.setattr(schema, "writers", lambda: {**real(), GadgetBatch: rows_writer(upsert)})
+    monkeypatch.setattr(
+        schema, "writers", lambda sources=None: {**real(sources), GadgetBatch: rows_writer(upsert)}
+    )
 
 
 def gadgets(n: int) -> GadgetBatch:

@@ -164,7 +164,9 @@ def extra_writers(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         return {"nothing": 7}
 
     monkeypatch.setattr(
-        schema, "writers", lambda: {**real(), Poison: write_poison, Solo: write_solo}
+        schema,
+        "writers",
+        lambda sources=None: {**real(sources), Poison: write_poison, Solo: write_solo},
     )
     return calls
 

@@ -11,7 +11,6 @@ import apsw
 import msgspec
 import trio
 
-from marketmem.cli import UsageError
 from marketmem.clock import SystemClock
 from marketmem.commands.demo import start_demo
 from marketmem.config import Config
@@ -19,11 +18,12 @@ from marketmem.health import Status, healthy, stale_after_s
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import execute_run
 from marketmem.runtime import ChannelSpec
+from marketmem.source import open_sources
 from marketmem.sources.hyperliquid import reads as hl_reads
-from marketmem.sources.registry import build_all
 from marketmem.storage import db
 from marketmem.storage.reader import channel_health
 from marketmem.supervisor import run_service
+from marketmem.usage import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -234,14 +234,13 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
 async def ingest_once(config: Config, source: str, channel: str | None) -> int:
     """Run the ChannelSpecs of ``source`` (or one channel) once; print runs and rows per table."""
     failed = 0
-    async with open_pipeline(config) as rt:
-        specs = [s for s in build_all(rt) if isinstance(s, ChannelSpec) and s.source == source]
+    async with open_pipeline(config) as rt, open_sources(rt) as built:
+        polled = [s for s in built if isinstance(s, ChannelSpec)]
+        specs = [s for s in polled if s.source == source]
         if channel is not None:
             specs = [s for s in specs if s.channel == channel]
         if not specs:
-            known = sorted(
-                {f"{s.source} {s.channel}" for s in build_all(rt) if isinstance(s, ChannelSpec)}
-            )
+            known = sorted({f"{s.source} {s.channel}" for s in polled})
             raise UsageError(
                 f"no one-off channel {source}{' ' + channel if channel else ''}; "
                 f"known: {', '.join(known) or 'none'}"

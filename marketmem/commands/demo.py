@@ -12,10 +12,10 @@ import sys
 import msgspec
 import trio
 
-from marketmem.cli import UsageError
 from marketmem.config import Config
 from marketmem.demo import DEMO_DB, DEMO_SEED, DemoSummary, run_demo
 from marketmem.health import Status, healthy
+from marketmem.usage import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

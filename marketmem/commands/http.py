@@ -19,7 +19,6 @@ import msgspec
 import trio
 
 from marketmem.bus import Policy
-from marketmem.cli import UsageError
 from marketmem.clock import SystemClock
 from marketmem.commands.core import format_table, iso
 from marketmem.config import Config
@@ -37,6 +36,7 @@ from marketmem.http.server import serve_http
 from marketmem.pipeline import open_pipeline
 from marketmem.storage import db
 from marketmem.storage.reader import has_table
+from marketmem.usage import UsageError
 
 COMMIT_TIMEOUT_S = 30.0
 SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@:_-./")

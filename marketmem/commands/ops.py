@@ -10,7 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from marketmem.cli import UsageError
 from marketmem.config import Config
 from marketmem.progress import Progress
 from marketmem.storage.backup import (
@@ -19,6 +18,7 @@ from marketmem.storage.backup import (
     BackupError,
     backup_database,
 )
+from marketmem.usage import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marketmem.config import HyperliquidFeatures
+from marketmem.features.config import FeaturesConfig
 from marketmem.features.fetch import CtxCache, FundingHistories
 from marketmem.features.funding import FundingSettings
 from marketmem.features.keeper import Executor, WindowKeeper
@@ -26,7 +26,7 @@ SHARED_KEY = "features"
 @dataclass
 class FeatureState:
     rt: Runtime
-    cfg: HyperliquidFeatures
+    cfg: FeaturesConfig
     windows: CandleWindows
     keeper: WindowKeeper
     client: InfoClient

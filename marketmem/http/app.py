@@ -40,28 +40,23 @@ from marketmem.http.errors import ApiError, api_error_response, error_response, 
 from marketmem.http.latest import compose_latest
 from marketmem.http.openapi import RouteSpec, build_openapi
 from marketmem.http.page import DASHBOARD_HTML
-from marketmem.http.params import OFFSET, Param, limit_param, parse_query
 from marketmem.http.pool import ReadPool
 from marketmem.http.readers import Readers, Unavailable, default_readers
 from marketmem.http.schemas import (
-    AssetsResponse,
     ChannelHealth,
     Dashboard,
     HealthResponse,
     LatestData,
     LatestDataRequest,
-    MarketsSearchResponse,
-    SubjectsSearchResponse,
 )
+from marketmem.query import InvalidParameter, parse_query
+from marketmem.source import ReadContext, ReadRoute
 from marketmem.storage.reader import channel_health
 
 log = logging.getLogger(__name__)
 
 _json = msgspec.json.Encoder()
 
-DEFAULT_LIMIT = 20
-# marketmem.sources.defillama.subjects.KINDS (not imported: a build may leave DefiLlama out).
-SUBJECT_KINDS = ("chain", "protocol", "stablecoin")
 HEALTH_TTL_MS = 1_000
 DASHBOARD_TTL_MS = 2_000
 
@@ -120,28 +115,35 @@ class Api:
         cache_ms = int(config.http.cache_s * 1000)
         self.access = CachedAccess(cache_ms)
         self.latest_cache: KeyedTtlCache[LatestKey, LatestData] = KeyedTtlCache(cache_ms)
-        limit = limit_param(DEFAULT_LIMIT, config.http.max_limit)
-        self.specs = self._specs(limit)
+        self.source_routes: dict[str, ReadRoute] = {
+            route.operation_id: route
+            for src in config.SOURCES
+            if src.routes is not None
+            for route in src.routes(config)
+        }
+        self.specs = self._specs()
         self._openapi = _json.encode(build_openapi(self.specs, version=_version()))
 
     # --- route table -----------------------------------------------------------------------
 
-    def _specs(self, limit: Param) -> list[RouteSpec]:
-        q = Param("q", "string", "search text (matched against names and descriptions)")
-        asset = Param("asset", "string", "only results linked to this asset symbol", max_length=40)
-        return [
+    def _specs(self) -> list[RouteSpec]:
+        """The core routes, with each source's read routes after the first (the assets)."""
+        sources = [
             RouteSpec(
                 "GET",
-                "/api/v1/assets",
-                "listAssets",
-                "Asset registry with categories",
+                r.path,
+                r.operation_id,
+                r.summary,
                 "bearer",
-                params=(
-                    Param("category", "string", "only assets of this category", max_length=80),
-                    Param("include_delisted", "boolean", "include delisted assets", default=False),
-                ),
-                response=AssetsResponse,
-            ),
+                params=r.params,
+                response=r.response,
+            )
+            for r in self.source_routes.values()
+        ]
+        return [*sources[:1], *self._core_specs(), *sources[1:]]
+
+    def _core_specs(self) -> list[RouteSpec]:
+        return [
             RouteSpec(
                 "GET",
                 "/api/v1/ingestion/health",
@@ -157,42 +159,6 @@ class Api:
                 "Public summary: counts per status, freshness, rows per table, price ages",
                 "public",
                 response=Dashboard,
-            ),
-            RouteSpec(
-                "GET",
-                "/api/v1/polymarket/markets/search",
-                "searchPolymarketMarkets",
-                "Ranked Polymarket markets with prices, volume, end date and linked assets",
-                "bearer",
-                params=(
-                    q,
-                    asset,
-                    Param(
-                        "status",
-                        "string",
-                        "market status (closing_soon: open and ending within a day)",
-                        choices=("open", "closing_soon", "closed", "all"),
-                        default="all",
-                    ),
-                    limit,
-                    OFFSET,
-                ),
-                response=MarketsSearchResponse,
-            ),
-            RouteSpec(
-                "GET",
-                "/api/v1/defillama/subjects/search",
-                "searchDefillamaSubjects",
-                "Ranked DefiLlama subjects with their latest metrics",
-                "bearer",
-                params=(
-                    q,
-                    Param("kind", "string", "only subjects of this kind", choices=SUBJECT_KINDS),
-                    asset,
-                    limit,
-                    OFFSET,
-                ),
-                response=SubjectsSearchResponse,
             ),
             RouteSpec(
                 "POST",
@@ -229,12 +195,12 @@ class Api:
         ]
 
     def handler(self, operation_id: str) -> Handler:
+        route = self.source_routes.get(operation_id)
+        if route is not None:
+            return self.read_route(route)
         handlers: dict[str, Handler] = {
-            "listAssets": self.assets,
             "ingestionHealth": self.health,
             "ingestionDashboard": self.dashboard,
-            "searchPolymarketMarkets": self.markets_search,
-            "searchDefillamaSubjects": self.subjects_search,
             "latestData": self.latest_data,
             "openapi": self.openapi,
             "metrics": self.metrics,
@@ -247,21 +213,26 @@ class Api:
 
     # --- handlers --------------------------------------------------------------------------
 
-    async def assets(self, request: Request) -> Response:
-        token = request_token(request)
-        items = request.query_params.multi_items()
-        params = self.spec("listAssets").params
-        now = self.clock.now_ms()
+    def read_route(self, route: ReadRoute) -> Handler:
+        """A source's read route: bearer token, validated parameters, one read-only call."""
 
-        def work(conn: apsw.Connection) -> AssetsResponse:
-            self.access.authenticate(conn, token, now)
-            p = parse_query(params, items)
-            rows = self.readers.list_assets(
-                conn, category=p["category"], include_delisted=p["include_delisted"]
-            )
-            return AssetsResponse(count=len(rows), assets=rows)
+        async def handle(request: Request) -> Response:
+            token = request_token(request)
+            items = request.query_params.multi_items()
+            now = self.clock.now_ms()
 
-        return json_response(await self.pool.run(work))
+            def work(conn: apsw.Connection) -> msgspec.Struct:
+                self.access.authenticate(conn, token, now)
+                p = parse_query(route.params, items)
+                try:
+                    return route.read(ReadContext(conn=conn, config=self.config, now_ms=now), p)
+                except ValueError as exc:
+                    # Input the source refuses (documented by its route): the caller's mistake.
+                    raise ApiError(422, "invalid_parameter", str(exc)) from None
+
+            return json_response(await self.pool.run(work))
+
+        return handle
 
     async def health(self, request: Request) -> Response:
         token = request_token(request)
@@ -284,55 +255,6 @@ class Api:
 
         def work(conn: apsw.Connection) -> Dashboard:
             return self.dashboard_cache.get(now, lambda: read_dashboard(conn, self.config, now))
-
-        return json_response(await self.pool.run(work))
-
-    async def markets_search(self, request: Request) -> Response:
-        token = request_token(request)
-        items = request.query_params.multi_items()
-        params = self.spec("searchPolymarketMarkets").params
-        now = self.clock.now_ms()
-
-        def work(conn: apsw.Connection) -> MarketsSearchResponse:
-            self.access.authenticate(conn, token, now)
-            p = parse_query(params, items)
-            rows = search(
-                self.readers.search_markets,
-                conn,
-                q=p["q"],
-                asset=p["asset"],
-                status=None if p["status"] == "all" else p["status"],
-                limit=p["limit"],
-                offset=p["offset"],
-                now_ms=now,
-            )
-            return MarketsSearchResponse(
-                count=len(rows), limit=p["limit"], offset=p["offset"], markets=rows
-            )
-
-        return json_response(await self.pool.run(work))
-
-    async def subjects_search(self, request: Request) -> Response:
-        token = request_token(request)
-        items = request.query_params.multi_items()
-        params = self.spec("searchDefillamaSubjects").params
-        now = self.clock.now_ms()
-
-        def work(conn: apsw.Connection) -> SubjectsSearchResponse:
-            self.access.authenticate(conn, token, now)
-            p = parse_query(params, items)
-            rows = search(
-                self.readers.search_subjects,
-                conn,
-                q=p["q"],
-                kind=p["kind"],
-                asset=p["asset"],
-                limit=p["limit"],
-                offset=p["offset"],
-            )
-            return SubjectsSearchResponse(
-                count=len(rows), limit=p["limit"], offset=p["offset"], subjects=rows
-            )
 
         return json_response(await self.pool.run(work))
 
@@ -436,21 +358,10 @@ def latest_key(symbol: str, wanted: LatestDataRequest) -> LatestKey:
     return symbol, parts, wanted.max_markets, wanted.max_subjects
 
 
-def search(fn: Callable[..., list[T]], conn: apsw.Connection, **kwargs: Any) -> list[T]:
-    """Call a search reader. A ``q`` with no letter or digit matches nothing (it is not an
-    error); a ValueError the reader raises for input it refuses is the caller's mistake: 422
-    with the reader's message."""
-    q = kwargs.get("q")
-    if q is not None and q.strip() and not any(ch.isalnum() for ch in q):
-        return []
-    try:
-        return fn(conn, **kwargs)
-    except ValueError as exc:
-        raise ApiError(422, "invalid_parameter", str(exc)) from None
-
-
 def _failure_response(route: str, request: Request, exc: Exception) -> Response:
     """Map an exception raised by a handler to an error response, logging with context."""
+    if isinstance(exc, InvalidParameter):
+        exc = ApiError(422, "invalid_parameter", str(exc))
     if isinstance(exc, ApiError):
         level = logging.WARNING if exc.status >= 500 else logging.INFO
         log.log(

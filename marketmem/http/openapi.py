@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from marketmem.http.params import Param
 from marketmem.http.schemas import ErrorBody
+from marketmem.query import Param
 
 Auth = Literal["public", "bearer", "owner"]
 

@@ -143,36 +143,3 @@ class Dashboard(Struct, kw_only=True):
     sources: list[SourceFreshness]
     tables: dict[str, int]
     prices: dict[str, PriceAge]
-
-
-# --- lists ---------------------------------------------------------------------------------
-
-
-class AssetsResponse(Struct, kw_only=True):
-    count: int
-    assets: list[Obj]
-
-
-class MarketsSearchResponse(Struct, kw_only=True):
-    count: int
-    limit: int
-    offset: int
-    markets: list[Obj]
-
-
-class SubjectsSearchResponse(Struct, kw_only=True):
-    count: int
-    limit: int
-    offset: int
-    subjects: list[Obj]
-
-
-RESPONSE_TYPES: tuple[type[Struct], ...] = (
-    ErrorBody,
-    LatestData,
-    HealthResponse,
-    Dashboard,
-    AssetsResponse,
-    MarketsSearchResponse,
-    SubjectsSearchResponse,
-)

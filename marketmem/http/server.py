@@ -1,13 +1,15 @@
 """Serving the API with Hypercorn's trio worker on ``[http] bind``.
 
-``serve_http(config, clock, *, task_status)`` is what ``bin/marketmem run`` (the supervisor)
-and ``bin/marketmem serve`` start: it binds, reports the bound port through
-``task_status.started(port)`` and serves until cancelled.
+``serve_http(config, clock, *, shutdown_trigger, task_status)`` is what ``bin/marketmem run``
+(the supervisor) and ``bin/marketmem serve`` start: it binds, reports the bound port through
+``task_status.started(port)`` and serves until cancelled or until its shutdown trigger fires
+(hypercorn then drains the requests under way within ``graceful_timeout``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -42,13 +44,17 @@ async def serve_http(
     clock: WallClock,
     *,
     app: Any = None,
+    shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve the API on ``config.http.bind`` until cancelled; reports the bound port."""
+    """Serve the API on ``config.http.bind`` until cancelled, or until ``shutdown_trigger``
+    returns: then no new request is taken and those under way get ``graceful_timeout`` to
+    finish. Reports the bound port."""
     asgi: Any = app if app is not None else create_app(config, clock)
+    hc = hypercorn_config(config.http.bind)
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(
-            partial(serve, asgi, hypercorn_config(config.http.bind), mode="asgi")
+            partial(serve, asgi, hc, mode="asgi", shutdown_trigger=shutdown_trigger)
         )
         port = bound_port(binds)
         log.info("HTTP API on %s", binds[0])

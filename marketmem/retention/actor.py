@@ -23,7 +23,6 @@ import trio
 
 from marketmem import metrics
 from marketmem.bus import Bus, Policy
-from marketmem.config import HyperliquidConfig
 from marketmem.events import (
     CommitFailed,
     Committed,
@@ -45,6 +44,7 @@ from marketmem.retention.policy import (
 )
 from marketmem.runs import RunContext
 from marketmem.runtime import Runtime
+from marketmem.sources.hyperliquid.config import HyperliquidConfig
 from marketmem.storage import db
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from marketmem.config import HyperliquidConfig
 from marketmem.retention.rollup import HOUR_MS, hour_start
+from marketmem.sources.hyperliquid.config import HyperliquidConfig
 
 MINUTES_TABLE = "hyperliquid_candles"
 HOURS_TABLE = "hyperliquid_candles_1h"

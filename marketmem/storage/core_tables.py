@@ -7,6 +7,7 @@ from typing import Any
 import apsw
 
 from marketmem.events import RunFinished, RunStarted
+from marketmem.storage.tables import WriteFn
 
 DDL = [
     """
@@ -60,7 +61,7 @@ def _write_finished(conn: apsw.Connection, ev: Any) -> dict[str, int]:
     return {"ingestion_runs": 1}
 
 
-WRITERS = {RunStarted: _write_started, RunFinished: _write_finished}
+WRITERS: dict[type, WriteFn] = {RunStarted: _write_started, RunFinished: _write_finished}
 
 
 def close_interrupted_runs(conn: apsw.Connection, now_ms: int) -> int:

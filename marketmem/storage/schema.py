@@ -1,40 +1,41 @@
 """Schema migrations through ``PRAGMA user_version``.
 
-Tables are declared by the modules in ``TABLE_MODULES`` (each exports ``DDL`` and
-``WRITERS``). Migration 1 creates every declared table; later schema changes append a
-migration (a function of the connection) to ``MIGRATIONS`` and never edit an earlier one.
+Tables are declared by the core (``core_tables``: runs; ``access_tables``: tokens, clones)
+and by each source (``Source.tables``: DDL and a write function per event type). Migration 1
+creates every declared table; later schema changes append a migration (a function of the
+connection and the declared tables) to ``MIGRATIONS`` and never edit an earlier one.
 Migration 2 makes the Polymarket volume and liquidity columns nullable.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
-from collections.abc import Callable
-from types import ModuleType
+from collections.abc import Callable, Sequence
 
 import apsw
 
+from marketmem.source import Source, Tables
+from marketmem.storage import access_tables, core_tables
 from marketmem.storage.tables import WriteFn
 
-TABLE_MODULES: tuple[str, ...] = (
-    "marketmem.storage.core_tables",
-    "marketmem.sources.hyperliquid.tables",
-    "marketmem.features.tables",
-    "marketmem.sources.polymarket.tables",
-    "marketmem.sources.defillama.tables",
-    "marketmem.http.tables",
-    "marketmem.retention.tables",
+CORE_TABLES = (
+    Tables(core_tables.DDL, core_tables.WRITERS),
+    Tables(access_tables.DDL, access_tables.WRITERS),
 )
 
 
-def table_modules() -> list[ModuleType]:
-    return [importlib.import_module(name) for name in TABLE_MODULES]
+def table_sets(sources: Sequence[Source] | None = None) -> list[Tables]:
+    """The core tables, then each source's in order (``None``: the built-in sources)."""
+    if sources is None:
+        from marketmem.config import builtin_sources
+
+        sources = builtin_sources()
+    return [*CORE_TABLES, *(src.tables for src in sources)]
 
 
-def _create_all(conn: apsw.Connection) -> None:
-    for mod in table_modules():
-        for stmt in mod.DDL:
+def _create_all(conn: apsw.Connection, tables: Sequence[Tables]) -> None:
+    for declared in tables:
+        for stmt in declared.ddl:
             conn.execute(stmt)
 
 
@@ -84,7 +85,7 @@ def _drop_not_null(conn: apsw.Connection, table: str, columns: tuple[str, ...]) 
         conn.execute(sql)
 
 
-def _nullable_polymarket_numbers(conn: apsw.Connection) -> None:
+def _nullable_polymarket_numbers(conn: apsw.Connection, tables: Sequence[Tables]) -> None:
     """Migration 2: Polymarket volume, 24 h volume and liquidity become nullable (a number
     Gamma left out is NULL, no longer 0). The FTS index of ``polymarket_markets`` stays
     valid: its content rowids are kept, and its triggers are recreated."""
@@ -98,7 +99,7 @@ def _nullable_polymarket_numbers(conn: apsw.Connection) -> None:
         _drop_not_null(conn, table, ("volume", "volume_24h", "liquidity"))
 
 
-Migration = Callable[[apsw.Connection], None]
+Migration = Callable[[apsw.Connection, Sequence[Tables]], None]
 
 # Index i holds the migration that takes user_version i to i + 1.
 MIGRATIONS: list[Migration] = [_create_all, _nullable_polymarket_numbers]
@@ -110,8 +111,9 @@ class SchemaTooNew(Exception):
     """The database was written by a newer marketmem."""
 
 
-def migrate(conn: apsw.Connection) -> int:
+def migrate(conn: apsw.Connection, sources: Sequence[Source] | None = None) -> int:
     """Bring the database to SCHEMA_VERSION; returns the version it started at."""
+    tables = table_sets(sources)
     row = conn.execute("PRAGMA user_version").fetchone()
     start = int(row[0]) if row else 0
     if start > SCHEMA_VERSION:
@@ -120,20 +122,20 @@ def migrate(conn: apsw.Connection) -> int:
         )
     for version in range(start, SCHEMA_VERSION):
         with conn:
-            MIGRATIONS[version](conn)
+            MIGRATIONS[version](conn, tables)
             conn.execute(f"PRAGMA user_version={version + 1}")
     # Tables added to a module after a database was created at the same version (during
     # development) are created too: every DDL statement is IF NOT EXISTS.
     with conn:
-        _create_all(conn)
+        _create_all(conn, tables)
     return start
 
 
-def writers() -> dict[type, WriteFn]:
+def writers(sources: Sequence[Source] | None = None) -> dict[type, WriteFn]:
     """Every event type the storage writer handles, with its write function."""
     out: dict[type, WriteFn] = {}
-    for mod in table_modules():
-        for event_type, fn in mod.WRITERS.items():
+    for declared in table_sets(sources):
+        for event_type, fn in declared.writers.items():
             if event_type in out:
                 raise RuntimeError(f"two writers for {event_type.__name__}")
             out[event_type] = fn

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from marketmem.events import (
     RunFinished,
     RunStarted,
 )
+from marketmem.source import Source
 from marketmem.storage import db, schema
 from marketmem.storage.core_tables import close_interrupted_runs
 from marketmem.storage.tables import RowsWriter, WriteFn
@@ -186,6 +187,7 @@ class StorageWriter:
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
         close_interrupted: bool = False,
+        sources: Sequence[Source] | None = None,
     ) -> None:
         self.path = str(path)
         self.bus = bus
@@ -200,7 +202,9 @@ class StorageWriter:
         # Only the long-running service closes runs a crash left open; a one-off command
         # beside a running service must not touch that service's runs.
         self.close_interrupted = close_interrupted
-        self._writers: dict[type, WriteFn] = schema.writers()
+        # The sources whose tables this writer serves (None: the built-in ones).
+        self.sources = sources
+        self._writers: dict[type, WriteFn] = schema.writers(sources)
         self._rx = bus.subscribe(
             "storage-writer", self._writers.keys(), buffer=buffer, policy=Policy.LOSSLESS
         )
@@ -222,7 +226,7 @@ class StorageWriter:
             busy_timeout_ms=self.busy_timeout_ms,
             wal_autocheckpoint=self.wal_autocheckpoint,
         )
-        schema.migrate(conn)
+        schema.migrate(conn, self.sources)
         self._conn = conn
         if not self.close_interrupted:
             return 0

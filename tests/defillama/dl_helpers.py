@@ -16,7 +16,7 @@ from marketmem.events import RunFinished
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import execute_run
 from marketmem.runtime import ChannelSpec, Runtime
-from marketmem.sources.defillama import build
+from marketmem.sources.defillama.build import build
 from marketmem.storage import db
 from marketmem.storage.writer import inline_executor
 from marketmem.venues.defillama import (

@@ -25,8 +25,8 @@ from marketmem.http.auth import issue_token
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import execute_run
 from marketmem.runtime import ChannelSpec
+from marketmem.source import open_sources
 from marketmem.sources.hyperliquid.info import SHARED_KEY, InfoClient
-from marketmem.sources.registry import build_all
 from marketmem.storage import db
 from marketmem.storage.writer import inline_executor
 from marketmem.venues.defillama import DefillamaSimulator, DefillamaVenue, serve_defillama_venue
@@ -188,8 +188,11 @@ async def populate(make_config: Callable[..., Config], stream_s: float = 240) ->
     runs: dict[tuple[str, str], str] = {}
     async with open_venues(make_config) as v:
         config = v.config()
-        async with open_pipeline(config, clock=v.clock, executor=inline_executor) as rt:
-            specs = {(s.source, s.channel): s for s in build_all(rt) if isinstance(s, ChannelSpec)}
+        async with (
+            open_pipeline(config, clock=v.clock, executor=inline_executor) as rt,
+            open_sources(rt) as built,
+        ):
+            specs = {(s.source, s.channel): s for s in built if isinstance(s, ChannelSpec)}
             try:
                 async with streaming(rt):
                     await trio.sleep(stream_s / 2)

@@ -28,8 +28,8 @@ from marketmem.httpclient import PayloadError, RetryPolicy, decode
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import ChannelSpec
 from marketmem.scheduler import Scheduler
+from marketmem.source import open_sources
 from marketmem.sources.hyperliquid.info import SHARED_KEY, InfoClient
-from marketmem.sources.registry import build_all
 from marketmem.storage.writer import inline_executor
 from tests.faults.faults_helpers import Venues, db_rows, open_venues
 
@@ -167,7 +167,8 @@ async def test_http_fault_fails_only_its_channel(
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(watch)
                     with trio.move_on_after(HORIZON_S):
-                        await Scheduler(rt, scheduled(build_all(rt))).run()
+                        async with open_sources(rt) as built:
+                            await Scheduler(rt, scheduled(list(built))).run()
                     nursery.cancel_scope.cancel()
             finally:
                 client = rt.shared.get(SHARED_KEY)

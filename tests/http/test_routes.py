@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -12,20 +11,23 @@ import pytest
 from httpkit import T0_MS, World, run_events, seed
 
 from marketmem.clock import FixedClock
-from marketmem.config import Config
+from marketmem.config import parse_config
 from marketmem.http.app import create_app
 from marketmem.http.body import MAX_BODY_BYTES
 from marketmem.http.openapi import RouteSpec
-from marketmem.http.readers import Readers, Unavailable, default_readers
+from marketmem.http.readers import Unavailable
 from marketmem.http.schemas import (
-    AssetsResponse,
     Dashboard,
     ErrorBody,
     HealthResponse,
-    MarketsSearchResponse,
-    SubjectsSearchResponse,
 )
+from marketmem.sources.defillama import reads as dl_reads
+from marketmem.sources.defillama.api import SubjectsSearchResponse
 from marketmem.sources.defillama.subjects import KINDS
+from marketmem.sources.hyperliquid import reads as hl_reads
+from marketmem.sources.hyperliquid.api import AssetsResponse
+from marketmem.sources.polymarket import reads as pm_reads
+from marketmem.sources.polymarket.api import MarketsSearchResponse
 
 BEARER_ROUTES = [
     "/api/v1/assets",
@@ -34,7 +36,7 @@ BEARER_ROUTES = [
     "/api/v1/defillama/subjects/search",
 ]
 # The route table, read at collection (the app builds it without touching a database).
-ROUTES: list[RouteSpec] = create_app(Config(), FixedClock(0)).state.api.specs
+ROUTES: list[RouteSpec] = create_app(parse_config(""), FixedClock(0)).state.api.specs
 BODY_ROUTES = [spec for spec in ROUTES if spec.body is not None]
 
 
@@ -46,27 +48,27 @@ def error_of(response: httpx.Response, status: int, code: str) -> str:
 
 
 class Recorder:
-    """Fake readers that record their arguments and answer canned rows."""
+    """Fake read functions of the sources' routes: they record their arguments and answer
+    canned rows (patched into the modules the routes call)."""
 
-    def __init__(self) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: dict[str, dict[str, Any]] = {}
-
-    def readers(self) -> Readers:
-        def record(name: str, answer: Any) -> Callable[..., Any]:
-            def fn(conn: Any, *args: Any, **kwargs: Any) -> Any:
-                self.calls[name] = {"args": args, **kwargs}
-                if isinstance(answer, Exception):
-                    raise answer
-                return answer
-
-            return fn
-
-        return replace(
-            default_readers(),
-            list_assets=record("list_assets", [{"coin": "BTC", "categories": ["l1"]}]),
-            search_markets=record("search_markets", [{"market_id": "1", "question": "BTC?"}]),
-            search_subjects=record("search_subjects", [{"subject_id": "aave", "kind": "protocol"}]),
+        self.patch(monkeypatch, hl_reads, "list_assets", [{"coin": "BTC", "categories": ["l1"]}])
+        self.patch(
+            monkeypatch, pm_reads, "search_markets", [{"market_id": "1", "question": "BTC?"}]
         )
+        self.patch(
+            monkeypatch, dl_reads, "search_subjects", [{"subject_id": "aave", "kind": "protocol"}]
+        )
+
+    def patch(self, monkeypatch: pytest.MonkeyPatch, module: Any, name: str, answer: Any) -> None:
+        def fn(conn: Any, *args: Any, **kwargs: Any) -> Any:
+            self.calls[name] = {"args": args, **kwargs}
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        monkeypatch.setattr(module, name, fn)
 
 
 @pytest.mark.parametrize("path", BEARER_ROUTES)
@@ -127,10 +129,10 @@ async def test_a_malformed_authorization_header_is_not_called_missing(
 
 
 async def test_assets_passes_filters_and_returns_rows(
-    make_client: Callable[..., httpx.AsyncClient], world: World
+    make_client: Callable[..., httpx.AsyncClient], world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rec = Recorder()
-    async with make_client(readers=rec.readers()) as c:
+    rec = Recorder(monkeypatch)
+    async with make_client() as c:
         r = await c.get(
             "/api/v1/assets",
             params={"category": "l1", "include_delisted": "true"},
@@ -143,10 +145,10 @@ async def test_assets_passes_filters_and_returns_rows(
 
 
 async def test_search_routes_validate_cap_and_pass_parameters(
-    make_client: Callable[..., httpx.AsyncClient], world: World
+    make_client: Callable[..., httpx.AsyncClient], world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rec = Recorder()
-    async with make_client(readers=rec.readers()) as c:
+    rec = Recorder(monkeypatch)
+    async with make_client() as c:
         r = await c.get(
             "/api/v1/polymarket/markets/search",
             params={"q": "bitcoin", "asset": "BTC", "status": "open", "limit": "5000"},
@@ -218,15 +220,12 @@ async def test_auth_is_checked_before_parameters(client: httpx.AsyncClient) -> N
 
 
 async def test_input_a_reader_refuses_is_422_not_500(
-    make_client: Callable[..., httpx.AsyncClient], world: World
+    make_client: Callable[..., httpx.AsyncClient], world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    readers = replace(
-        default_readers(),
-        search_markets=lambda conn, **kw: (_ for _ in ()).throw(
-            ValueError("q has no searchable words")
-        ),
+    Recorder(monkeypatch).patch(
+        monkeypatch, pm_reads, "search_markets", ValueError("q has no searchable words")
     )
-    async with make_client(readers=readers) as c:
+    async with make_client() as c:
         r = await c.get(
             "/api/v1/polymarket/markets/search",
             params={"q": "bitcoin"},
@@ -242,24 +241,25 @@ async def test_input_a_reader_refuses_is_422_not_500(
         assert r.status_code == 200 and r.json()["markets"] == []
 
 
-async def test_a_part_of_marketmem_not_built_is_503(
-    make_client: Callable[..., httpx.AsyncClient], world: World
+async def test_a_part_of_marketmem_that_cannot_answer_is_503(
+    make_client: Callable[..., httpx.AsyncClient], world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def missing(conn: Any, **kw: Any) -> Any:
-        raise Unavailable("list_assets is not available in this build")
-
-    async with make_client(readers=replace(default_readers(), list_assets=missing)) as c:
+    Recorder(monkeypatch).patch(
+        monkeypatch, hl_reads, "list_assets", Unavailable("list_assets is not available")
+    )
+    async with make_client() as c:
         r = await c.get("/api/v1/assets", headers=world.auth(world.alice))
     assert "not available" in error_of(r, 503, "unavailable")
 
 
 async def test_an_unexpected_failure_is_a_logged_json_500(
-    make_client: Callable[..., httpx.AsyncClient], world: World, caplog: pytest.LogCaptureFixture
+    make_client: Callable[..., httpx.AsyncClient],
+    world: World,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken(conn: Any, **kw: Any) -> Any:
-        raise RuntimeError("bug")
-
-    async with make_client(readers=replace(default_readers(), list_assets=broken)) as c:
+    Recorder(monkeypatch).patch(monkeypatch, hl_reads, "list_assets", RuntimeError("bug"))
+    async with make_client() as c:
         r = await c.get("/api/v1/assets", headers=world.auth(world.alice))
     assert error_of(r, 500, "internal") == "internal error (logged)"
     assert any("RuntimeError" in rec.getMessage() for rec in caplog.records)

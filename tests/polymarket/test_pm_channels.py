@@ -12,11 +12,11 @@ from marketmem.config import Config
 from marketmem.runs import execute_run
 from marketmem.runtime import ChannelSpec, Runtime
 from marketmem.scheduler import Scheduler
+from marketmem.source import open_sources
 from marketmem.sources.polymarket.channels import build
 from marketmem.sources.polymarket.classify import CHANNEL_OF, Bucket
 from marketmem.sources.polymarket.jobs import DiscoverySummary, discovery_job, refresh_job
 from marketmem.sources.polymarket.reads import markets_for_asset
-from marketmem.sources.registry import build_all
 from marketmem.storage import db
 from marketmem.venues.polymarket import HOUR_MS, SimMarket, Simulator
 from tests.conftest import FIXTURES, T0_MS
@@ -243,7 +243,9 @@ async def test_build_and_registry(
             ("later_markets", 90),
             ("recently_closed", 240),
         ]
-        assert {s.channel for s in build_all(rt) if getattr(s, "source", None) == "polymarket"} == {
+        async with open_sources(rt) as built:
+            names = {s.channel for s in built if getattr(s, "source", None) == "polymarket"}
+        assert names == {
             "discovery",
             "immediate_markets",
             "later_markets",

@@ -9,8 +9,8 @@ from pm_helpers import open_venue, pm_config, rows
 
 from marketmem.cli import build_parser
 from marketmem.clock import SystemClock
-from marketmem.commands.polymarket import discover_polymarket, main
 from marketmem.config import Config
+from marketmem.sources.polymarket.command import discover_polymarket, main
 from marketmem.venues.polymarket import Simulator
 
 

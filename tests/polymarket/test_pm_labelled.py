@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from labelled_questions import LABELLED, Evaluation, evaluate
 
-from marketmem.config import Config
+from marketmem.sources.polymarket.config import PolymarketConfig
 from marketmem.sources.polymarket.matching import Terms, load_terms
 
 PRECISION_TARGET = 0.97
@@ -14,7 +14,7 @@ RECALL_TARGET = 0.95
 
 @pytest.fixture(scope="module")
 def terms() -> Terms:
-    return load_terms(Config().polymarket.terms_path())
+    return load_terms(PolymarketConfig().terms_path())
 
 
 def misses(ev: Evaluation) -> str:

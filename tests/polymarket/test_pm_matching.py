@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from marketmem.config import Config
+from marketmem.sources.polymarket.config import PolymarketConfig
 from marketmem.sources.polymarket.matching import (
     MarketText,
     Terms,
@@ -21,7 +21,7 @@ from tests.conftest import fixture_path
 
 @pytest.fixture(scope="module")
 def terms() -> Terms:
-    return load_terms(Config().polymarket.terms_path())
+    return load_terms(PolymarketConfig().terms_path())
 
 
 def assets(

@@ -215,9 +215,9 @@ def version_1_database(path: Path) -> None:
     """A database as version 1 left it: every table, the v1 Polymarket DDL, rows in each."""
     conn = db.open_rw(path)
     with conn:
-        for mod in schema.table_modules():
-            if mod is not tables:
-                for stmt in mod.DDL:
+        for declared in schema.table_sets():
+            if declared.ddl is not tables.DDL:
+                for stmt in declared.ddl:
                     conn.execute(stmt)
         for stmt in V1_POLYMARKET_DDL:
             conn.execute(stmt)

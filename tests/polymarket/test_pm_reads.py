@@ -22,6 +22,7 @@ from marketmem.events import (
 )
 from marketmem.runs import execute_run
 from marketmem.sources.polymarket.classify import CHANNEL_OF
+from marketmem.sources.polymarket.config import PolymarketConfig
 from marketmem.sources.polymarket.convert import asset_terms
 from marketmem.sources.polymarket.jobs import discovery_job, refresh_job
 from marketmem.sources.polymarket.matching import load_terms
@@ -125,7 +126,7 @@ async def write(path: Path, *events: object) -> StorageWriter:
 
 
 # The shipped terms, as discovery stores them for search.
-TERMS = asset_terms(load_terms(Config().polymarket.terms_path()))
+TERMS = asset_terms(load_terms(PolymarketConfig().terms_path()))
 
 
 @pytest.fixture

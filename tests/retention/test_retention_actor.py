@@ -23,9 +23,9 @@ from marketmem.events import (
     TechnicalIndicatorsBatch,
 )
 from marketmem.pipeline import open_pipeline
-from marketmem.retention import build
 from marketmem.retention import tables as retention_tables
 from marketmem.retention.actor import Maintainer, PassReport
+from marketmem.retention.build import build
 from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
 from marketmem.runs import execute_run
 from marketmem.runtime import ChannelSpec, Runtime

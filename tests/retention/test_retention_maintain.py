@@ -14,10 +14,10 @@ from retention_helpers import H0, minute
 
 from marketmem import cli
 from marketmem.clock import TrioWallClock
-from marketmem.commands import maintain
 from marketmem.config import Config
 from marketmem.events import CandleBatch, MidBatch, MidPrice
 from marketmem.pipeline import open_pipeline
+from marketmem.retention import command as maintain
 from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
 from marketmem.storage import db
 from marketmem.storage.writer import inline_executor

@@ -16,13 +16,14 @@ from typing import TypeVar
 
 import httpx
 
-from marketmem.config import ConfigError, DefillamaConfig
+from marketmem.config import ConfigError
 from marketmem.events import DefillamaAssetLink, DefillamaSubject, DefillamaSubjectBatch
 from marketmem.httpclient import RetryPolicy, SourceError, TransportFailed
 from marketmem.runs import RunContext
 from marketmem.runtime import Runtime
 from marketmem.sources.defillama import subjects as subj
 from marketmem.sources.defillama.client import DefillamaClient, ResponseCache
+from marketmem.sources.defillama.config import DefillamaConfig
 from marketmem.sources.defillama.overrides import load_overrides
 from marketmem.sources.defillama.subjects import LinkOverrides, Subject
 from marketmem.sources.defillama.wire import PeggedAsset, Protocol

@@ -30,7 +30,7 @@ from marketmem.events import (
     DefillamaThroughputBatch,
     Row,
 )
-from marketmem.storage.tables import Upsert, rows_writer
+from marketmem.storage.tables import Upsert, WriteFn, rows_writer
 
 DDL = [
     """
@@ -188,7 +188,7 @@ def write_subjects(conn: apsw.Connection, event: Any) -> dict[str, int]:
     return {"defillama_subjects": n, "defillama_subject_assets": LINKS.write(conn, links)}
 
 
-WRITERS = {
+WRITERS: dict[type, WriteFn] = {
     DefillamaSubjectBatch: write_subjects,
     DefillamaCapitalBaseBatch: rows_writer(CAPITAL_BASE),
     DefillamaCapitalFlowBatch: rows_writer(CAPITAL_FLOWS),

@@ -30,7 +30,7 @@ from marketmem.events import (
     MidBatch,
     MidPrice,
 )
-from marketmem.storage.tables import Upsert, rows_writer
+from marketmem.storage.tables import Upsert, WriteFn, rows_writer
 
 DDL = [
     """
@@ -162,7 +162,7 @@ def write_registry(conn: apsw.Connection, ev: Any) -> dict[str, int]:
     }
 
 
-WRITERS = {
+WRITERS: dict[type, WriteFn] = {
     CandleBatch: rows_writer(CANDLES),
     MidBatch: rows_writer(MIDS),
     AssetRegistryBatch: write_registry,

@@ -28,7 +28,7 @@ from marketmem.events import (
     Row,
 )
 from marketmem.sources.polymarket.classify import BUCKETS, TABLE_OF
-from marketmem.storage.tables import Upsert
+from marketmem.storage.tables import Upsert, WriteFn
 
 _CONTEXT_COLUMNS = """
         market_id TEXT PRIMARY KEY,
@@ -254,7 +254,7 @@ def write_refreshed(conn: apsw.Connection, ev: PolymarketRefreshed) -> dict[str,
     return counts
 
 
-WRITERS = {
+WRITERS: dict[type, WriteFn] = {
     PolymarketDiscovered: write_discovered,
     PolymarketRefreshed: write_refreshed,
 }

@@ -14,6 +14,7 @@ import apsw
 import msgspec
 
 from marketmem.events import ApiTokenCreated, ApiTokensRevoked, CloneRemoved, CloneSaved
+from marketmem.storage.tables import WriteFn
 
 DDL = [
     """
@@ -78,7 +79,7 @@ def _clone_removed(conn: apsw.Connection, ev: Any) -> dict[str, int]:
     return {"clones": conn.changes()}
 
 
-WRITERS = {
+WRITERS: dict[type, WriteFn] = {
     ApiTokenCreated: _token_created,
     ApiTokensRevoked: _tokens_revoked,
     CloneSaved: _clone_saved,

@@ -1,5 +1,8 @@
-"""Query parameters as data: each route declares its ``Param``s once, and the same declaration
-validates requests (pure ``parse_query``) and describes them in ``/openapi.json``.
+"""Query parameters as data: each read route declares its ``Param``s once, and the same
+declaration validates requests (pure ``parse_query``) and describes them in ``/openapi.json``.
+
+Sources declare the parameters of their read routes with it, so it belongs to no web
+framework: a refused value raises ``InvalidParameter``, which the HTTP layer answers with 422.
 
 Unknown or repeated parameters are refused, integers below their minimum or above their maximum
 are refused, integers above their cap are capped (a large ``limit`` is not an error, it is just
@@ -14,7 +17,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from marketmem.http.errors import invalid_parameter
+
+class InvalidParameter(ValueError):
+    """A query parameter (or body field) that cannot be used; the message names it."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+
+
+def invalid_parameter(name: str, message: str) -> InvalidParameter:
+    return InvalidParameter(name, message)
+
 
 Kind = Literal["string", "integer", "boolean"]
 
@@ -78,7 +92,7 @@ def _parse_one(p: Param, raw: str) -> Any:
 
 
 def parse_query(specs: Sequence[Param], items: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """Validated values by parameter name (defaults filled in); raises a 422 ``ApiError``."""
+    """Validated values by parameter name (defaults filled in); raises ``InvalidParameter``."""
     by_name = {p.name: p for p in specs}
     seen: set[str] = set()
     out: dict[str, Any] = {p.name: p.default for p in specs}
@@ -116,3 +130,13 @@ OFFSET = Param(
     minimum=0,
     maximum=MAX_OFFSET,
 )
+
+
+def has_search_text(q: str | None) -> bool:
+    """Whether ``q`` can match anything: absent (no filter) or with a letter or digit. A ``q``
+    made only of punctuation matches nothing; it is not an error."""
+    return q is None or not q.strip() or any(ch.isalnum() for ch in q)
+
+
+def search_text_param() -> Param:
+    return Param("q", "string", "search text (matched against names and descriptions)")

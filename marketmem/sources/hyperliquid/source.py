@@ -1,0 +1,43 @@
+"""The Hyperliquid source: registry, candles and mids, its tables and its read route."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import trio
+
+from marketmem.runtime import Runtime
+from marketmem.source import Channel, Source, Specs, Tables
+from marketmem.sources.hyperliquid import api, tables
+from marketmem.sources.hyperliquid.build import build
+from marketmem.sources.hyperliquid.config import SECTION
+from marketmem.sources.hyperliquid.info import SHARED_KEY, InfoClient
+
+CHANNELS = (
+    Channel("hyperliquid", "registry", 3600, "asset registry and categories (meta)"),
+    Channel("hyperliquid", "candles", 60, "1-minute candles over the WebSocket"),
+    Channel("hyperliquid", "mids", 60, "mid prices over the WebSocket, 5-second buckets"),
+)
+
+
+@asynccontextmanager
+async def open_hyperliquid(rt: Runtime) -> AsyncIterator[Specs]:
+    """The source's specs; on exit the info client (and its HTTP connections) is closed."""
+    try:
+        yield build(rt)
+    finally:
+        client = rt.shared.get(SHARED_KEY)
+        if isinstance(client, InfoClient):
+            with trio.CancelScope(shield=True):
+                await client.aclose()
+
+
+SOURCE = Source(
+    name="hyperliquid",
+    channels=CHANNELS,
+    settings=SECTION,
+    tables=Tables(tables.DDL, tables.WRITERS),
+    open=open_hyperliquid,
+    routes=api.routes,
+)
