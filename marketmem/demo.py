@@ -13,13 +13,11 @@ Tests run exactly this under MockClock, so the demo and the tests share one prot
 from __future__ import annotations
 
 import sys
-import uuid
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
-import apsw
 import msgspec
 import trio
 
@@ -30,7 +28,7 @@ from marketmem.http.auth import IssuedToken, issue_token
 from marketmem.http.server import serve_http
 from marketmem.runtime import Runtime
 from marketmem.storage import db
-from marketmem.storage.reader import channel_health, has_table, table_row_counts
+from marketmem.storage.reader import channel_health, table_row_counts
 from marketmem.storage.writer import Executor
 from marketmem.supervisor import run_service
 from marketmem.venues.defillama import (
@@ -181,54 +179,28 @@ def demo_config(
 # --- access: a demo token and clone --------------------------------------------------------------
 
 
-def _committed(path: Path, token_id: str, clone_id: str) -> bool:
-    if not path.exists():
-        return False
-    conn = db.open_ro(path)
-    try:
-        if not (has_table(conn, "api_tokens") and has_table(conn, "clones")):
-            return False
-        token = conn.execute(
-            "SELECT 1 FROM api_tokens WHERE token_id=? AND revoked_at_ms IS NULL", (token_id,)
-        ).fetchone()
-        clone = conn.execute("SELECT 1 FROM clones WHERE clone_id=?", (clone_id,)).fetchone()
-        return token is not None and clone is not None
-    except apsw.BusyError:
-        return False
-    finally:
-        conn.close()
-
-
 async def provision_access(
     rt: Runtime, *, user: str = DEMO_USER, clone_id: str = DEMO_CLONE, symbols: list[str]
 ) -> IssuedToken:
-    """Revoke the demo user's earlier tokens, issue a new one, save the clone; wait for commit."""
+    """Revoke the demo user's earlier tokens, issue a new one, save the clone; each committed
+    before the next."""
     now = rt.clock.now_ms()
     issued = issue_token()
     events: list[Event] = [
-        ApiTokensRevoked(user=user, revoked_at_ms=now, request_id=uuid.uuid4().hex),
+        ApiTokensRevoked(user=user, revoked_at_ms=now),
         ApiTokenCreated(
             token_id=issued.token_id,
             user=user,
             token_hash=issued.token_hash,
             created_at_ms=now,
-            request_id=uuid.uuid4().hex,
         ),
-        CloneSaved(
-            clone_id=clone_id,
-            owner=user,
-            symbols=symbols,
-            saved_at_ms=now,
-            request_id=uuid.uuid4().hex,
-        ),
+        CloneSaved(clone_id=clone_id, owner=user, symbols=symbols, saved_at_ms=now),
     ]
-    for event in events:
-        await rt.bus.publish(event)
-    with trio.move_on_after(COMMIT_WAIT_S):
-        while not _committed(rt.db_path, issued.token_id, clone_id):
-            await trio.sleep(0.05)
-        return issued
-    raise RuntimeError(f"the writer did not store the demo token within {COMMIT_WAIT_S:g}s")
+    assert rt.writer is not None
+    with trio.fail_after(COMMIT_WAIT_S):
+        for event in events:
+            await rt.writer.execute(event)
+    return issued
 
 
 # --- output ------------------------------------------------------------------------------------

@@ -48,11 +48,10 @@ class RowBatch(Event, kw_only=True):
 
 
 class Command(Event, kw_only=True):
-    """An instruction the storage writer executes in a transaction of its own."""
+    """An instruction the storage writer executes in a transaction of its own; whoever sends
+    one learns what it changed from ``StorageWriter.execute``."""
 
     solo: ClassVar[bool] = True
-
-    request_id: str = ""
 
 
 # --- runs and storage --------------------------------------------------------------------
@@ -82,20 +81,15 @@ class Committed(Event):
     events: int
     rows_by_table: dict[str, int]
     latency_s: float
-    # Results of events that carried a request_id (commands such as a maintenance pass).
-    results: dict[str, dict[str, int]] = {}
 
 
 class CommitFailed(Event):
-    """Published by the storage writer when a transaction could not be committed.
-
-    ``request_id`` is set when one event carrying it was rejected for good (not retried).
-    """
+    """Published by the storage writer when a transaction could not be committed (retried
+    while ``will_retry``; otherwise its events were rejected for good)."""
 
     events: int
     error: str
     will_retry: bool
-    request_id: str = ""
 
 
 # --- hyperliquid ---------------------------------------------------------------------------
@@ -428,8 +422,8 @@ class PositioningPressureBatch(RowBatch):
 
 # --- retention -----------------------------------------------------------------------------
 # Commands of the retention actor (marketmem.retention), executed by the storage writer, each
-# in a transaction of its own. The writer reports rows changed per table in
-# ``Committed.results[request_id]``; every command is bounded by its ``limit``.
+# in a transaction of its own; ``StorageWriter.execute`` returns the rows each changed per
+# table. Every command is bounded by its ``limit``.
 
 
 class RollupHours(Command):

@@ -203,18 +203,18 @@ async def test_solo_events_get_their_own_transaction_and_report_results(
     tmp_path: Path, extra_writers: dict[str, int]
 ) -> None:
     c1, c2 = CandleBatch(rows=[minute_candle(1)]), CandleBatch(rows=[minute_candle(2)])
-    s = Solo(request_id="req-1")
+    s = Solo()
     assert _transactions([c1, s, c2, c1]) == [[c1], [s], [c2, c1]]
     bus = Bus()
     writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor)
     seen = bus.subscribe("obs", [Committed], buffer=10, policy=Policy.DROP_OLDEST)
     async with trio.open_nursery() as nursery:
         await nursery.start(writer.run)
-        await bus.publish(s)
+        result = await writer.execute(s)
         ev = await seen.receive()
         bus.close()
-    assert isinstance(ev, Committed)
-    assert ev.results == {"req-1": {"nothing": 7}}
+    assert result.counts == {"nothing": 7} and result.written is s
+    assert isinstance(ev, Committed) and ev.events == 1
 
 
 async def test_interrupted_runs_are_closed_by_the_service_writer_only(tmp_path: Path) -> None:

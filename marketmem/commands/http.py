@@ -2,8 +2,8 @@
 ``clones add|list|remove``.
 
 Tokens and clones are written like everything else: as events through the bus to the storage
-writer (``open_pipeline``). The command waits for the commit that carries its ``request_id``,
-so it can tell whether the token or clone it named existed. Lists read a read-only connection.
+writer (``open_pipeline``). The command waits for its event's commit (``writer.execute``), so
+it can tell whether the token or clone it named existed. Lists read a read-only connection.
 """
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import uuid
 from typing import Any
 
 import apsw
 import msgspec
 import trio
 
-from marketmem.bus import Policy
 from marketmem.clock import SystemClock
 from marketmem.commands.core import format_table, iso
 from marketmem.config import Config
@@ -27,7 +25,6 @@ from marketmem.events import (
     ApiTokensRevoked,
     CloneRemoved,
     CloneSaved,
-    Committed,
     Event,
 )
 from marketmem.http.access import list_clones, list_tokens
@@ -36,6 +33,7 @@ from marketmem.http.server import serve_http
 from marketmem.pipeline import open_pipeline
 from marketmem.storage import db
 from marketmem.storage.reader import has_table
+from marketmem.storage.writer import CommitRejected
 from marketmem.usage import UsageError
 
 COMMIT_TIMEOUT_S = 30.0
@@ -109,26 +107,23 @@ def parse_symbols(text: str) -> list[str]:
 # --- writing through the pipeline ----------------------------------------------------------
 
 
-async def commit_event(config: Config, event: Event, request_id: str) -> dict[str, int]:
+async def commit_event(config: Config, event: Event) -> dict[str, int]:
     """Publish ``event`` and wait for the writer to commit it; returns rows changed per table."""
     async with open_pipeline(config) as rt:
-        committed = rt.bus.subscribe(
-            "http-command", [Committed], buffer=64, policy=Policy.DROP_OLDEST
-        )
-        await rt.bus.publish(event)
+        assert rt.writer is not None
         with trio.move_on_after(COMMIT_TIMEOUT_S):
-            async for ev in committed:
-                assert isinstance(ev, Committed)
-                if request_id in ev.results:
-                    return ev.results[request_id]
+            try:
+                return (await rt.writer.execute(event)).counts
+            except CommitRejected as exc:
+                raise UsageError(f"{type(event).__name__} was not stored: {exc}") from None
+        failing = f": {rt.writer.failure}" if rt.writer.failure else " (see the log above)"
     raise UsageError(
-        f"the writer did not commit {type(event).__name__} within {COMMIT_TIMEOUT_S:g}s "
-        "(see the log above)"
+        f"the writer did not commit {type(event).__name__} within {COMMIT_TIMEOUT_S:g}s{failing}"
     )
 
 
-def run_commit(config: Config, event: Event, request_id: str) -> dict[str, int]:
-    result: dict[str, int] = trio.run(commit_event, config, event, request_id)
+def run_commit(config: Config, event: Event) -> dict[str, int]:
+    result: dict[str, int] = trio.run(commit_event, config, event)
     return result
 
 
@@ -168,15 +163,13 @@ async def serve_until_signal(config: Config) -> None:
 def cmd_tokens_create(args: argparse.Namespace, config: Config) -> int:
     user = check_name("user", args.user)
     issued = issue_token()
-    request_id = uuid.uuid4().hex
     event = ApiTokenCreated(
         token_id=issued.token_id,
         user=user,
         token_hash=issued.token_hash,
         created_at_ms=_now_ms(),
-        request_id=request_id,
     )
-    run_commit(config, event, request_id)
+    run_commit(config, event)
     print(f"token {issued.token_id} created for user {user}; it is shown only once:")
     print(issued.token)
     return 0
@@ -189,11 +182,8 @@ def cmd_tokens_revoke(args: argparse.Namespace, config: Config) -> int:
         if token_id is None:
             raise UsageError("--token: not a marketmem token (mm_<id>_<secret>)")
     user = check_name("user", args.user) if args.user is not None else None
-    request_id = uuid.uuid4().hex
-    event = ApiTokensRevoked(
-        token_id=token_id, user=user, revoked_at_ms=_now_ms(), request_id=request_id
-    )
-    changed = run_commit(config, event, request_id).get("api_tokens", 0)
+    event = ApiTokensRevoked(token_id=token_id, user=user, revoked_at_ms=_now_ms())
+    changed = run_commit(config, event).get("api_tokens", 0)
     target = f"user {user}" if user is not None else f"token {token_id}"
     if changed == 0:
         print(f"no active token for {target}", file=sys.stderr)
@@ -238,15 +228,13 @@ def cmd_clones_add(args: argparse.Namespace, config: Config) -> int:
     clone_id = check_name("clone id", args.clone_id)
     owner = check_name("owner", args.owner)
     symbols = parse_symbols(args.symbols)
-    request_id = uuid.uuid4().hex
     event = CloneSaved(
         clone_id=clone_id,
         owner=owner,
         symbols=symbols,
         saved_at_ms=_now_ms(),
-        request_id=request_id,
     )
-    run_commit(config, event, request_id)
+    run_commit(config, event)
     print(f"clone {clone_id} saved: owner {owner}, symbols {', '.join(symbols)}")
     return 0
 
@@ -264,10 +252,7 @@ def cmd_clones_list(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_clones_remove(args: argparse.Namespace, config: Config) -> int:
     clone_id = check_name("clone id", args.clone_id)
-    request_id = uuid.uuid4().hex
-    changed = run_commit(
-        config, CloneRemoved(clone_id=clone_id, request_id=request_id), request_id
-    ).get("clones", 0)
+    changed = run_commit(config, CloneRemoved(clone_id=clone_id)).get("clones", 0)
     if changed == 0:
         print(f"no clone {clone_id}", file=sys.stderr)
         return 1

@@ -14,7 +14,6 @@ a slack back to the file system. Work is proportional to what changed or expired
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -22,10 +21,7 @@ import apsw
 import trio
 
 from marketmem import metrics
-from marketmem.bus import Bus, Policy
 from marketmem.events import (
-    CommitFailed,
-    Committed,
     Event,
     ExpireMinutes,
     ExpireRows,
@@ -46,6 +42,7 @@ from marketmem.runs import RunContext
 from marketmem.runtime import Runtime
 from marketmem.sources.hyperliquid.config import HyperliquidConfig
 from marketmem.storage import db
+from marketmem.storage.writer import CommitRejected, StorageWriter
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +102,6 @@ class PassReport:
         return self.hours_rolled_up + sum(self.deleted.values())
 
 
-def new_request_id() -> str:
-    return f"maintenance-{uuid.uuid4().hex}"
-
-
 async def maintenance_pass(
     send: Send,
     conn: apsw.Connection,
@@ -134,7 +127,6 @@ async def maintenance_pass(
         while True:
             result = await command(
                 RollupHours(
-                    request_id=new_request_id(),
                     through_ms=b.rollup_through_ms,
                     minutes_before_ms=b.minutes_before_ms,
                     hours_before_ms=b.hours_before_ms,
@@ -162,7 +154,6 @@ async def maintenance_pass(
         while first is not None and first < before:
             result = await command(
                 ExpireRows(
-                    request_id=new_request_id(),
                     table=spec.table,
                     before_ms=before,
                     limit=settings.chunk_rows,
@@ -179,7 +170,7 @@ async def maintenance_pass(
     excess = free_before - settings.vacuum_slack_pages
     while excess > 0:
         pages = min(excess, settings.vacuum_chunk_pages)
-        await command(ReclaimSpace(request_id=new_request_id(), pages=pages))
+        await command(ReclaimSpace(pages=pages))
         excess -= pages
         tell("release free pages", pages)
     report.free_pages = reads.free_pages(conn)
@@ -201,7 +192,6 @@ async def _expire_minutes(
     while first is not None and first < b.minutes_before_ms:
         result = await command(
             ExpireMinutes(
-                request_id=new_request_id(),
                 before_ms=b.minutes_before_ms,
                 hours_before_ms=b.hours_before_ms,
                 limit=settings.chunk_rows,
@@ -216,55 +206,24 @@ async def _expire_minutes(
 
 
 class CommandNotConfirmed(Exception):
-    """The storage writer did not confirm a command in time (or the bus closed)."""
+    """The storage writer did not commit a command (rejected it, stopped, or timed out)."""
+
+    expected = True
 
 
-class WriterReplies:
-    """Publishes a command and waits for the ``Committed`` that carries its request id.
-
-    Subscribes (lossy, drop-oldest) to ``Committed`` and ``CommitFailed``; only one command is
-    in flight at a time, so what is queued before a publish is stale and discarded.
-    """
-
-    def __init__(self, bus: Bus, *, timeout_s: float, buffer: int = 2048) -> None:
-        self._bus = bus
-        self._timeout_s = timeout_s
-        self._rx = bus.subscribe(
-            "retention-replies", [Committed, CommitFailed], buffer=buffer, policy=Policy.DROP_OLDEST
-        )
-
-    async def send(self, event: Event) -> dict[str, int]:
-        request_id: str = getattr(event, "request_id", "")
-        if not request_id:
-            raise ValueError(f"{type(event).__name__} has no request_id to wait for")
-        self._discard_queued()
-        await self._bus.publish(event)
-        last_error: str | None = None
-        with trio.move_on_after(self._timeout_s):
-            async for reply in self._rx:
-                if isinstance(reply, Committed) and request_id in reply.results:
-                    return reply.results[request_id]
-                if isinstance(reply, CommitFailed):
-                    if reply.request_id == request_id:
-                        raise CommandNotConfirmed(
-                            f"the storage writer rejected {type(event).__name__}: {reply.error}"
-                        )
-                    last_error = reply.error
+async def execute_command(writer: StorageWriter, event: Event, timeout_s: float) -> dict[str, int]:
+    """One command through the writer: rows changed per table, or ``CommandNotConfirmed``."""
+    with trio.move_on_after(timeout_s):
+        try:
+            return (await writer.execute(event)).counts
+        except CommitRejected as exc:
             raise CommandNotConfirmed(
-                f"the bus closed before the writer confirmed {type(event).__name__}"
-            )
-        detail = f"its last error: {last_error}" if last_error else "see the writer's log"
-        raise CommandNotConfirmed(
-            f"the storage writer did not confirm {type(event).__name__} within "
-            f"{self._timeout_s:g}s ({detail})"
-        )
-
-    def _discard_queued(self) -> None:
-        while True:
-            try:
-                self._rx.receive_nowait()
-            except (trio.WouldBlock, trio.EndOfChannel):
-                return
+                f"the storage writer rejected {type(event).__name__}: {exc}"
+            ) from None
+    failing = f" (it is failing: {writer.failure})" if writer.failure else ""
+    raise CommandNotConfirmed(
+        f"the storage writer did not commit {type(event).__name__} within {timeout_s:g}s" + failing
+    )
 
 
 class Maintainer:
@@ -277,19 +236,22 @@ class Maintainer:
         self.settings = PassSettings.from_config(cfg)
         self.progress = progress
         self.last_report: PassReport | None = None
-        self._replies: WriterReplies | None = None
         self._absent_logged: set[str] = set()
 
     async def job(self, ctx: RunContext) -> None:
-        if self._replies is None:
-            self._replies = WriterReplies(
-                self.rt.bus, timeout_s=self.rt.config.hyperliquid.retention_command_timeout_s
-            )
+        writer = self.rt.writer
+        if writer is None:
+            raise RuntimeError("maintenance needs the pipeline's storage writer")
+        timeout_s = self.rt.config.hyperliquid.retention_command_timeout_s
+
+        async def send(event: Event) -> dict[str, int]:
+            return await execute_command(writer, event, timeout_s)
+
         started = trio.current_time()
         conn = db.open_ro(self.rt.db_path, busy_timeout_ms=self.rt.config.storage.busy_timeout_ms)
         try:
             report = await maintenance_pass(
-                self._replies.send,
+                send,
                 conn,
                 self.policy,
                 self.settings,

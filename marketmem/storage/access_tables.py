@@ -2,8 +2,8 @@
 
 Both are written by the storage writer from the ``# --- http ---`` events; every write is
 idempotent (a replayed create changes nothing, a second revoke keeps the first time). Each
-write function returns the rows it changed, so a command that set ``request_id`` learns from
-``Committed.results`` whether its token or clone existed.
+write function returns the rows it changed, so a command learns from ``StorageWriter.execute``
+whether its token or clone existed.
 """
 
 from __future__ import annotations

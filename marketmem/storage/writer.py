@@ -30,7 +30,6 @@ from marketmem import metrics
 from marketmem.bus import Bus, Policy
 from marketmem.clock import SystemClock, WallClock
 from marketmem.events import (
-    Command,
     CommitFailed,
     Committed,
     Event,
@@ -151,7 +150,6 @@ class _Waiter:
 @dataclass
 class _GroupOutcome:
     totals: dict[str, int]
-    results: dict[str, dict[str, int]]
     # (the event as published, as written, rows changed per table)
     per_event: list[tuple[Event, Event, dict[str, int]]]
     tally: dict[str, int]
@@ -236,7 +234,7 @@ class StorageWriter:
         """One transaction: every event of ``group``, in order."""
         conn = self._conn
         assert conn is not None
-        out = _GroupOutcome(totals={}, results={}, per_event=[], tally={}, finished=[])
+        out = _GroupOutcome(totals={}, per_event=[], tally={}, finished=[])
         with conn:
             for fn, events in self._runs(group):
                 written: list[tuple[Event, Event, dict[str, int]]]
@@ -253,8 +251,6 @@ class StorageWriter:
                         event = self._verdict(event, out.tally)
                         out.finished.append(event.run_id)
                     counts = fn(conn, event)
-                    if isinstance(event, Command) and event.request_id:
-                        out.results[event.request_id] = counts
                     written = [(published, event, counts)]
                 for published, event, counts in written:
                     out.per_event.append((published, event, counts))
@@ -449,12 +445,7 @@ class StorageWriter:
             self._settle(outcome)
             self._record(group, outcome.totals, latency)
             await self._publish_nowait(
-                Committed(
-                    events=len(group),
-                    rows_by_table=outcome.totals,
-                    latency_s=latency,
-                    results=outcome.results,
-                )
+                Committed(events=len(group), rows_by_table=outcome.totals, latency_s=latency)
             )
             return
 
@@ -491,15 +482,10 @@ class StorageWriter:
             if tally is None:
                 tally = self._tallies[event.run_id] = RunTally()
             tally.rejected.append(reason)
-        self._resolve_failed([event], f"rejected by the storage writer: {reason}")
+        self._resolve_failed([event], f"{type(exc).__name__}: {exc}")
         # Whoever waits for this event's result learns at once that it will not come.
         await self._publish_nowait(
-            CommitFailed(
-                events=1,
-                error=f"{type(exc).__name__}: {exc}",
-                will_retry=False,
-                request_id=event.request_id if isinstance(event, Command) else "",
-            )
+            CommitFailed(events=1, error=f"{type(exc).__name__}: {exc}", will_retry=False)
         )
 
     def _record(self, batch: list[Event], totals: dict[str, int], latency: float) -> None:

@@ -79,12 +79,11 @@ def test_a_minute_is_never_deleted_while_its_hour_waits_for_a_rollup(store: Stor
     store.write_minutes(old)
     # No rollup yet: expiring minutes deletes nothing.
     result = store.apply(
-        ExpireMinutes(request_id="r", before_ms=b.minutes_before_ms, hours_before_ms=0, limit=1000)
+        ExpireMinutes(before_ms=b.minutes_before_ms, hours_before_ms=0, limit=1000)
     )
     assert result == {"hyperliquid_candles": 0}
     store.apply(
         RollupHours(
-            request_id="r",
             through_ms=b.rollup_through_ms,
             minutes_before_ms=b.minutes_before_ms,
             hours_before_ms=b.hours_before_ms,
@@ -95,7 +94,7 @@ def test_a_minute_is_never_deleted_while_its_hour_waits_for_a_rollup(store: Stor
     # A late minute for the first hour arrives: that hour waits again, the other one can go.
     store.write_minutes([minute("BTC", H0 + 30 * MINUTE_MS, c=3.0)])
     result = store.apply(
-        ExpireMinutes(request_id="r", before_ms=b.minutes_before_ms, hours_before_ms=0, limit=1000)
+        ExpireMinutes(before_ms=b.minutes_before_ms, hours_before_ms=0, limit=1000)
     )
     assert result == {"hyperliquid_candles": 60}
     assert {t for _, t in store.minutes()} == {H0 + m * MINUTE_MS for m in range(60)}
@@ -137,9 +136,7 @@ def _mids(n: int, coins: tuple[str, ...] = ("BTC", "ETH")) -> MidBatch:
 def test_deletes_go_in_bounded_chunks(store: Store) -> None:
     store.apply(_mids(500))  # 1000 rows, two per bucket
     before = H0 + 400 * 5000
-    result = store.apply(
-        ExpireRows(request_id="r", table="hyperliquid_mid_prices", before_ms=before, limit=99)
-    )
+    result = store.apply(ExpireRows(table="hyperliquid_mid_prices", before_ms=before, limit=99))
     # The oldest 99 rows and the row sharing the 99th row's time.
     assert result == {"hyperliquid_mid_prices": 100}
     report = store.run_pass(before + 30 * MINUTE_MS, settings=PassSettings(chunk_rows=150))
@@ -152,14 +149,12 @@ def test_deletes_go_in_bounded_chunks(store: Store) -> None:
 
 def test_only_declared_tables_can_be_expired(store: Store) -> None:
     with pytest.raises(ValueError, match="not a retained table"):
-        store.apply(ExpireRows(request_id="r", table="ingestion_runs", before_ms=H0, limit=10))
+        store.apply(ExpireRows(table="ingestion_runs", before_ms=H0, limit=10))
 
 
 def test_a_declared_table_missing_from_the_database_is_skipped(store: Store) -> None:
     store.conn.execute("DROP TABLE hyperliquid_funding_pressure")
-    result = store.apply(
-        ExpireRows(request_id="r", table="hyperliquid_funding_pressure", before_ms=H0, limit=10)
-    )
+    result = store.apply(ExpireRows(table="hyperliquid_funding_pressure", before_ms=H0, limit=10))
     assert result == {"hyperliquid_funding_pressure": 0}
     report = store.run_pass(H0)
     assert report.absent == ["hyperliquid_funding_pressure"]
