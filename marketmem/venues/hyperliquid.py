@@ -35,11 +35,32 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
 from marketmem.clock import SystemClock, WallClock
-from marketmem.sources.hyperliquid.budget import request_weight
 from marketmem.venues.serve import answer_lifespan, serve_asgi
 from marketmem.venues.simulator import INTERVAL_MS, Bar, SimAsset, Simulator
 
 log = logging.getLogger(__name__)
+
+# The documented weights (research/hyperliquid.md §3.1), kept by the venue itself so that a
+# wrong table in the client fails a test instead of being copied into the venue.
+BASE_WEIGHTS = {
+    "l2Book": 2,
+    "allMids": 2,
+    "clearinghouseState": 2,
+    "orderStatus": 2,
+    "spotClearinghouseState": 2,
+    "exchangeStatus": 2,
+    "userRole": 60,
+}
+OTHER_WEIGHT = 20
+ITEMS_PER_SURCHARGE = {"candleSnapshot": 60, "fundingHistory": 20}
+
+
+def request_weight(kind: str, items: int = 0) -> int:
+    """What the venue charges for one request of ``kind`` that returned ``items`` items."""
+    per = ITEMS_PER_SURCHARGE.get(kind)
+    extra = -(-items // per) if per and items > 0 else 0
+    return BASE_WEIGHTS.get(kind, OTHER_WEIGHT) + extra
+
 
 TEXT_422 = "Failed to deserialize the JSON body into the target type"
 TEXT_400 = "Failed to parse the request body as JSON"

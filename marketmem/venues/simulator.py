@@ -21,14 +21,27 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from marketmem.sources.hyperliquid.budget import INTERVAL_MS as CANDLE_INTERVAL_MS
-
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 MAX_BARS = 5000
 
-# The venue serves the fixed-length intervals; calendar months ("1M") are not simulated.
-INTERVAL_MS = {k: v for k, v in CANDLE_INTERVAL_MS.items() if k != "1M"}
+# The venue's fixed candle intervals (research/hyperliquid.md §4; the calendar month is left
+# out). The venue keeps its own table: a wrong one in the client must fail a test.
+INTERVAL_MS = {
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1d": 86_400_000,
+    "3d": 259_200_000,
+    "1w": 604_800_000,
+}
 
 
 @dataclass(frozen=True)

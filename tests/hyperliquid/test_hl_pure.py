@@ -10,6 +10,7 @@ import pytest
 
 from marketmem.sources.hyperliquid import wire
 from marketmem.sources.hyperliquid.budget import (
+    INTERVAL_MS,
     candle_items_upper_bound,
     request_weight,
 )
@@ -25,6 +26,8 @@ from marketmem.sources.hyperliquid.taxonomy import (
     categorize,
     parse_taxonomy,
 )
+from marketmem.venues.hyperliquid import request_weight as venue_weight
+from marketmem.venues.simulator import INTERVAL_MS as VENUE_INTERVALS
 from marketmem.venues.simulator import fmt_decimal, fmt_price, price_tick
 
 M = 60_000
@@ -186,6 +189,32 @@ def test_backoff_is_capped_and_jittered() -> None:
 
 
 # --- weights --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "items"),
+    [
+        ("meta", 0),
+        ("metaAndAssetCtxs", 0),
+        ("allMids", 0),
+        ("l2Book", 0),
+        ("predictedFundings", 0),
+        ("candleSnapshot", 0),
+        ("candleSnapshot", 1),
+        ("candleSnapshot", 60),
+        ("candleSnapshot", 61),
+        ("candleSnapshot", 5000),
+        ("fundingHistory", 19),
+        ("fundingHistory", 500),
+    ],
+)
+def test_the_clients_weights_agree_with_the_venues_own_table(kind: str, items: int) -> None:
+    # The venue keeps its own table: a wrong client table cannot hide behind a shared one.
+    assert request_weight(kind, items) == venue_weight(kind, items)
+
+
+def test_the_clients_intervals_agree_with_the_venues() -> None:
+    assert {k: v for k, v in INTERVAL_MS.items() if k != "1M"} == VENUE_INTERVALS
 
 
 def test_request_weights_follow_the_documented_table() -> None:
