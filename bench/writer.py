@@ -20,6 +20,7 @@ import msgspec
 import trio
 
 from marketmem.bus import Bus
+from marketmem.config import StorageConfig
 from marketmem.events import Candle, CandleBatch
 from marketmem.sources.hyperliquid.tables import CANDLES
 from marketmem.storage import db, schema
@@ -69,7 +70,9 @@ def baseline(path: Path, rows: list[Candle], txn_rows: int) -> float:
 
 async def through_writer(path: Path, rows: list[Candle], batch: int, txn_rows: int) -> float:
     bus = Bus()
-    writer = StorageWriter(path, bus, max_rows=txn_rows, buffer=1000)
+    writer = StorageWriter(
+        path, bus, settings=StorageConfig(writer_max_rows=txn_rows, writer_buffer=1000)
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(writer.run)
         t0 = time.perf_counter()

@@ -47,7 +47,7 @@ class StorageConfig(Base):
     path: str = "data/marketmem.db"
     # The writer commits when a batch reaches this many rows or has gathered this long.
     writer_max_rows: PositiveInt = 20_000
-    writer_max_gather_s: PositiveSeconds = 0.05
+    writer_max_gather_s: PositiveSeconds = 0.005
     writer_buffer: PositiveInt = 10_000
     busy_timeout_ms: PositiveInt = 5_000
     # The writer checkpoints the WAL after a commit once it holds this many frames (SQLite's

@@ -36,11 +36,7 @@ async def open_pipeline(
     writer = StorageWriter(
         config.db_path(),
         bus,
-        max_rows=config.storage.writer_max_rows,
-        max_gather_s=config.storage.writer_max_gather_s,
-        buffer=config.storage.writer_buffer,
-        busy_timeout_ms=config.storage.busy_timeout_ms,
-        wal_autocheckpoint=config.storage.wal_autocheckpoint,
+        settings=config.storage,
         executor=executor,
         clock=rt.clock,
         close_interrupted=service,

@@ -11,6 +11,7 @@ import trio
 import trio.testing
 
 from marketmem.bus import Bus, Policy
+from marketmem.config import StorageConfig
 from marketmem.events import (
     CandleBatch,
     Command,
@@ -84,7 +85,12 @@ async def test_latest_mid_in_bucket_wins_whatever_the_order(tmp_path: Path) -> N
 
 async def test_queued_events_are_batched_into_few_transactions(tmp_path: Path) -> None:
     bus = Bus()
-    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor, max_gather_s=0)
+    writer = StorageWriter(
+        tmp_path / "w.db",
+        bus,
+        executor=inline_executor,
+        settings=StorageConfig(writer_max_gather_s=0),
+    )
     # Queue everything before the writer starts reading.
     for i in range(50):
         bus.publish_nowait(CandleBatch(rows=[minute_candle(i)]))
@@ -97,7 +103,12 @@ async def test_queued_events_are_batched_into_few_transactions(tmp_path: Path) -
 
 async def test_batches_are_bounded_by_rows(tmp_path: Path) -> None:
     bus = Bus()
-    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor, max_rows=100)
+    writer = StorageWriter(
+        tmp_path / "w.db",
+        bus,
+        executor=inline_executor,
+        settings=StorageConfig(writer_max_rows=100),
+    )
     for i in range(10):
         bus.publish_nowait(CandleBatch(rows=[minute_candle(i * 50 + j) for j in range(50)]))
     bus.close()

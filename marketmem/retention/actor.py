@@ -65,12 +65,15 @@ Send = Callable[[Event], Awaitable[dict[str, int]]]
 Progress = Callable[[str, int], None]
 
 
+_DEFAULTS = HyperliquidConfig()  # the defaults are the config's, never written twice
+
+
 @dataclass(frozen=True)
 class PassSettings:
-    chunk_rows: int = 5000
-    rollup_chunk_hours: int = 500
-    vacuum_slack_pages: int = 1024
-    vacuum_chunk_pages: int = 2048
+    chunk_rows: int = _DEFAULTS.retention_chunk_rows
+    rollup_chunk_hours: int = _DEFAULTS.retention_rollup_chunk_hours
+    vacuum_slack_pages: int = _DEFAULTS.retention_vacuum_slack_pages
+    vacuum_chunk_pages: int = _DEFAULTS.retention_vacuum_chunk_pages
 
     @classmethod
     def from_config(cls, cfg: HyperliquidConfig) -> PassSettings:

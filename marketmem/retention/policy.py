@@ -60,12 +60,15 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
+_DEFAULTS = HyperliquidConfig()  # the defaults are the config's, never written twice
+
+
 @dataclass(frozen=True)
 class RetentionPolicy:
-    mids_ms: int = 30 * 60_000
-    candles_1m_ms: int = 24 * HOUR_MS
-    candles_1h_ms: int = 7 * 24 * HOUR_MS
-    features_ms: int = 7 * 24 * HOUR_MS
+    mids_ms: int = _ms(_DEFAULTS.retention_mids_s)
+    candles_1m_ms: int = _ms(_DEFAULTS.retention_candles_1m_s)
+    candles_1h_ms: int = _ms(_DEFAULTS.retention_candles_1h_s)
+    features_ms: int = _ms(_DEFAULTS.retention_features_s)
 
     @classmethod
     def from_config(cls, cfg: HyperliquidConfig) -> RetentionPolicy:

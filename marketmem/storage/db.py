@@ -14,8 +14,11 @@ from pathlib import Path
 
 import apsw
 
-DEFAULT_BUSY_TIMEOUT_MS = 5_000
-DEFAULT_WAL_AUTOCHECKPOINT = 1000  # SQLite's own default, in WAL frames (pages)
+from marketmem.config import StorageConfig
+
+# The defaults are the config's (``[storage]``); a connection opened without a config uses them.
+DEFAULT_BUSY_TIMEOUT_MS = StorageConfig().busy_timeout_ms
+DEFAULT_WAL_AUTOCHECKPOINT = StorageConfig().wal_autocheckpoint
 
 
 def open_rw(

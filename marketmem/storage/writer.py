@@ -29,6 +29,7 @@ import trio
 from marketmem import metrics
 from marketmem.bus import Bus, Policy
 from marketmem.clock import SystemClock, WallClock
+from marketmem.config import StorageConfig
 from marketmem.events import (
     CommitFailed,
     Committed,
@@ -175,11 +176,7 @@ class StorageWriter:
         path: str | Path,
         bus: Bus,
         *,
-        max_rows: int = 20_000,
-        max_gather_s: float = 0.005,
-        buffer: int = 10_000,
-        busy_timeout_ms: int = db.DEFAULT_BUSY_TIMEOUT_MS,
-        wal_autocheckpoint: int = db.DEFAULT_WAL_AUTOCHECKPOINT,
+        settings: StorageConfig | None = None,
         executor: Executor | None = None,
         clock: WallClock | None = None,
         retry_initial_s: float = 0.5,
@@ -187,12 +184,13 @@ class StorageWriter:
         close_interrupted: bool = False,
         sources: Sequence[Source] | None = None,
     ) -> None:
+        settings = settings or StorageConfig()
         self.path = str(path)
         self.bus = bus
-        self.max_rows = max_rows
-        self.max_gather_s = max_gather_s
-        self.busy_timeout_ms = busy_timeout_ms
-        self.wal_autocheckpoint = wal_autocheckpoint
+        self.max_rows = settings.writer_max_rows
+        self.max_gather_s = settings.writer_max_gather_s
+        self.busy_timeout_ms = settings.busy_timeout_ms
+        self.wal_autocheckpoint = settings.wal_autocheckpoint
         self.executor = executor or thread_executor()
         self.clock = clock or SystemClock()
         self.retry_initial_s = retry_initial_s
@@ -204,7 +202,10 @@ class StorageWriter:
         self.sources = sources
         self._writers: dict[type, WriteFn] = schema.writers(sources)
         self._rx = bus.subscribe(
-            "storage-writer", self._writers.keys(), buffer=buffer, policy=Policy.LOSSLESS
+            "storage-writer",
+            self._writers.keys(),
+            buffer=settings.writer_buffer,
+            policy=Policy.LOSSLESS,
         )
         self._conn: apsw.Connection | None = None
         self.stats = WriterStatistics()
