@@ -198,16 +198,19 @@ class AssetRegistryBatch(Event):
         return len(self.assets) + len(self.taxonomy) + len(self.categories)
 
 
-# --- hyperliquid: end ----------------------------------------------------------------------
-
-
-# --- features ------------------------------------------------------------------------------
-# Feature rows: (coin, computed_at_ms) is the key; window_*_ms is the data the row covers;
-# NULL columns are undefined values, their reasons in ``null_reasons`` (JSON column -> reason).
+# --- hyperliquid: the context poller ------------------------------------------------------
+# What ``sources.hyperliquid.context`` fetches from ``/info`` for the feature channels, typed
+# at the source boundary (Decimals become floats: features are statistics, not accounting).
+# None of these is stored (no writer subscribes to them) and none belongs to a recorded run
+# (``run_id`` stays ""): the feature runs that use them record what they made of them.
+# ``tick_ms`` is the wall time of the poller tick that fetched an event; a feature run at T
+# uses the inputs of its own tick (see ``features.feed``). ``KIND`` names the info request.
 
 
 class AssetCtxSnapshot(Row):
-    """One coin's ``metaAndAssetCtxs`` context at one fetch; key (coin, snapshot_ms)."""
+    """One coin's ``metaAndAssetCtxs`` context at one fetch; key (coin, snapshot_ms).
+
+    Stored (``hyperliquid_asset_ctx_snapshots``) by the positioning run that used it."""
 
     coin: str
     snapshot_ms: int
@@ -224,7 +227,135 @@ class AssetCtxSnapshot(Row):
     impact_ask_px: float | None
 
 
+class AssetContexts(Event):
+    """One ``metaAndAssetCtxs`` answer: the context of every listed perp, and the delisted
+    names. Every context's ``snapshot_ms`` is ``tick_ms``."""
+
+    KIND: ClassVar[str] = "metaAndAssetCtxs"
+
+    tick_ms: int
+    by_coin: dict[str, AssetCtxSnapshot]
+    delisted: frozenset[str] = frozenset()
+
+    def weight(self) -> int:
+        return len(self.by_coin)
+
+
+class PredictedFunding(msgspec.Struct, frozen=True, gc=False):
+    """Predicted next funding of one coin; the CEX rates normalised to one hour."""
+
+    hl_rate: float | None
+    hl_next_time_ms: int | None
+    binance_hourly: float | None
+    bybit_hourly: float | None
+
+
+class PredictedFundings(Event):
+    """One ``predictedFundings`` answer, by coin."""
+
+    KIND: ClassVar[str] = "predictedFundings"
+
+    tick_ms: int
+    by_coin: dict[str, PredictedFunding]
+
+    def weight(self) -> int:
+        return len(self.by_coin)
+
+
+class FundingHistory(Event):
+    """The hourly funding the poller holds after one incremental ``fundingHistory`` refresh.
+
+    ``points``: (settlement time, rate) of the last 7 days per coin, ascending, for every coin
+    held (not only those fetched this time); ``failures``: coin -> error of the fetches of this
+    refresh that failed."""
+
+    KIND: ClassVar[str] = "fundingHistory"
+
+    tick_ms: int
+    points: dict[str, list[tuple[int, float]]]
+    failures: dict[str, str] = {}
+
+    def weight(self) -> int:
+        return sum(len(p) for p in self.points.values())
+
+
+class OrderBook(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """An L2 book: (price, size) levels, bids best (highest) first, asks best (lowest) first.
+
+    ``max_levels`` is how many levels per side the venue sends at most: a side that has that
+    many may go on beyond what is visible.
+    """
+
+    coin: str
+    time_ms: int
+    bids: list[tuple[float, float]]
+    asks: list[tuple[float, float]]
+    max_levels: int = 20
+
+
+class L2BookSweep(Event):
+    """An ``l2Book`` sweep begins: one ``L2Book`` (or ``ContextUnavailable``) per coin follows,
+    in this order and with this ``tick_ms``, spaced out over the liquidity cadence."""
+
+    KIND: ClassVar[str] = "l2Book"
+
+    tick_ms: int
+    coins: list[str]
+
+
+class L2Book(Event):
+    """One coin's book from an ``l2Book`` sweep."""
+
+    KIND: ClassVar[str] = "l2Book"
+
+    tick_ms: int
+    book: OrderBook
+
+    def weight(self) -> int:
+        return len(self.book.bids) + len(self.book.asks)
+
+
+class ContextUnavailable(Event):
+    """A fetch of ``kind`` (an info request type) failed, or its tick was skipped because the
+    previous one was still going; ``coin`` is "" when it is not about one coin (a whole
+    answer, a whole sweep). ``error`` says why (``TransportFailed: ... HTTP 500``)."""
+
+    tick_ms: int
+    kind: str
+    error: str
+    coin: str = ""
+
+
+class ContextWanted(Event):
+    """A feature run at ``run_ms`` needs the inputs of ``channel`` and found none of its tick:
+    the context poller fetches them now, unless its own tick for it is at most a second old
+    (a run beside the schedule, such as a one-off ``ingest``, so still gets its inputs)."""
+
+    channel: str
+    run_ms: int
+
+
+CONTEXT_EVENTS: tuple[type[Event], ...] = (
+    AssetContexts,
+    PredictedFundings,
+    FundingHistory,
+    L2BookSweep,
+    L2Book,
+    ContextUnavailable,
+)
+
+
+# --- hyperliquid: end ----------------------------------------------------------------------
+
+
+# --- features ------------------------------------------------------------------------------
+# Feature rows: (coin, computed_at_ms) is the key; window_*_ms is the data the row covers;
+# NULL columns are undefined values, their reasons in ``null_reasons`` (JSON column -> reason).
+
+
 class AssetCtxSnapshotBatch(RowBatch):
+    """The snapshots a positioning run compared against (stored for the later runs)."""
+
     rows: list[AssetCtxSnapshot]
 
 

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import random
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
 
 import trio
@@ -28,7 +28,7 @@ from marketmem.events import RunFinished, RunStarted
 from marketmem.http.server import serve_http
 from marketmem.logs import context
 from marketmem.pipeline import open_pipeline
-from marketmem.runs import describe_error, new_run_id
+from marketmem.runs import describe_error, execute_run, new_run_id
 from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 from marketmem.scheduler import Scheduler
 from marketmem.source import open_sources
@@ -118,6 +118,30 @@ async def supervise(
         else:
             log.info("actor %s finished", spec.name, extra=ctx)
             return
+
+
+async def run_channels_once(
+    rt: Runtime,
+    built: Sequence[ChannelSpec | ActorSpec],
+    wanted: Sequence[ChannelSpec],
+) -> list[RunFinished]:
+    """Run each of ``wanted`` once, in order, as recorded runs (one-off commands, tests),
+    with the actors that feed their inputs running meanwhile: those that serve one of their
+    channels (the candle windows, the context poller and feed), never a stream of its own."""
+    names = {(s.source, s.channel) for s in wanted}
+    feeders = [
+        a
+        for a in built
+        if isinstance(a, ActorSpec) and any((a.source, c) in names for c in a.serves())
+    ]
+    results: list[RunFinished] = []
+    async with trio.open_nursery() as nursery:
+        for actor in feeders:
+            nursery.start_soon(actor.run, name=actor.name)
+        for spec in wanted:
+            results.append(await execute_run(rt, spec.source, spec.channel, spec.job))
+        nursery.cancel_scope.cancel()
+    return results
 
 
 async def observe_bus(rt: Runtime) -> None:

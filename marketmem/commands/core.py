@@ -16,13 +16,12 @@ from marketmem.commands.demo import start_demo
 from marketmem.config import Config
 from marketmem.health import Status, healthy, stale_after_s
 from marketmem.pipeline import open_pipeline
-from marketmem.runs import execute_run
 from marketmem.runtime import ChannelSpec
 from marketmem.source import open_sources
 from marketmem.sources.hyperliquid import reads as hl_reads
 from marketmem.storage import db
 from marketmem.storage.reader import channel_health
-from marketmem.supervisor import run_service
+from marketmem.supervisor import run_channels_once, run_service
 from marketmem.usage import UsageError
 
 
@@ -245,8 +244,7 @@ async def ingest_once(config: Config, source: str, channel: str | None) -> int:
                 f"no one-off channel {source}{' ' + channel if channel else ''}; "
                 f"known: {', '.join(known) or 'none'}"
             )
-        for spec in specs:
-            result = await execute_run(rt, spec.source, spec.channel, spec.job)
+        for spec, result in zip(specs, await run_channels_once(rt, built, specs), strict=True):
             failed += result.status != "ok"
             line = f"{spec.source}/{spec.channel}: {result.status}, {result.rows_written} row(s)"
             if result.error:

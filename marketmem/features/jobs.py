@@ -1,11 +1,19 @@
 """The five feature channel jobs: gather inputs, compute every coin, publish one batch.
 
-Each job is one recorded run. A coin that fails (bad payload, missing data, unknown name) is
-counted, named in the run's error text (a note: the run stays ok) and skipped; the other coins
-still get their rows. The run fails only when the input every coin needs cannot be had (the
-candle windows, ``metaAndAssetCtxs`` for funding and positioning, ``l2Book`` for liquidity) or
-when every coin failed. Computation is synchronous per coin, with a checkpoint every few coins
-so a full pass never holds the trio loop for long.
+Each job is one recorded run. The candle channels read the candle windows (fed from
+``CandleBatch`` by the keeper); the snapshot channels (funding, liquidity, positioning) read
+the inputs the Hyperliquid context poller fetched for their tick, from the bus through the
+``ContextFeed`` (``feed``: a run waits for them, bounded). A job never fetches anything itself.
+
+A coin that fails (bad payload, missing data, unknown name) is counted, named in the run's
+error text (a note: the run stays ok) and skipped; the other coins still get their rows. The
+run fails only when the input every coin needs cannot be had (the candle windows,
+``metaAndAssetCtxs`` for funding and positioning, ``l2Book`` for liquidity: the poller's error
+is the reason) or when every coin failed. Computation is synchronous per coin, with a
+checkpoint every few coins so a full pass never holds the trio loop for long.
+
+Positioning stores the asset contexts it compared (``AssetCtxSnapshotBatch``, the tracked
+coins' only, counted as its rows): later positioning runs compare against them.
 
 A candle channel's coin without input (no candle, or none fresher than ``candle_stale_s``)
 still gets its row of NULLs with their reasons, so the latest data says why, but that row is
@@ -16,31 +24,39 @@ fails (``no input: hyperliquid/candles has no data``); when some lack it, a note
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
 
 from marketmem import metrics
 from marketmem.events import (
+    AssetContexts,
     AssetCtxSnapshot,
     AssetCtxSnapshotBatch,
+    ContextWanted,
     Event,
+    FundingHistory,
     FundingPressure,
     FundingPressureBatch,
+    L2Book,
+    L2BookSweep,
     LiquidityImpact,
     LiquidityProfile,
     LiquidityProfileBatch,
+    OrderBook,
     PositioningPressure,
     PositioningPressureBatch,
+    PredictedFunding,
+    PredictedFundings,
     Row,
     TechnicalIndicators,
     TechnicalIndicatorsBatch,
     VolatilityProfile,
     VolatilityProfileBatch,
 )
-from marketmem.features import convert, reads
-from marketmem.features.fetch import CtxSnapshot
+from marketmem.features import reads
+from marketmem.features.feed import Answer, ContextFeed, RunInputs
 from marketmem.features.funding import funding_pressure
 from marketmem.features.liquidity import liquidity_profile
 from marketmem.features.positioning import LOOKBACKS, positioning_pressure
@@ -50,7 +66,7 @@ from marketmem.features.technical import technical_indicators
 from marketmem.features.values import MISSING_INPUT, NO_HISTORY, UNAVAILABLE, Columns, Null
 from marketmem.features.volatility import volatility_profile
 from marketmem.runs import RunContext, describe_error
-from marketmem.runtime import Runtime
+from marketmem.runtime import PollJob, Runtime
 from marketmem.storage import db
 
 SOURCE = "hyperliquid"
@@ -156,7 +172,7 @@ async def candle_coins(st: FeatureState) -> list[str]:
     return listed if listed is not None else sorted(st.windows.coins)
 
 
-def snapshot_coins(rt: Runtime, snap: CtxSnapshot) -> list[str]:
+def snapshot_coins(rt: Runtime, snap: AssetContexts) -> list[str]:
     coins = configured_coins(rt)
     return coins if coins is not None else sorted(snap.by_coin)
 
@@ -166,7 +182,7 @@ async def _checkpoint(i: int) -> None:
         await trio.lowlevel.checkpoint()
 
 
-def _ctx_for(snap: CtxSnapshot, coin: str) -> AssetCtxSnapshot:
+def _ctx_for(snap: AssetContexts, coin: str) -> AssetCtxSnapshot:
     ctx = snap.by_coin.get(coin)
     if ctx is None:
         reason = "delisted" if coin in snap.delisted else "not a listed perp"
@@ -274,30 +290,63 @@ async def volatility_profiles_job(ctx: RunContext) -> None:
 # --- snapshot channels -------------------------------------------------------------------------
 
 
-async def funding_pressure_job(ctx: RunContext) -> None:
+async def _inputs(ctx: RunContext, feed: ContextFeed, required: str) -> RunInputs:
+    """This run's view of the feed; fails the run (``required`` unavailable) without one."""
+    rt = ctx.rt
+    cadence = getattr(rt.config.hyperliquid.channels, ctx.channel).cadence_s
+    inputs = RunInputs(
+        feed, ctx.started_at_ms, cadence, rt.config.hyperliquid.features.ctx_max_age_s
+    )
+    why = await inputs.fed()
+    if why is not None:
+        raise FeatureRunFailed(f"{required} unavailable: {why}")
+    # The poller ticks with the scheduler and ignores this then; a run beside the schedule
+    # (a one-off, a re-timed channel) gets its inputs fetched now.
+    await rt.bus.publish(ContextWanted(channel=ctx.channel, run_ms=ctx.started_at_ms))
+    return inputs
+
+
+async def _asset_contexts(inputs: RunInputs) -> AssetContexts:
+    got = await inputs.asset_contexts()
+    if isinstance(got, str):
+        raise FeatureRunFailed(f"{AssetContexts.KIND} unavailable: {got}")
+    return got
+
+
+def _why(got: Answer | L2Book | str) -> str:
+    return got if isinstance(got, str) else f"unexpected {type(got).__name__}"
+
+
+async def funding_pressure_job(ctx: RunContext, feed: ContextFeed) -> None:
     st = feature_state(ctx.rt)
-    snap = await st.ctx_cache.get(ctx.rt.clock.now_ms())
+    inputs = await _inputs(ctx, feed, AssetContexts.KIND)
+    snap = await _asset_contexts(inputs)
     coins = snapshot_coins(ctx.rt, snap)
     run = _Pass(ctx)
-    predicted: dict[str, convert.PredictedFunding] | Null
-    try:
-        predicted = convert.predicted_fundings(await st.client.predicted_fundings())
-    except Exception as exc:
+    predicted: dict[str, PredictedFunding] | Null
+    got = await inputs.answer(PredictedFundings.KIND)
+    if isinstance(got, PredictedFundings):
+        predicted = got.by_coin
+    else:
         predicted = UNAVAILABLE
-        ctx.note(f"predictedFundings unavailable: {describe_error(exc)}")
-    listed = [c for c in coins if c in snap.by_coin]
-    history_failures = await st.fundings.refresh(
-        listed, snap.snapshot_ms, st.cfg.funding_history_requests_per_run
-    )
+        ctx.note(f"predictedFundings unavailable: {_why(got)}")
+    refresh = await inputs.answer(FundingHistory.KIND)
+    if isinstance(refresh, FundingHistory):
+        held_points, history_failures = refresh.points, refresh.failures
+    else:
+        # No refresh for this tick: what the last one held still serves.
+        held_points = feed.funding.points if feed.funding is not None else {}
+        history_failures = {}
+        ctx.note(f"fundingHistory unavailable: {_why(refresh)}")
     rows: list[FundingPressure] = []
     for i, coin in enumerate(coins):
         await _checkpoint(i)
         try:
             asset = _ctx_for(snap, coin)
-            pred: convert.PredictedFunding | Null = (
+            pred: PredictedFunding | Null = (
                 predicted if isinstance(predicted, Null) else predicted.get(coin, MISSING_INPUT)
             )
-            held = st.fundings.history(coin)
+            held = held_points.get(coin)
             history: list[tuple[int, float]] | Null
             if held is not None:
                 history = held
@@ -308,8 +357,8 @@ async def funding_pressure_job(ctx: RunContext) -> None:
                 FundingPressure(
                     coin=coin,
                     computed_at_ms=ctx.started_at_ms,
-                    window_start_ms=start if start is not None else snap.snapshot_ms,
-                    window_end_ms=snap.snapshot_ms,
+                    window_start_ms=start if start is not None else snap.tick_ms,
+                    window_end_ms=snap.tick_ms,
                     null_reasons=cols.reasons_json(),
                     **cols.values,
                 )
@@ -328,11 +377,12 @@ async def funding_pressure_job(ctx: RunContext) -> None:
         await ctx.publish(FundingPressureBatch(rows=rows))
 
 
-async def positioning_pressure_job(ctx: RunContext) -> None:
+async def positioning_pressure_job(ctx: RunContext, feed: ContextFeed) -> None:
     st = feature_state(ctx.rt)
-    snap = await st.ctx_cache.get(ctx.rt.clock.now_ms())
+    inputs = await _inputs(ctx, feed, AssetContexts.KIND)
+    snap = await _asset_contexts(inputs)
     coins = snapshot_coins(ctx.rt, snap)
-    t = snap.snapshot_ms
+    t = snap.tick_ms
     ranges = [(t - back - tol, t - back + tol) for back, tol in LOOKBACKS.values()]
     history = await st.executor(_read_snapshots, str(ctx.rt.db_path), ranges)
     run = _Pass(ctx)
@@ -374,42 +424,40 @@ def _read_snapshots(path: str, ranges: list[tuple[int, int]]) -> dict[str, list[
 # --- liquidity ---------------------------------------------------------------------------------
 
 
-async def liquidity_profiles_job(ctx: RunContext) -> None:
+async def liquidity_profiles_job(ctx: RunContext, feed: ContextFeed) -> None:
     st = feature_state(ctx.rt)
-    rt = ctx.rt
-    snap: CtxSnapshot | None = None
-    try:
-        snap = await st.ctx_cache.get(rt.clock.now_ms())
-    except Exception as exc:
-        ctx.note(
-            f"metaAndAssetCtxs unavailable (venue impact and volume NULL): {describe_error(exc)}"
-        )
-    coins = configured_coins(rt)
-    if coins is None:
-        coins = sorted(snap.by_coin) if snap is not None else await candle_coins(st)
+    inputs = await _inputs(ctx, feed, L2Book.KIND)
+    got = await inputs.asset_contexts()
+    snap = got if isinstance(got, AssetContexts) else None
+    if snap is None:
+        ctx.note(f"metaAndAssetCtxs unavailable (venue impact and volume NULL): {_why(got)}")
+    # The poller's sweep of this tick names the coins, in the order their books come.
+    sweep = await inputs.answer(L2BookSweep.KIND)
+    if not isinstance(sweep, L2BookSweep):
+        raise FeatureRunFailed(f"{L2Book.KIND} unavailable: {_why(sweep)}")
+    coins = sweep.coins
     run = _Pass(ctx)
     rows: list[LiquidityProfile] = []
     impacts: list[LiquidityImpact] = []
     notionals = st.cfg.impact_notionals_usd
-    cadence = rt.config.hyperliquid.channels.liquidity_profiles.cadence_s
-    # Spread the requests over the run, never more than 80% of the cadence.
-    spacing = min(st.cfg.l2_request_spacing_s, 0.8 * cadence / max(1, len(coins)))
-    t0 = trio.current_time()
     consecutive = 0
-    for i, coin in enumerate(coins):
-        await trio.sleep_until(t0 + i * spacing)
-        try:
-            answer = await st.client.l2_book(coin)
-            if answer is None:
-                raise LookupError("l2Book answered null (unknown coin)")
-            book = convert.book(answer)
+    for coin in coins:
+        answer = await inputs.book(coin, sweep.tick_ms)
+        book: OrderBook | None = None
+        if isinstance(answer, str):
+            run.fail(coin, answer)  # the poller logged it
+        else:
             asset: AssetCtxSnapshot | Null = UNAVAILABLE
             if snap is not None:
                 asset = snap.by_coin.get(coin, MISSING_INPUT)
-            cols, walked = liquidity_profile(book, asset, notionals)
-        except Exception as exc:
-            run.fail(coin, exc)
+            try:
+                cols, walked = liquidity_profile(answer.book, asset, notionals)
+                book = answer.book
+            except Exception as exc:
+                run.fail(coin, exc)
+        if book is None:
             consecutive += 1
+            # The poller stops its sweep by the same rule.
             if consecutive >= st.cfg.l2_max_consecutive_failures and not rows:
                 run.abort(len(coins), f"l2Book failed for the first {consecutive} coin(s)")
             continue
@@ -453,10 +501,36 @@ async def liquidity_profiles_job(ctx: RunContext) -> None:
         await ctx.publish(LiquidityProfileBatch(rows=rows, impacts=impacts))
 
 
-JOBS = {
+SnapshotJob = Callable[[RunContext, ContextFeed], Awaitable[None]]
+
+CANDLE_JOBS: dict[str, PollJob] = {
     "technical_indicators": technical_indicators_job,
+    "volatility_profiles": volatility_profiles_job,
+}
+SNAPSHOT_JOBS: dict[str, SnapshotJob] = {
     "funding_pressure": funding_pressure_job,
     "liquidity_profiles": liquidity_profiles_job,
-    "volatility_profiles": volatility_profiles_job,
     "positioning_pressure": positioning_pressure_job,
 }
+CHANNELS = (
+    "technical_indicators",
+    "funding_pressure",
+    "liquidity_profiles",
+    "volatility_profiles",
+    "positioning_pressure",
+)
+
+
+def channel_jobs(feed: ContextFeed) -> dict[str, PollJob]:
+    """The five channels' jobs, the snapshot ones reading ``feed``."""
+
+    def bound(job: SnapshotJob) -> PollJob:
+        async def run(ctx: RunContext) -> None:
+            await job(ctx, feed)
+
+        return run
+
+    return {
+        name: CANDLE_JOBS[name] if name in CANDLE_JOBS else bound(SNAPSHOT_JOBS[name])
+        for name in CHANNELS
+    }

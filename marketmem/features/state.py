@@ -1,7 +1,8 @@
-"""The feature area's shared state for one runtime: windows, keeper, caches, settings.
+"""The feature area's shared state for one runtime: candle windows, keeper, settings.
 
 Created on first use and kept in ``rt.shared["features"]``, so the five channel jobs and the
-window keeper actor share one set of windows and one info client (one weight budget).
+window keeper actor share one set of windows. The snapshot channels' inputs come from the
+bus through the ``ContextFeed`` that ``build`` creates and hands to their jobs.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from marketmem.features.config import FeaturesConfig
-from marketmem.features.fetch import CtxCache, FundingHistories
 from marketmem.features.funding import FundingSettings
 from marketmem.features.keeper import Executor, WindowKeeper
 from marketmem.features.positioning import QuadrantThresholds
@@ -17,7 +17,6 @@ from marketmem.features.technical import TechnicalSettings
 from marketmem.features.volatility import RegimeThresholds, VolatilitySettings
 from marketmem.features.windows import CandleWindows
 from marketmem.runtime import Runtime
-from marketmem.sources.hyperliquid.info import InfoClient, info_client
 from marketmem.storage.writer import inline_executor, thread_executor
 
 SHARED_KEY = "features"
@@ -29,9 +28,6 @@ class FeatureState:
     cfg: FeaturesConfig
     windows: CandleWindows
     keeper: WindowKeeper
-    client: InfoClient
-    ctx_cache: CtxCache
-    fundings: FundingHistories
     executor: Executor
 
     @property
@@ -90,16 +86,11 @@ def feature_state(rt: Runtime) -> FeatureState:
     if st is None:
         executor = reader_executor(rt)
         windows = CandleWindows()
-        client = info_client(rt)
-        cfg = rt.config.hyperliquid.features
         st = FeatureState(
             rt=rt,
-            cfg=cfg,
+            cfg=rt.config.hyperliquid.features,
             windows=windows,
             keeper=WindowKeeper(rt, windows, executor, subscribe=_feeds_windows(rt)),
-            client=client,
-            ctx_cache=CtxCache(client, cfg.ctx_max_age_s),
-            fundings=FundingHistories(client),
             executor=executor,
         )
         rt.shared[SHARED_KEY] = st

@@ -23,12 +23,12 @@ from marketmem.config import Config
 from marketmem.events import ApiTokenCreated, ApiTokensRevoked, CloneSaved, Event
 from marketmem.http.auth import issue_token
 from marketmem.pipeline import open_pipeline
-from marketmem.runs import execute_run
 from marketmem.runtime import ChannelSpec
 from marketmem.source import open_sources
 from marketmem.sources.hyperliquid.info import SHARED_KEY, InfoClient
 from marketmem.storage import db
 from marketmem.storage.writer import inline_executor
+from marketmem.supervisor import run_channels_once
 from marketmem.venues.defillama import DefillamaSimulator, DefillamaVenue, serve_defillama_venue
 from marketmem.venues.hyperliquid import HyperliquidVenue
 from marketmem.venues.polymarket import Simulator as PolymarketSimulator
@@ -197,8 +197,8 @@ async def populate(make_config: Callable[..., Config], stream_s: float = 240) ->
                 async with streaming(rt):
                     await trio.sleep(stream_s / 2)
                     for key in POPULATE_ORDER:
-                        spec = specs[key]
-                        done = await execute_run(rt, spec.source, spec.channel, spec.job)
+                        # With the actors that feed it (the context poller and feed).
+                        (done,) = await run_channels_once(rt, built, [specs[key]])
                         runs[key] = done.status
                         await trio.sleep(1)  # committed before the next channel reads it
                     await trio.sleep(stream_s / 2)

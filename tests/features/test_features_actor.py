@@ -1,7 +1,8 @@
 """The feature channels end to end: the local Hyperliquid venue, the bus, the writer, MockClock.
 
 Candles reach the bus as the stream would publish them (taken from the venue's simulator), the
-window keeper feeds the windows, the scheduler runs the five channels every 300 s, and the
+window keeper feeds the windows, the Hyperliquid context poller fetches the snapshot inputs
+and the context feed keeps them, the scheduler runs the five channels every 300 s, and the
 rows and ``ingestion_runs`` are read back from SQLite.
 """
 
@@ -16,7 +17,7 @@ import trio
 
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config
-from marketmem.events import Candle, CandleBatch
+from marketmem.events import Candle, CandleBatch, RunFinished
 from marketmem.features.build import build
 from marketmem.features.keeper import WindowKeeper
 from marketmem.features.reads import latest_features
@@ -26,6 +27,8 @@ from marketmem.features.windows import CandleWindows
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 from marketmem.scheduler import Scheduler
+from marketmem.sources.hyperliquid.build import CONTEXT_ACTOR
+from marketmem.sources.hyperliquid.build import build as build_hyperliquid
 from marketmem.storage import db
 from marketmem.storage.writer import inline_executor
 from marketmem.venues.hyperliquid import HyperliquidVenue
@@ -35,6 +38,14 @@ from tests.conftest import T0_MS
 CHANNELS = tuple(CHANNEL_TABLES)
 COINS = ("BTC", "ETH")
 ASSETS = tuple(a for a in DEFAULT_ASSETS if a.name in ("BTC", "ETH", "MATIC"))
+
+
+def context_poller(rt: Runtime) -> ActorSpec:
+    """The Hyperliquid context poller's spec (the source's other actors are not wanted here)."""
+    (spec,) = (
+        s for s in build_hyperliquid(rt) if isinstance(s, ActorSpec) and s.name == CONTEXT_ACTOR
+    )
+    return spec
 
 
 def candle(bar: Bar, now_ms: int) -> Candle:
@@ -86,7 +97,8 @@ async def service(
         async with open_pipeline(cfg, clock=clock, executor=inline_executor) as rt:
             specs = build(rt)
             polls = [s for s in specs if isinstance(s, ChannelSpec)]
-            actors = [s for s in specs if isinstance(s, ActorSpec)]
+            # NOTE: the feature actors and jobs of one build() share one context feed.
+            actors = [s for s in specs if isinstance(s, ActorSpec)] + [context_poller(rt)]
             async with trio.open_nursery() as inner:
                 inner.start_soon(feed_candles, rt, venue, 300 * 60_000)
                 for actor in actors:
@@ -216,18 +228,32 @@ async def test_one_bad_coin_is_noted_and_the_others_get_rows(
     venue = HyperliquidVenue(clock, assets=ASSETS, history_minutes=30)
     async with trio.open_nursery() as outer:
         addr = await outer.start(venue.run)
+        snapshot_channels = ("funding_pressure", "liquidity_profiles", "positioning_pressure")
+        channels = "\n".join(f"{c} = {{ enabled = true }}" for c in snapshot_channels)
         cfg = make_config(
             f'[hyperliquid]\ninfo_url = "{addr.info_url}"\ncoins = ["BTC", "NOPE", "MATIC"]\n'
-            "info_attempts = 1\n"
+            f"info_attempts = 1\n[hyperliquid.channels]\n{channels}\n"
         )
         async with open_pipeline(cfg, clock=clock, executor=inline_executor) as rt:
             from marketmem.runs import execute_run
 
-            specs = {s.channel: s for s in build(rt) if isinstance(s, ChannelSpec)}
-            results = {
-                c: await execute_run(rt, "hyperliquid", c, specs[c].job)
-                for c in ("funding_pressure", "liquidity_profiles", "positioning_pressure")
-            }
+            # The three runs of one tick, as the scheduler starts them, beside the context
+            # poller (which ticks with them) and the feature actors.
+            specs = build(rt)
+            jobs = {s.channel: s.job for s in specs if isinstance(s, ChannelSpec)}
+            actors = [s for s in specs if isinstance(s, ActorSpec)] + [context_poller(rt)]
+            results: dict[str, RunFinished] = {}
+
+            async def one(channel: str) -> None:
+                results[channel] = await execute_run(rt, "hyperliquid", channel, jobs[channel])
+
+            async with trio.open_nursery() as inner:
+                for actor in actors:
+                    await inner.start(actor.run)
+                async with trio.open_nursery() as runs_:
+                    for c in snapshot_channels:
+                        runs_.start_soon(one, c)
+                inner.cancel_scope.cancel()
         outer.cancel_scope.cancel()
     for channel, result in results.items():
         assert result.status == "ok", channel

@@ -17,7 +17,7 @@ import trio
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config
 from marketmem.events import CandleBatch, RunFinished
-from marketmem.features.jobs import JOBS, NO_CANDLES
+from marketmem.features.jobs import CANDLE_JOBS, NO_CANDLES
 from marketmem.features.reads import latest_features
 from marketmem.features.state import feature_state
 from marketmem.features.technical import COLUMNS as TECHNICAL_COLUMNS
@@ -65,7 +65,7 @@ async def sleep_until_ms(rt: Runtime, wall_ms: int) -> None:
 
 
 async def run_candle_channels(rt: Runtime) -> dict[str, RunFinished]:
-    return {c: await execute_run(rt, "hyperliquid", c, JOBS[c]) for c in CANDLE_CHANNELS}
+    return {c: await execute_run(rt, "hyperliquid", c, CANDLE_JOBS[c]) for c in CANDLE_CHANNELS}
 
 
 def stored_runs(rt: Runtime, channel: str) -> list[dict[str, Any]]:
@@ -197,7 +197,9 @@ async def test_the_first_pass_waits_for_the_streams_first_backfill(
             results: dict[str, RunFinished] = {}
 
             async def run(channel: str) -> None:
-                results[channel] = await execute_run(rt, "hyperliquid", channel, JOBS[channel])
+                results[channel] = await execute_run(
+                    rt, "hyperliquid", channel, CANDLE_JOBS[channel]
+                )
 
             for channel in CANDLE_CHANNELS:
                 nursery.start_soon(run, channel)
@@ -212,7 +214,7 @@ async def test_the_first_pass_waits_for_the_streams_first_backfill(
         await trio.sleep(3600)
         t1 = trio.current_time()
         late = await execute_run(
-            rt, "hyperliquid", "technical_indicators", JOBS["technical_indicators"]
+            rt, "hyperliquid", "technical_indicators", CANDLE_JOBS["technical_indicators"]
         )
         assert trio.current_time() - t1 < 1
         assert late.status == "failed"

@@ -225,14 +225,18 @@ def test_reads_on_an_empty_database(tmp_path: Any) -> None:
 # --- the plug-in -------------------------------------------------------------------------------
 
 
-def test_build_returns_registry_and_stream_specs(config: Config) -> None:
+def test_build_returns_registry_stream_and_context_specs(config: Config) -> None:
     from marketmem.bus import Bus
 
     specs = build(Runtime(config=config, bus=Bus()))
     kinds = {(type(s).__name__, getattr(s, "channel", None)) for s in specs}
-    assert kinds == {("ChannelSpec", "registry"), ("ActorSpec", "candles")}
-    actor = next(s for s in specs if isinstance(s, ActorSpec))
+    assert kinds == {("ChannelSpec", "registry"), ("ActorSpec", "candles"), ("ActorSpec", None)}
+    actors = {s.name: s for s in specs if isinstance(s, ActorSpec)}
+    actor = actors["hyperliquid.stream"]
     assert actor.serves() == ("candles", "mids") and actor.source == "hyperliquid"
+    poller = actors["hyperliquid.context"]
+    assert poller.source == "hyperliquid"
+    assert poller.serves() == ("funding_pressure", "liquidity_profiles", "positioning_pressure")
     chan = next(s for s in specs if isinstance(s, ChannelSpec))
     assert chan.cadence_s == 3600
 

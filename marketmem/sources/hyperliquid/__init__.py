@@ -1,1 +1,2 @@
-"""Hyperliquid: asset registry, candle and mid streams, info snapshots."""
+"""Hyperliquid: asset registry, candle and mid streams, and the context poller (the info
+snapshots the feature channels compute from, published on the bus)."""

@@ -1,7 +1,7 @@
 """The Hyperliquid info client: ``POST {info_url}/info`` over httpx on trio.
 
 One ``InfoClient`` per process (``info_client(rt)`` keeps it in ``rt.shared``), so every
-caller (registry, gap backfill, feature channels) draws from ONE ``WeightBudget``: each attempt
+caller (registry, gap backfill, context poller) draws from ONE ``WeightBudget``: each attempt
 reserves an upper bound of its weight before it is sent and settles to the documented weight
 of what came back. Retries follow ``marketmem.httpclient``: timeouts, connection errors, 429
 and 5xx back off with jitter; any other 4xx fails at once with the response text. Answers are

@@ -10,8 +10,8 @@ size, rate and volume arrives as a decimal string and is decoded into ``Decimal`
 Only timestamps, counts, indexes, ``szDecimals`` and ``maxLeverage`` are JSON integers.
 
 Field names are readable Python names; ``msgspec.field(name=...)`` maps them onto the terse
-wire keys (``t``, ``T``, ``o``...). Nothing outside this source sees these types: the stream
-and the registry convert them into bus events at the boundary.
+wire keys (``t``, ``T``, ``o``...). Nothing outside this source sees these types: the stream,
+the registry and the context poller (``convert``) turn them into bus events at the boundary.
 """
 
 from __future__ import annotations

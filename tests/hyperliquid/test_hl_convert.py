@@ -1,14 +1,17 @@
-"""Recorded info payloads turned into feature inputs, and features computed from them."""
+"""Recorded info payloads turned into the context poller's typed events, and features computed
+from them."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import msgspec
 import pytest
 
-from marketmem.features import convert
+from marketmem.events import PredictedFunding
 from marketmem.features.liquidity import liquidity_profile
 from marketmem.features.values import UNAVAILABLE
-from marketmem.sources.hyperliquid import wire
+from marketmem.sources.hyperliquid import convert, wire
 from tests.conftest import fixture_path
 
 
@@ -61,3 +64,37 @@ def test_delisted_book_has_empty_sides() -> None:
     assert isinstance(answer, wire.L2Book)
     cols, _ = liquidity_profile(convert.book(answer), UNAVAILABLE, [])
     assert cols.reasons["best_bid"] == "empty_book_side"
+
+
+def test_hand_made_edge_cases() -> None:
+    meta = wire.Meta(universe=[wire.AssetMeta(name="X", sz_decimals=1, max_leverage=3)])
+    ctx = wire.AssetCtx(
+        funding=Decimal("0.0001"),
+        open_interest=Decimal("2"),
+        prev_day_px=Decimal("1"),
+        day_ntl_vlm=Decimal("0"),
+        oracle_px=Decimal("1.5"),
+        mark_px=Decimal("1.25"),
+        impact_pxs=[Decimal("1.2")],  # not a pair: no impact prices
+    )
+    by_coin, delisted = convert.asset_ctx_snapshots(wire.MetaAndAssetCtxs(meta, [ctx]), 9)
+    x = by_coin["X"]
+    assert delisted == set() and (x.impact_bid_px, x.impact_ask_px) == (None, None)
+    assert (x.mid_px, x.premium, x.day_base_vlm, x.mark_px) == (None, None, None, 1.25)
+    with pytest.raises(ValueError, match="1 assets but 0 contexts"):
+        convert.asset_ctx_snapshots(wire.MetaAndAssetCtxs(meta, []), 9)
+    # A venue without info, and an interval of 0 or none, give no hourly rate.
+    no_interval = wire.PredictedFunding(funding_rate=Decimal("0.01"), next_funding_time=5)
+    zero = wire.PredictedFunding(
+        funding_rate=Decimal("0.01"), next_funding_time=5, funding_interval_hours=0
+    )
+    entry = wire.CoinPredictedFundings(
+        coin="X",
+        venues=[wire.VenueFunding("BinPerp", no_interval), wire.VenueFunding("BybitPerp", zero)],
+    )
+    pred = convert.predicted_fundings([entry])["X"]
+    assert pred == PredictedFunding(None, None, None, None)
+    empty = convert.book(wire.L2Book(coin="X", time=3, levels=[]))
+    assert (empty.bids, empty.asks, empty.time_ms, empty.max_levels) == ([], [], 3, 20)
+    rows = [wire.FundingRecord(coin="X", funding_rate=Decimal("-0.5"), time=7)]
+    assert convert.funding_points(rows) == [(7, -0.5)]

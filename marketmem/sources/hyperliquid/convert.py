@@ -1,16 +1,18 @@
-"""Info-client answers (wire types) turned into feature inputs, at the feature boundary.
+"""Info answers (wire types) turned into the context poller's typed events, at the boundary.
 
-Decimals become floats here: features are statistics, not accounting. A context slot whose
-name is not a listed perp is skipped by the caller, not here.
+Pure functions. Decimals become floats here: features are statistics, not accounting. A
+context slot whose name is not a listed perp is left to the feature run (it names the coin).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from marketmem.events import AssetCtxSnapshot
-from marketmem.features.inputs import Book, PredictedFunding
+from marketmem.events import AssetCtxSnapshot, OrderBook, PredictedFunding
 from marketmem.sources.hyperliquid import wire
+
+# Levels per side an ``l2Book`` answer holds at most.
+L2_MAX_LEVELS = 20
 
 
 def _f(x: Decimal | None) -> float | None:
@@ -46,8 +48,8 @@ def asset_ctx_snapshots(
     return out, delisted
 
 
-def book(answer: wire.L2Book, max_levels: int = 20) -> Book:
-    return Book(
+def book(answer: wire.L2Book, max_levels: int = L2_MAX_LEVELS) -> OrderBook:
+    return OrderBook(
         coin=answer.coin,
         time_ms=answer.time,
         bids=[(float(lv.px), float(lv.sz)) for lv in answer.bids],
