@@ -40,11 +40,12 @@ import trio
 
 from bench.stream import Blaster, Lines, VenueLink, assets, machine, with_venue_process
 from marketmem.bus import Policy
-from marketmem.config import Config, parse_config
+from marketmem.config import Config
 from marketmem.events import Candle, Committed
 from marketmem.pipeline import open_pipeline
+from marketmem.plugins import SOURCES, parse_config
 from marketmem.sources.hyperliquid.budget import INFO_WEIGHT_PER_MINUTE, request_weight
-from marketmem.sources.hyperliquid.info import SHARED_KEY, InfoClient
+from marketmem.sources.hyperliquid.resources import open_resources
 from marketmem.sources.hyperliquid.stream import HyperliquidStream
 from marketmem.sources.hyperliquid.tables import CANDLES
 from marketmem.storage import db, schema
@@ -171,9 +172,9 @@ def make_config(db_path: Path, info_url: str, ws_url: str, coins: list[str], hou
 
 async def through_stream(config: Config) -> dict[str, float]:
     """Start the stream on an empty database; time until every backfilled row is committed."""
-    async with open_pipeline(config) as rt:
+    async with open_pipeline(config) as rt, open_resources(config) as res:
         writer = rt.writer
-        stream = HyperliquidStream(rt)
+        stream = HyperliquidStream(rt, res)
         rx = rt.bus.subscribe("bench", [Committed], buffer=10_000, policy=Policy.DROP_OLDEST)
         in_transactions = 0.0
 
@@ -183,41 +184,32 @@ async def through_stream(config: Config) -> dict[str, float]:
                 if isinstance(event, Committed):
                     in_transactions += event.latency_s
 
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(observe)
-                t0 = time.perf_counter()
-                cpu0 = time.process_time()
-                await nursery.start(stream.run)
-                with trio.fail_after(STEP_TIMEOUT_S):
-                    await stream.ready.wait()
-                    t_fetched = time.perf_counter()
-                    committed_then = writer.stats.rows_by_table.get(CANDLES.table, 0)
-                    while (
-                        writer.stats.rows_by_table.get(CANDLES.table, 0) < stream.stats.candle_rows
-                    ):
-                        await trio.sleep(0.001)
-                elapsed = time.perf_counter() - t0
-                cpu = time.process_time() - cpu0
-                nursery.cancel_scope.cancel()
-            client = rt.shared[SHARED_KEY]
-            assert isinstance(client, InfoClient)
-            return {
-                "rows": stream.stats.backfill_rows,
-                "seconds": elapsed,
-                "fetched_s": t_fetched - t0,
-                "committed_then": committed_then,
-                "cpu_s": cpu,
-                "requests": client.requests,
-                "weight": client.budget.statistics().total_weight,
-                "transactions": writer.stats.transactions,
-                "in_transactions_s": in_transactions,
-            }
-        finally:
-            client = rt.shared.get(SHARED_KEY)
-            if isinstance(client, InfoClient):
-                with trio.CancelScope(shield=True):
-                    await client.aclose()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(observe)
+            t0 = time.perf_counter()
+            cpu0 = time.process_time()
+            await nursery.start(stream.run)
+            with trio.fail_after(STEP_TIMEOUT_S):
+                await stream.ready.wait()
+                t_fetched = time.perf_counter()
+                committed_then = writer.stats.rows_by_table.get(CANDLES.table, 0)
+                while writer.stats.rows_by_table.get(CANDLES.table, 0) < stream.stats.candle_rows:
+                    await trio.sleep(0.001)
+            elapsed = time.perf_counter() - t0
+            cpu = time.process_time() - cpu0
+            nursery.cancel_scope.cancel()
+        client = res.info
+        return {
+            "rows": stream.stats.backfill_rows,
+            "seconds": elapsed,
+            "fetched_s": t_fetched - t0,
+            "committed_then": committed_then,
+            "cpu_s": cpu,
+            "requests": client.requests,
+            "weight": client.budget.statistics().total_weight,
+            "transactions": writer.stats.transactions,
+            "in_transactions_s": in_transactions,
+        }
 
 
 def raw_executemany(source: Path, target: Path) -> tuple[int, float]:
@@ -231,7 +223,7 @@ def raw_executemany(source: Path, target: Path) -> tuple[int, float]:
     ]
     conn.close()
     out = db.open_rw(target)
-    schema.migrate(out)
+    schema.migrate(out, SOURCES)
     astuple = msgspec.structs.astuple
     t0 = time.perf_counter()
     for start in range(0, len(rows), TXN_ROWS):

@@ -32,6 +32,7 @@ from marketmem.features.tables import SNAPSHOTS
 from marketmem.features.technical import technical_indicators
 from marketmem.features.volatility import volatility_profile
 from marketmem.features.windows import CandleWindows
+from marketmem.plugins import SOURCES
 from marketmem.storage import db, schema
 
 MINUTE = 60_000
@@ -50,7 +51,7 @@ CREATE TABLE IF NOT EXISTS hyperliquid_candles_1h (
 
 def populate(path: Path, coins: list[str], rng: random.Random) -> None:
     conn = db.open_rw(path)
-    schema.migrate(conn)
+    schema.migrate(conn, SOURCES)
     conn.execute(HOUR_ROLLUPS_DDL)
     first_minute = NOW - NOW % MINUTE - 1500 * MINUTE
     first_hour = first_minute - first_minute % HOUR - 170 * HOUR

@@ -27,7 +27,7 @@ import h11
 import trio
 
 from marketmem.clock import SystemClock
-from marketmem.config import Config, parse_config
+from marketmem.config import Config
 from marketmem.events import (
     ApiTokenCreated,
     Candle,
@@ -41,6 +41,7 @@ from marketmem.events import (
 from marketmem.http.auth import issue_token
 from marketmem.http.server import serve_http
 from marketmem.pipeline import open_pipeline
+from marketmem.plugins import parse_config
 from marketmem.runtime import Runtime
 
 MINUTE = 60_000

@@ -27,9 +27,10 @@ import trio
 
 from marketmem.bus import Policy
 from marketmem.clock import FixedClock
-from marketmem.config import Config, parse_config
+from marketmem.config import Config
 from marketmem.events import Candle, CandleBatch, Committed, MidBatch, MidPrice
 from marketmem.pipeline import open_pipeline
+from marketmem.plugins import SOURCES, parse_config
 from marketmem.retention.actor import Maintainer, PassReport
 from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
 from marketmem.runs import execute_run
@@ -81,7 +82,7 @@ def mid_rows(names: list[str], from_ms: int, to_ms: int) -> list[MidPrice]:
 def insert_hours(path: Path, names: list[str], first_hour_ms: int, hours: int, now_ms: int) -> None:
     """The 1-hour history no event writes (it is made of rollups); bench set-up only."""
     conn = db.open_rw(path)
-    schema.migrate(conn)
+    schema.migrate(conn, SOURCES)
     with conn:
         conn.executemany(
             "INSERT INTO hyperliquid_candles_1h VALUES (?, ?, ?, 100, 101, 99, 100.5, 600, 300, 60, ?)",

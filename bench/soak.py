@@ -38,11 +38,12 @@ import trio
 
 from bench.maintenance import insert_hours, minute_rows
 from bench.stream import Lines, VenueLink, assets, machine, with_venue_process
-from marketmem.config import Config, parse_config
+from marketmem.config import Config
 from marketmem.pipeline import open_pipeline
+from marketmem.plugins import SOURCES, parse_config
 from marketmem.retention.actor import Maintainer
 from marketmem.runs import execute_run
-from marketmem.sources.hyperliquid.info import SHARED_KEY, InfoClient
+from marketmem.sources.hyperliquid.resources import open_resources
 from marketmem.sources.hyperliquid.stream import HyperliquidStream
 from marketmem.sources.hyperliquid.tables import CANDLES
 from marketmem.storage import db, schema
@@ -130,7 +131,7 @@ def prefill(path: Path, coins: int, start_ms: int) -> None:
     day_start = start_ms - start_ms % HOUR_MS - 24 * HOUR_MS
     insert_hours(path, names, day_start - 6 * 24 * HOUR_MS, 6 * 24, start_ms)
     conn = db.open_rw(path)
-    schema.migrate(conn)
+    schema.migrate(conn, SOURCES)
     astuple = msgspec.structs.astuple
     for h in range(day_start, start_ms - start_ms % MINUTE_MS, HOUR_MS):
         rows = minute_rows(names, h, min(h + HOUR_MS, start_ms - start_ms % MINUTE_MS))
@@ -176,53 +177,47 @@ async def soak(args: argparse.Namespace, link: VenueLink, path: Path, clock: Fas
     coins = [a.name for a in assets(args.coins)]
     config = make_config(path, info_url, ws_url, coins)
     rss: list[tuple[int, float]] = []
-    async with open_pipeline(config, clock=clock) as rt:
-        stream = HyperliquidStream(rt)
+    async with open_pipeline(config, clock=clock) as rt, open_resources(config) as res:
+        stream = HyperliquidStream(rt, res)
         maintainer = Maintainer(rt)
         writer = rt.writer
         failed = 0
-        try:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(stream.run)
-                with trio.fail_after(300):
-                    await stream.ready.wait()
-                t_begin = time.perf_counter()
-                sim0 = clock.now_ms()
-                rss.append((0, rss_mib()))
-                objects0 = len(gc.get_objects())
+        async with trio.open_nursery() as nursery:
+            await nursery.start(stream.run)
+            with trio.fail_after(300):
+                await stream.ready.wait()
+            t_begin = time.perf_counter()
+            sim0 = clock.now_ms()
+            rss.append((0, rss_mib()))
+            objects0 = len(gc.get_objects())
+            print(
+                f"start (simulated {(sim0 - clock.start_ms) / 60_000:.0f} min in): RSS "
+                f"{rss[0][1]:.1f} MiB, {objects0:,} Python objects, database {db_mib(path)}; "
+                f"backfill {stream.stats.backfill_rows} rows",
+                flush=True,
+            )
+            step_ms = args.maintain_every * MINUTE_MS
+            steps_per_hour = max(1, HOUR_MS // step_ms)
+            for step in range(1, args.hours * steps_per_hour + 1):
+                await sleep_until_sim(clock, sim0 + step * step_ms)
+                result = await execute_run(rt, "hyperliquid", "maintenance", maintainer.job)
+                failed += result.status != "ok"
+                if step % steps_per_hour:
+                    continue
+                hour = step // steps_per_hour
+                rss.append((hour, rss_mib()))
+                lag_s = (clock.now_ms() - (sim0 + step * step_ms)) / 1000
                 print(
-                    f"start (simulated {(sim0 - clock.start_ms) / 60_000:.0f} min in): RSS "
-                    f"{rss[0][1]:.1f} MiB, {objects0:,} Python objects, database {db_mib(path)}; "
-                    f"backfill {stream.stats.backfill_rows} rows",
+                    f"hour {hour:3d}: RSS {rss[-1][1]:7.1f} MiB; database {db_mib(path)}; "
+                    f"frames {stream.stats.frames:,}, rows candles "
+                    f"{stream.stats.candle_rows:,} mids {stream.stats.mid_rows:,}; writer "
+                    f"{writer.stats.transactions:,} transactions; pass lag {lag_s:.0f} "
+                    f"simulated s",
                     flush=True,
                 )
-                step_ms = args.maintain_every * MINUTE_MS
-                steps_per_hour = max(1, HOUR_MS // step_ms)
-                for step in range(1, args.hours * steps_per_hour + 1):
-                    await sleep_until_sim(clock, sim0 + step * step_ms)
-                    result = await execute_run(rt, "hyperliquid", "maintenance", maintainer.job)
-                    failed += result.status != "ok"
-                    if step % steps_per_hour:
-                        continue
-                    hour = step // steps_per_hour
-                    rss.append((hour, rss_mib()))
-                    lag_s = (clock.now_ms() - (sim0 + step * step_ms)) / 1000
-                    print(
-                        f"hour {hour:3d}: RSS {rss[-1][1]:7.1f} MiB; database {db_mib(path)}; "
-                        f"frames {stream.stats.frames:,}, rows candles "
-                        f"{stream.stats.candle_rows:,} mids {stream.stats.mid_rows:,}; writer "
-                        f"{writer.stats.transactions:,} transactions; pass lag {lag_s:.0f} "
-                        f"simulated s",
-                        flush=True,
-                    )
-                wall = time.perf_counter() - t_begin
-                objects1 = len(gc.get_objects())
-                nursery.cancel_scope.cancel()
-        finally:
-            client = rt.shared.get(SHARED_KEY)
-            if isinstance(client, InfoClient):
-                with trio.CancelScope(shield=True):
-                    await client.aclose()
+            wall = time.perf_counter() - t_begin
+            objects1 = len(gc.get_objects())
+            nursery.cancel_scope.cancel()
         size_open = db_mib(path)
     await link.say("quit")
     venue_frames = json.loads((await link.expect("stats"))[0])

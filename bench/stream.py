@@ -52,18 +52,19 @@ from wsproto.events import AcceptConnection, CloseConnection, Ping, Request, Tex
 
 from marketmem.bus import Policy
 from marketmem.clock import SystemClock
-from marketmem.config import Config, parse_config
+from marketmem.config import Config
 from marketmem.events import CandleBatch, Committed, Event, MidBatch
+from marketmem.executors import thread_executor
 from marketmem.pipeline import open_pipeline
+from marketmem.plugins import parse_config
 from marketmem.sources.hyperliquid import wire
-from marketmem.sources.hyperliquid.info import SHARED_KEY, InfoClient
+from marketmem.sources.hyperliquid.resources import open_resources
 from marketmem.sources.hyperliquid.stream import (
     MAX_MESSAGE_BYTES,
     MESSAGE_QUEUE,
     HyperliquidStream,
     plan_connections,
 )
-from marketmem.storage.writer import thread_executor
 from marketmem.venues.hyperliquid import HyperliquidVenue
 from marketmem.venues.serve import serve_asgi
 from marketmem.venues.simulator import SimAsset, Simulator
@@ -606,86 +607,80 @@ async def measure(args: argparse.Namespace, link: VenueLink, folder: Path) -> No
         f"{WEIGHT_PER_MINUTE:,}/min for the start-up backfill (real venue: 1200/min)",
         flush=True,
     )
-    async with open_pipeline(config, executor=log.execute) as rt:
+    async with open_pipeline(config, executor=log.execute) as rt, open_resources(config) as res:
         rx = rt.bus.subscribe("bench", [Committed], buffer=100_000, policy=Policy.DROP_OLDEST)
-        stream = HyperliquidStream(rt)
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(log.observe, rx)
-                t0 = time.perf_counter()
-                await nursery.start(stream.run)
-                with trio.fail_after(STEP_TIMEOUT_S):
-                    await stream.ready.wait()
+        stream = HyperliquidStream(rt, res)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(log.observe, rx)
+            t0 = time.perf_counter()
+            await nursery.start(stream.run)
+            with trio.fail_after(STEP_TIMEOUT_S):
+                await stream.ready.wait()
+            print(
+                f"stream up: {len(stream.connections)} sockets, {stream.stats.subscribed} "
+                f"subscriptions, backfill {stream.stats.backfill_rows} rows in "
+                f"{time.perf_counter() - t0:.1f} s",
+                flush=True,
+            )
+            subs = [wire.all_mids_subscription()]
+            subs += [wire.candle_subscription(c) for c in coins]
+            cfg = config.hyperliquid
+            plan = plan_connections(
+                subs,
+                per_connection=cfg.ws_subscriptions_per_connection,
+                max_connections=cfg.ws_max_connections,
+            )
+            raws: list[float] = []
+            received: list[float] = []
+            committed: list[float] = []
+            ratios: list[float] = []
+            for r in range(args.rounds):
+                raw = await raw_round(link, f"{ws_base}/raw", plan, args.frames, folder)
+                got, _ = await stream_round(link, stream, log, args.frames, 0, folder)
+                raws.append(raw.received)
+                received.append(got.received)
+                committed.append(got.committed)
+                ratios.append(got.received / raw.received)
                 print(
-                    f"stream up: {len(stream.connections)} sockets, {stream.stats.subscribed} "
-                    f"subscriptions, backfill {stream.stats.backfill_rows} rows in "
-                    f"{time.perf_counter() - t0:.1f} s",
+                    f"round {r + 1}: raw {raw.received:,.0f} /s (venue sent "
+                    f"{raw.sent:,.0f} /s, {raw.cpu_us:.0f} us CPU/frame); stream received "
+                    f"{got.received:,.0f} /s, committed {got.committed:,.0f} /s (venue sent "
+                    f"{got.sent:,.0f} /s, {got.cpu_us:.0f} us CPU/frame of which writer thread "
+                    f"{got.writer_us:.0f}, "
+                    f"{log.transactions} transactions); ratio {ratios[-1]:.2f}",
                     flush=True,
                 )
-                subs = [wire.all_mids_subscription()]
-                subs += [wire.candle_subscription(c) for c in coins]
-                cfg = config.hyperliquid
-                plan = plan_connections(
-                    subs,
-                    per_connection=cfg.ws_subscriptions_per_connection,
-                    max_connections=cfg.ws_max_connections,
-                )
-                raws: list[float] = []
-                received: list[float] = []
-                committed: list[float] = []
-                ratios: list[float] = []
-                for r in range(args.rounds):
-                    raw = await raw_round(link, f"{ws_base}/raw", plan, args.frames, folder)
-                    got, _ = await stream_round(link, stream, log, args.frames, 0, folder)
-                    raws.append(raw.received)
-                    received.append(got.received)
-                    committed.append(got.committed)
-                    ratios.append(got.received / raw.received)
-                    print(
-                        f"round {r + 1}: raw {raw.received:,.0f} /s (venue sent "
-                        f"{raw.sent:,.0f} /s, {raw.cpu_us:.0f} us CPU/frame); stream received "
-                        f"{got.received:,.0f} /s, committed {got.committed:,.0f} /s (venue sent "
-                        f"{got.sent:,.0f} /s, {got.cpu_us:.0f} us CPU/frame of which writer thread "
-                        f"{got.writer_us:.0f}, "
-                        f"{log.transactions} transactions); ratio {ratios[-1]:.2f}",
-                        flush=True,
-                    )
-                print(f"throughput, {args.frames:,} frames per run:")
-                print("  " + spread("raw trio-websocket receive:", raws))
-                print("  " + spread("stream received:           ", received))
-                print("  " + spread("stream committed:          ", committed))
-                print(
-                    f"  ratio stream received / raw: {statistics.median(ratios):.2f} "
-                    f"(min {min(ratios):.2f}, max {max(ratios):.2f}; target >= 0.80)"
-                )
-                n = int(args.rate * args.seconds)
-                got, sent = await stream_round(link, stream, log, n, args.rate, folder)
-                lat = sorted((log.at[k] - t) * 1000 for k, t in sent.keys.items())
-                mids = sorted((log.at[k] - t) * 1000 for k, t in sent.keys.items() if not k[0])
-                print(
-                    f"latency at {args.rate:,.0f} frames/s for {args.seconds:g} s ({n:,} frames, "
-                    f"{len(mids)} allMids; sent at {got.sent:,.0f}/s, worst send lag "
-                    f"{sent.lag_s * 1000:.1f} ms):"
-                )
-                print(
-                    f"  frame-to-commit p50 {percentile(lat, 50):.1f} ms, p99 "
-                    f"{percentile(lat, 99):.1f} ms, max {lat[-1]:.1f} ms (target p99 < 50 ms); "
-                    f"allMids p99 {percentile(mids, 99) if mids else float('nan'):.1f} ms"
-                )
-                print(
-                    f"  writer: {log.transactions} transactions, {log.rows / max(1, log.transactions):.0f}"
-                    f" rows each, {log.commit_s / max(1, log.transactions) * 1000:.2f} ms each "
-                    f"in the thread"
-                )
-                dropped = [s.dropped for s in rt.bus.statistics().subscribers if s.name == "bench"]
-                if dropped and dropped[0]:
-                    print(f"WARNING: {dropped[0]} Committed events dropped; timings are off")
-                nursery.cancel_scope.cancel()
-        finally:
-            client = rt.shared.get(SHARED_KEY)
-            if isinstance(client, InfoClient):
-                with trio.CancelScope(shield=True):
-                    await client.aclose()
+            print(f"throughput, {args.frames:,} frames per run:")
+            print("  " + spread("raw trio-websocket receive:", raws))
+            print("  " + spread("stream received:           ", received))
+            print("  " + spread("stream committed:          ", committed))
+            print(
+                f"  ratio stream received / raw: {statistics.median(ratios):.2f} "
+                f"(min {min(ratios):.2f}, max {max(ratios):.2f}; target >= 0.80)"
+            )
+            n = int(args.rate * args.seconds)
+            got, sent = await stream_round(link, stream, log, n, args.rate, folder)
+            lat = sorted((log.at[k] - t) * 1000 for k, t in sent.keys.items())
+            mids = sorted((log.at[k] - t) * 1000 for k, t in sent.keys.items() if not k[0])
+            print(
+                f"latency at {args.rate:,.0f} frames/s for {args.seconds:g} s ({n:,} frames, "
+                f"{len(mids)} allMids; sent at {got.sent:,.0f}/s, worst send lag "
+                f"{sent.lag_s * 1000:.1f} ms):"
+            )
+            print(
+                f"  frame-to-commit p50 {percentile(lat, 50):.1f} ms, p99 "
+                f"{percentile(lat, 99):.1f} ms, max {lat[-1]:.1f} ms (target p99 < 50 ms); "
+                f"allMids p99 {percentile(mids, 99) if mids else float('nan'):.1f} ms"
+            )
+            print(
+                f"  writer: {log.transactions} transactions, {log.rows / max(1, log.transactions):.0f}"
+                f" rows each, {log.commit_s / max(1, log.transactions) * 1000:.2f} ms each "
+                f"in the thread"
+            )
+            dropped = [s.dropped for s in rt.bus.statistics().subscribers if s.name == "bench"]
+            if dropped and dropped[0]:
+                print(f"WARNING: {dropped[0]} Committed events dropped; timings are off")
+            nursery.cancel_scope.cancel()
 
 
 async def bench(args: argparse.Namespace) -> None:

@@ -22,6 +22,7 @@ import trio
 from marketmem.bus import Bus
 from marketmem.config import StorageConfig
 from marketmem.events import Candle, CandleBatch
+from marketmem.plugins import SOURCES
 from marketmem.sources.hyperliquid.tables import CANDLES
 from marketmem.storage import db, schema
 from marketmem.storage.writer import StorageWriter
@@ -56,7 +57,7 @@ def make_rows(n: int) -> list[Candle]:
 
 def baseline(path: Path, rows: list[Candle], txn_rows: int) -> float:
     conn = db.open_rw(path)
-    schema.migrate(conn)
+    schema.migrate(conn, SOURCES)
     sql = CANDLES.sql
     astuple = msgspec.structs.astuple
     t0 = time.perf_counter()
@@ -71,7 +72,10 @@ def baseline(path: Path, rows: list[Candle], txn_rows: int) -> float:
 async def through_writer(path: Path, rows: list[Candle], batch: int, txn_rows: int) -> float:
     bus = Bus()
     writer = StorageWriter(
-        path, bus, settings=StorageConfig(writer_max_rows=txn_rows, writer_buffer=1000)
+        path,
+        bus,
+        sources=SOURCES,
+        settings=StorageConfig(writer_max_rows=txn_rows, writer_buffer=1000),
     )
     async with trio.open_nursery() as nursery:
         await nursery.start(writer.run)

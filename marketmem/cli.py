@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from marketmem.commands import core, demo, http, ops
-from marketmem.config import ConfigError, load_config
+from marketmem.config import ConfigError
 from marketmem.logs import setup_logging
-from marketmem.plugins import SOURCES
+from marketmem.plugins import SOURCES, load_config
 from marketmem.usage import UsageError
 
 CORE_COMMANDS = (core.register, http.register, ops.register, demo.register)

@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 
@@ -86,10 +86,6 @@ class Config(Base):
     # The sources this config type was built for, and every channel they declare, in order.
     SOURCES: ClassVar[tuple[Source, ...]] = ()
     CHANNELS: ClassVar[tuple[Channel, ...]] = ()
-
-    if TYPE_CHECKING:
-        # The sections are attributes of the built type; typed access is ``Section.of``.
-        def __getattr__(self, name: str) -> Any: ...
 
     def channels(self) -> list[tuple[str, str, ChannelConfig]]:
         """Every (source, channel, settings) in the order the sources declare them."""
@@ -180,14 +176,6 @@ def config_type(sources: tuple[Source, ...]) -> type[Config]:
     return built
 
 
-def builtin_sources() -> tuple[Source, ...]:
-    """The sources this installation is built with (``marketmem.plugins.SOURCES``)."""
-    # NOTE: imported here, not at the top: every source imports this module for its Structs.
-    from marketmem.plugins import SOURCES
-
-    return SOURCES
-
-
 class ConfigError(Exception):
     """A config file that cannot be used; the message is one line for the user."""
 
@@ -208,9 +196,11 @@ def _describe(exc: msgspec.ValidationError | msgspec.DecodeError) -> tuple[str, 
 
 
 def parse_config(
-    text: str, *, source_path: str = "<string>", sources: tuple[Source, ...] | None = None
+    text: str, *, sources: tuple[Source, ...], source_path: str = "<string>"
 ) -> Config:
-    kind = config_type(sources if sources is not None else builtin_sources())
+    """The config ``text`` for a build with ``sources`` (``marketmem.plugins`` binds the
+    installation's own)."""
+    kind = config_type(sources)
     try:
         cfg = msgspec.toml.decode(text.encode(), type=kind)
     except msgspec.ValidationError as exc:
@@ -260,9 +250,7 @@ def config_path(explicit: str | None = None) -> Path:
     return DEFAULT_CONFIG
 
 
-def load_config(
-    explicit: str | None = None, *, sources: tuple[Source, ...] | None = None
-) -> Config:
+def load_config(explicit: str | None = None, *, sources: tuple[Source, ...]) -> Config:
     """Load the config file (``--config``, else MARKETMEM_CONFIG, else the default)."""
     path = config_path(explicit)
     try:

@@ -24,12 +24,15 @@ import trio
 from marketmem.clock import SystemClock, WallClock
 from marketmem.config import ChannelConfig, Config
 from marketmem.events import ApiTokenCreated, ApiTokensRevoked, CloneSaved, Event
+from marketmem.executors import Executor
 from marketmem.http.auth import IssuedToken, issue_token
 from marketmem.http.server import serve_http
 from marketmem.runtime import Runtime
+from marketmem.sources.defillama.config import SECTION as DEFILLAMA
+from marketmem.sources.hyperliquid.config import SECTION as HYPERLIQUID
+from marketmem.sources.polymarket.config import SECTION as POLYMARKET
 from marketmem.storage import db
 from marketmem.storage.reader import channel_health, table_row_counts
-from marketmem.storage.writer import Executor
 from marketmem.supervisor import run_service
 from marketmem.venues.defillama import (
     DefillamaSimulator,
@@ -149,7 +152,7 @@ def demo_config(
 
     Storage and the rest of ``base`` are kept; the HTTP API binds 127.0.0.1:``http_port``.
     """
-    hl = base.hyperliquid
+    hl = HYPERLIQUID.of(base)
     hl = msgspec.structs.replace(
         hl,
         info_url=venues.hyperliquid_address.info_url,
@@ -158,19 +161,21 @@ def demo_config(
         run_window_s=STREAM_RUN_WINDOW_S,
         channels=_channels(hl, "hyperliquid"),
     )
+    polymarket = POLYMARKET.of(base)
     pm = msgspec.structs.replace(
-        base.polymarket,
+        polymarket,
         gamma_url=venues.gamma_url,
-        channels=_channels(base.polymarket, "polymarket"),
+        channels=_channels(polymarket, "polymarket"),
     )
+    defillama = DEFILLAMA.of(base)
     dl = msgspec.structs.replace(
-        base.defillama,
+        defillama,
         api_url=venues.defillama_urls.api_url,
         stablecoins_url=venues.defillama_urls.stablecoins_url,
         bridges_url=venues.defillama_urls.bridges_url,
         api_key=DEMO_BRIDGES_KEY,
         tracked_assets=[],
-        channels=_channels(base.defillama, "defillama"),
+        channels=_channels(defillama, "defillama"),
     )
     http = msgspec.structs.replace(base.http, enabled=True, bind=f"127.0.0.1:{http_port}")
     return msgspec.structs.replace(base, hyperliquid=hl, polymarket=pm, defillama=dl, http=http)
@@ -286,9 +291,10 @@ async def run_demo(
                 )
             )
             port: int | None = await outer.start(serve_http, cfg, clock) if http else None
-            token = await provision_access(rt, symbols=list(cfg.hyperliquid.coins))
+            coins = HYPERLIQUID.of(cfg).coins
+            token = await provision_access(rt, symbols=list(coins))
             access = DemoAccess(port, token)
-            stream.write(banner(access, DEMO_CLONE, cfg.hyperliquid.coins[0], cfg.db_path()))
+            stream.write(banner(access, DEMO_CLONE, coins[0], cfg.db_path()))
             stream.flush()
             task_status.started(access)
         # run_service returned: the sources stopped and the writer made its final commit.

@@ -15,8 +15,9 @@ import trio
 from marketmem.bus import Bus
 from marketmem.clock import SystemClock, WallClock
 from marketmem.config import Config
+from marketmem.executors import Executor, thread_executor
 from marketmem.runtime import Runtime
-from marketmem.storage.writer import Executor, StorageWriter
+from marketmem.storage.writer import StorageWriter
 
 WRITER_DRAIN_TIMEOUT_S = 10.0
 
@@ -32,7 +33,13 @@ async def open_pipeline(
 ) -> AsyncIterator[Runtime]:
     """``service=True`` for the long-running ``run``: it also closes runs a crash left open."""
     bus = Bus()
-    rt = Runtime(config=config, bus=bus, clock=clock or SystemClock(), local=local)
+    rt = Runtime(
+        config=config,
+        bus=bus,
+        clock=clock or SystemClock(),
+        local=local,
+        executor=executor or thread_executor(),
+    )
     writer = StorageWriter(
         config.db_path(),
         bus,

@@ -1,11 +1,11 @@
-"""What every actor is handed: config, bus, wall clock and database path.
+"""What every actor is handed: config, bus, wall clock, executor and database path.
 
-Sources plug in through ``ChannelSpec`` (a poll job the scheduler runs on its cadence) and
-``ActorSpec`` (a long-running task the supervisor keeps alive, e.g. a WebSocket stream).
-A source package exposes ``build(rt: Runtime) -> list[ChannelSpec | ActorSpec]`` returning a
-spec for every channel it implements, enabled or not (cadence from ``rt.config``); it is listed
-in ``marketmem.sources.registry.BUILDERS``. The supervisor starts the enabled ones; one-off
-commands (``ingest SOURCE [CHANNEL]``) may run any ChannelSpec once.
+A source's ``open`` (see ``marketmem.source``) yields ``ChannelSpec``s (a poll job the
+scheduler runs on its cadence) and ``ActorSpec``s (a long-running task the supervisor keeps
+alive, e.g. a WebSocket stream), one for every channel it implements, enabled or not. The
+supervisor starts the enabled ones; one-off commands (``ingest SOURCE [CHANNEL]``) may run any
+``ChannelSpec`` once. What a source opens (HTTP clients, budgets, state its actors share) it
+owns and passes to its specs; the runtime holds nothing on a source's behalf.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from marketmem.bus import Bus
 from marketmem.clock import SystemClock, WallClock
 from marketmem.config import Config
+from marketmem.executors import Executor, thread_executor
 
 if TYPE_CHECKING:
     from marketmem.runs import RunContext
@@ -33,9 +34,8 @@ class Runtime:
     local: bool = False
     # The pipeline's storage writer (None in tests that run without one).
     writer: StorageWriter | None = None
-    # Shared objects that several actors of one source use (e.g. an info client with its
-    # weight budget), keyed by name; created lazily by the source's build().
-    shared: dict[str, Any] = field(default_factory=dict)
+    # Where blocking reads run (never the writer's thread).
+    executor: Executor = field(default_factory=thread_executor)
 
     @property
     def db_path(self) -> Path:

@@ -25,6 +25,7 @@ from marketmem import metrics
 from marketmem.clock import WallClock
 from marketmem.config import Config
 from marketmem.events import RunFinished, RunStarted
+from marketmem.executors import Executor
 from marketmem.http.server import serve_http
 from marketmem.logs import context
 from marketmem.pipeline import open_pipeline
@@ -32,7 +33,6 @@ from marketmem.runs import describe_error, execute_run, new_run_id
 from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 from marketmem.scheduler import Scheduler
 from marketmem.source import open_sources
-from marketmem.storage.writer import Executor
 
 log = logging.getLogger(__name__)
 

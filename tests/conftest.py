@@ -10,11 +10,12 @@ import trio
 import trio.testing
 
 from marketmem.clock import TrioWallClock
-from marketmem.config import Config, parse_config
+from marketmem.config import Config
 from marketmem.events import Candle
+from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
+from marketmem.plugins import parse_config
 from marketmem.runtime import Runtime
-from marketmem.storage.writer import inline_executor
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures"

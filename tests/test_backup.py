@@ -15,6 +15,7 @@ import trio
 from marketmem import cli
 from marketmem.bus import Bus
 from marketmem.events import Candle, CandleBatch
+from marketmem.plugins import SOURCES
 from marketmem.storage import db, schema
 from marketmem.storage.backup import BackupError, backup_database
 from marketmem.storage.writer import StorageWriter
@@ -74,8 +75,8 @@ def integrity(path: Path) -> list[str]:
 
 def seed(path: Path, batches: int) -> apsw.Connection:
     conn = db.open_rw(path)
-    schema.migrate(conn)
-    writers = schema.writers()
+    schema.migrate(conn, SOURCES)
+    writers = schema.writers(SOURCES)
     for k in range(batches):
         with conn:
             writers[CandleBatch](conn, batch(k))
@@ -90,7 +91,9 @@ async def test_backup_while_the_storage_writer_commits_is_a_consistent_snapshot(
 ) -> None:
     source, target = tmp_path / "live.db", tmp_path / "copy.db"
     bus = Bus()
-    writer = StorageWriter(source, bus)  # default thread executor: real concurrency
+    writer = StorageWriter(
+        source, bus, sources=SOURCES
+    )  # default thread executor: real concurrency
     seeded = 400
     with trio.fail_after(15):
         async with trio.open_nursery() as nursery:
@@ -148,7 +151,7 @@ async def test_backup_while_the_storage_writer_commits_is_a_consistent_snapshot(
 def test_commits_during_the_copy_are_left_out_and_never_restart_it(tmp_path: Path) -> None:
     source, target = tmp_path / "live.db", tmp_path / "copy.db"
     conn = seed(source, 300)
-    writers = schema.writers()
+    writers = schema.writers(SOURCES)
     committed = [300]
 
     def commit_between_steps(_: float) -> None:
@@ -176,7 +179,7 @@ def test_the_copy_is_one_plain_file_that_marketmem_opens(tmp_path: Path) -> None
     conn.close()
     restored = db.open_rw(target)
     assert restored.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert schema.migrate(restored) == schema.SCHEMA_VERSION
+    assert schema.migrate(restored, SOURCES) == schema.SCHEMA_VERSION
     restored.close()
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from marketmem import cli
 from marketmem.clock import SystemClock
+from marketmem.plugins import SOURCES
 from marketmem.storage import db, schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,7 @@ def write_config(tmp_path: Path, channels: str = "") -> Path:
 
 def seed_runs(path: Path, rows: list[tuple[str, str, str, int, int | None, str | None]]) -> None:
     conn = db.open_rw(path)
-    schema.migrate(conn)
+    schema.migrate(conn, SOURCES)
     with conn:
         for i, (source, channel, status, started, finished, error) in enumerate(rows):
             conn.execute(

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from marketmem import cli
-from marketmem.config import DEFAULT_CONFIG, ConfigError, load_config, parse_config
+from marketmem.config import DEFAULT_CONFIG, ConfigError
+from marketmem.plugins import load_config, parse_config
 
 
 def test_default_file_lists_every_design_channel() -> None:

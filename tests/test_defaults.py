@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from marketmem.config import parse_config
+from marketmem.plugins import parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = ROOT / "config" / "marketmem.toml"

@@ -19,8 +19,8 @@ from marketmem.commands import core
 from marketmem.commands.demo import demo_storage
 from marketmem.config import ROOT, Config
 from marketmem.demo import DEMO_CADENCES, DEMO_COINS, DemoAccess, DemoSummary, run_demo
+from marketmem.executors import inline_executor
 from marketmem.storage import db
-from marketmem.storage.writer import inline_executor
 from tests.conftest import T0_MS
 
 DESIGN_TABLES = (

@@ -1,8 +1,9 @@
 """Which modules of marketmem may import which: a table of rules, checked on the source's AST.
 
 Each rule is (importer glob, forbidden module prefix, reason). The glob is matched (fnmatch:
-``*`` also crosses ``/``) against each module's path relative to the repository root; a glob
-starting with ``!`` selects every module that does NOT match the rest. A module breaks a rule
+``*`` also crosses ``/``) against each module's path relative to the repository root; ``a|b``
+selects modules matching either, and a glob starting with ``!`` selects every module that
+matches none of the rest. A module breaks a rule
 when it imports the forbidden module or anything under it, by any form of import statement
 (``import a.b``, ``from a import b``, ``from a.b import c``, relative ``from .b import c``),
 wherever the statement is (a function body, ``if TYPE_CHECKING:``). Dynamic imports by name
@@ -40,6 +41,44 @@ RULES: list[Rule] = [
         "the source's tables are written by the storage writer from its events",
     ),
 ]
+# Sources (and the derived feature source) publish events and read through the storage
+# helpers; the writer, the schema and the core tables are the storage's own, and serving HTTP
+# or supervising is not a source's business.
+SOURCE_AREAS = ("marketmem/sources/*", "marketmem/features/*")
+STORAGE_INTERNALS = (
+    "marketmem.storage.writer",
+    "marketmem.storage.schema",
+    "marketmem.storage.core_tables",
+    "marketmem.storage.access_tables",
+    "marketmem.storage.backup",
+)
+for area in SOURCE_AREAS:
+    RULES += [
+        (area, internal, "storage internals: a source publishes events, the writer stores them")
+        for internal in STORAGE_INTERNALS
+    ]
+    RULES += [
+        (area, "marketmem.http", "a source declares read routes; the HTTP layer serves them"),
+        (area, "marketmem.supervisor", "the supervisor runs sources, never the reverse"),
+        (area, "marketmem.plugins", "a source is listed in plugins, it does not read the list"),
+    ]
+RULES += [
+    (
+        "!marketmem/venues/*|marketmem/demo.py",
+        "marketmem.venues",
+        "the local venues are fakes for tests and the demo; only marketmem.demo uses them",
+    ),
+    (
+        "!marketmem/commands/demo.py",
+        "marketmem.demo",
+        "only the demo command loads the demo (and through it the venues)",
+    ),
+    (
+        "marketmem/http/*",
+        "marketmem.supervisor",
+        "the supervisor serves HTTP; HTTP never reaches back into the supervisor",
+    ),
+]
 
 
 def module_name(path: Path) -> str:
@@ -71,9 +110,10 @@ def imported_modules(source: str, module: str, *, is_package: bool = False) -> s
 
 
 def selects(glob: str, rel_path: str) -> bool:
-    if glob.startswith("!"):
-        return not fnmatchcase(rel_path, glob[1:])
-    return fnmatchcase(rel_path, glob)
+    """``a|b`` matches either; ``!a|b`` matches neither."""
+    negated = glob.startswith("!")
+    hit = any(fnmatchcase(rel_path, g) for g in glob.lstrip("!").split("|"))
+    return hit != negated
 
 
 def forbidden(imported: str, prefix: str) -> bool:
@@ -145,3 +185,33 @@ def test_relative_imports_resolve_from_modules_and_packages() -> None:
     assert "marketmem.sources.hyperliquid.wire" in imported_modules(
         "from ..hyperliquid import wire\n", "marketmem.sources.defillama", is_package=True
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "source", "broken"),
+    [
+        ("marketmem/sources/polymarket/x.py", "from marketmem.storage.writer import W\n", True),
+        ("marketmem/features/x.py", "from marketmem.storage import schema\n", True),
+        ("marketmem/sources/defillama/x.py", "from marketmem.http.app import make_app\n", True),
+        (
+            "marketmem/sources/defillama/x.py",
+            "from marketmem.storage.tables import Upsert\n",
+            False,
+        ),
+        ("marketmem/http/x.py", "from marketmem.supervisor import run_service\n", True),
+        ("marketmem/cli.py", "from marketmem.venues import hyperliquid\n", True),
+        ("marketmem/demo.py", "from marketmem.venues import hyperliquid\n", False),
+        ("marketmem/venues/x.py", "from marketmem.venues.hyperliquid import X\n", False),
+        ("marketmem/commands/core.py", "import marketmem.demo\n", True),
+        ("marketmem/commands/demo.py", "import marketmem.demo\n", False),
+    ],
+)
+def test_the_rules_of_each_area(path: str, source: str, broken: bool) -> None:
+    name = path.removesuffix(".py").replace("/", ".")
+    assert bool(violations(RULES, {path: (name, source, False)})) is broken
+
+
+def test_a_glob_selects_alternatives_and_their_complement() -> None:
+    assert selects("a/*|b.py", "a/x.py") and selects("a/*|b.py", "b.py")
+    assert not selects("a/*|b.py", "c.py")
+    assert selects("!a/*|b.py", "c.py") and not selects("!a/*|b.py", "b.py")

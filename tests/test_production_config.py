@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from marketmem import cli
-from marketmem.config import Config, load_config, parse_config
+from marketmem.config import Config
 from marketmem.pipeline import WRITER_DRAIN_TIMEOUT_S
+from marketmem.plugins import load_config, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = ROOT / "config" / "production.toml"

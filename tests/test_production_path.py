@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROBE = """
 import sys
 from marketmem import cli
-from marketmem.config import load_config
+from marketmem.plugins import load_config
 parser = cli.build_parser()
 args = parser.parse_args(["status"])
 config = load_config()

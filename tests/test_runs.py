@@ -15,12 +15,13 @@ from marketmem.bus import Policy
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config
 from marketmem.events import CandleBatch, Row, RowBatch, RunFinished
+from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import RunContext, StreamRunWindow, execute_run
 from marketmem.runtime import Runtime
 from marketmem.storage import db, schema
 from marketmem.storage.tables import Upsert, rows_writer
-from marketmem.storage.writer import CommitRejected, inline_executor
+from marketmem.storage.writer import CommitRejected
 from tests.conftest import T0_MS, minute_candle
 
 

@@ -24,6 +24,7 @@ from marketmem.clock import TrioWallClock
 from marketmem.commands.core import health_report
 from marketmem.config import Base, ConfigError, parse_config
 from marketmem.events import ApiTokenCreated, Row, RowBatch
+from marketmem.executors import inline_executor
 from marketmem.http.app import create_app
 from marketmem.http.auth import issue_token
 from marketmem.pipeline import open_pipeline
@@ -34,7 +35,6 @@ from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 from marketmem.source import Channel, ReadContext, ReadRoute, Section, Source, Tables, opener
 from marketmem.storage import db
 from marketmem.storage.tables import Upsert, rows_writer
-from marketmem.storage.writer import inline_executor
 from marketmem.supervisor import run_service
 from tests.conftest import T0_MS
 
@@ -152,7 +152,7 @@ def test_its_config_section_and_channel_settings_are_decoded_and_checked(
         parse_config("[tides.channels]\ntidal_wave = { enabled = true }\n", sources=WITH_TIDES)
     # Without the source in the tuple, its section is an unknown key like any other.
     with pytest.raises(ConfigError, match=r"tides: unknown key"):
-        parse_config("[tides]\nstation = 'x'\n")
+        parse_config("[tides]\nstation = 'x'\n", sources=SOURCES)
 
 
 async def test_the_service_runs_its_channel_writes_its_table_and_records_health(

@@ -13,10 +13,10 @@ from marketmem.bus import Policy
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config
 from marketmem.events import RunFinished
+from marketmem.executors import inline_executor
 from marketmem.runs import RunContext
 from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 from marketmem.storage import db
-from marketmem.storage.writer import inline_executor
 from marketmem.supervisor import enabled_specs, run_service, supervise
 from tests.conftest import T0_MS
 

@@ -12,9 +12,9 @@ import trio
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config, ConfigError
 from marketmem.events import Candle, CandleBatch
+from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.storage import db
-from marketmem.storage.writer import inline_executor
 from tests.conftest import T0_MS
 
 

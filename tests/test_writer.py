@@ -21,8 +21,10 @@ from marketmem.events import (
     MidPrice,
     RunStarted,
 )
+from marketmem.executors import inline_executor
+from marketmem.plugins import SOURCES
 from marketmem.storage import db, schema
-from marketmem.storage.writer import StorageWriter, _transactions, inline_executor
+from marketmem.storage.writer import StorageWriter, _transactions
 from tests.conftest import minute_candle
 
 
@@ -36,7 +38,7 @@ def count(path: Path, table: str) -> int:
 
 async def run_writer(path: Path, events: list[Event], **kw: Any) -> StorageWriter:
     bus = Bus()
-    writer = StorageWriter(path, bus, executor=inline_executor, **kw)
+    writer = StorageWriter(path, bus, sources=SOURCES, executor=inline_executor, **kw)
     async with trio.open_nursery() as nursery:
         await nursery.start(writer.run)
         for ev in events:
@@ -88,6 +90,7 @@ async def test_queued_events_are_batched_into_few_transactions(tmp_path: Path) -
     writer = StorageWriter(
         tmp_path / "w.db",
         bus,
+        sources=SOURCES,
         executor=inline_executor,
         settings=StorageConfig(writer_max_gather_s=0),
     )
@@ -106,6 +109,7 @@ async def test_batches_are_bounded_by_rows(tmp_path: Path) -> None:
     writer = StorageWriter(
         tmp_path / "w.db",
         bus,
+        sources=SOURCES,
         executor=inline_executor,
         settings=StorageConfig(writer_max_rows=100),
     )
@@ -119,7 +123,7 @@ async def test_batches_are_bounded_by_rows(tmp_path: Path) -> None:
 
 async def test_committed_is_published_with_rows_per_table(tmp_path: Path) -> None:
     bus = Bus()
-    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor)
+    writer = StorageWriter(tmp_path / "w.db", bus, sources=SOURCES, executor=inline_executor)
     seen = bus.subscribe("obs", [Committed], buffer=100, policy=Policy.DROP_OLDEST)
     async with trio.open_nursery() as nursery:
         await nursery.start(writer.run)
@@ -134,7 +138,7 @@ async def test_committed_is_published_with_rows_per_table(tmp_path: Path) -> Non
 
 async def test_final_flush_commits_everything_accepted_when_cancelled(tmp_path: Path) -> None:
     bus = Bus()
-    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor)
+    writer = StorageWriter(tmp_path / "w.db", bus, sources=SOURCES, executor=inline_executor)
     async with trio.open_nursery() as nursery:
         await nursery.start(writer.run)
         for i in range(20):
@@ -184,7 +188,7 @@ def extra_writers(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
 async def test_a_bad_event_is_rejected_alone(tmp_path: Path, extra_writers: dict[str, int]) -> None:
     bus = Bus()
-    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor)
+    writer = StorageWriter(tmp_path / "w.db", bus, sources=SOURCES, executor=inline_executor)
     for n in range(6):
         bus.publish_nowait(Poison(n=n))
     bus.close()
@@ -197,7 +201,9 @@ async def test_retryable_errors_are_retried_without_losing_the_batch(
     tmp_path: Path, extra_writers: dict[str, int], autojump_clock: trio.testing.MockClock
 ) -> None:
     bus = Bus()
-    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor, retry_initial_s=1)
+    writer = StorageWriter(
+        tmp_path / "w.db", bus, sources=SOURCES, executor=inline_executor, retry_initial_s=1
+    )
     bus.publish_nowait(Poison(n=-2))
     bus.publish_nowait(CandleBatch(rows=[minute_candle(1)]))
     bus.close()
@@ -217,7 +223,7 @@ async def test_solo_events_get_their_own_transaction_and_report_results(
     s = Solo()
     assert _transactions([c1, s, c2, c1]) == [[c1], [s], [c2, c1]]
     bus = Bus()
-    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor)
+    writer = StorageWriter(tmp_path / "w.db", bus, sources=SOURCES, executor=inline_executor)
     seen = bus.subscribe("obs", [Committed], buffer=10, policy=Policy.DROP_OLDEST)
     async with trio.open_nursery() as nursery:
         await nursery.start(writer.run)
@@ -260,7 +266,7 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 async def test_consecutive_batches_merge_into_one_executemany_in_order(tmp_path: Path) -> None:
     bus = Bus()
-    writer = StorageWriter(tmp_path / "w.db", bus, executor=inline_executor)
+    writer = StorageWriter(tmp_path / "w.db", bus, sources=SOURCES, executor=inline_executor)
     first = CandleBatch(rows=[minute_candle(1, close=1.0), minute_candle(2)])
     second = CandleBatch(rows=[minute_candle(1, close=7.0)])  # same key later: it must win
     mids = MidBatch(rows=[MidPrice(coin="BTC", bucket_ms=0, price=1.0, observed_at_ms=1)])

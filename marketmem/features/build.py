@@ -9,31 +9,22 @@
 
 from __future__ import annotations
 
-from marketmem.features.feed import ContextFeed
 from marketmem.features.jobs import SOURCE, channel_jobs
-from marketmem.features.state import feature_state
+from marketmem.features.state import CANDLE_CHANNELS, SNAPSHOT_CHANNELS, FeatureState, open_state
 from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 
-# Channels computed from the candle windows (the keeper actor runs when one is enabled).
-CANDLE_CHANNELS = ("technical_indicators", "volatility_profiles")
-# Channels computed from the context poller's events (the feed actor runs when one is).
-SNAPSHOT_CHANNELS = ("funding_pressure", "liquidity_profiles", "positioning_pressure")
 
-
-def build(rt: Runtime) -> list[ChannelSpec | ActorSpec]:
-    st = feature_state(rt)
-    chans = rt.config.hyperliquid.channels
-    feed = ContextFeed(
-        rt.bus, subscribe=any(getattr(chans, name).enabled for name in SNAPSHOT_CHANNELS)
-    )
+def build(rt: Runtime, st: FeatureState | None = None) -> list[ChannelSpec | ActorSpec]:
+    """The specs of one opening; ``st`` (else a fresh ``open_state``) is what they share."""
+    st = st or open_state(rt)
     specs: list[ChannelSpec | ActorSpec] = [
         ChannelSpec(
             source=SOURCE,
             channel=name,
-            cadence_s=getattr(chans, name).cadence_s,
+            cadence_s=rt.config.channel(SOURCE, name).cadence_s,
             job=job,
         )
-        for name, job in channel_jobs(feed).items()
+        for name, job in channel_jobs(st).items()
     ]
     specs.append(
         ActorSpec(
@@ -46,7 +37,7 @@ def build(rt: Runtime) -> list[ChannelSpec | ActorSpec]:
     specs.append(
         ActorSpec(
             name="hyperliquid.features.context",
-            run=feed.run,
+            run=st.feed.run,
             source=SOURCE,
             channels=SNAPSHOT_CHANNELS,
         )

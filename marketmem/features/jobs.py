@@ -56,17 +56,19 @@ from marketmem.events import (
     VolatilityProfileBatch,
 )
 from marketmem.features import reads
+from marketmem.features.config import SECTION as FEATURES
 from marketmem.features.feed import Answer, ContextFeed, RunInputs
 from marketmem.features.funding import funding_pressure
 from marketmem.features.liquidity import liquidity_profile
 from marketmem.features.positioning import LOOKBACKS, positioning_pressure
 from marketmem.features.series import Series, has_fresh_data
-from marketmem.features.state import FeatureState, feature_state
+from marketmem.features.state import FeatureState
 from marketmem.features.technical import technical_indicators
 from marketmem.features.values import MISSING_INPUT, NO_HISTORY, UNAVAILABLE, Columns, Null
 from marketmem.features.volatility import volatility_profile
 from marketmem.runs import RunContext, describe_error
 from marketmem.runtime import PollJob, Runtime
+from marketmem.sources.hyperliquid.config import SECTION as HYPERLIQUID
 from marketmem.storage import db
 
 SOURCE = "hyperliquid"
@@ -151,7 +153,7 @@ def _expected(exc: BaseException) -> bool:
 
 def configured_coins(rt: Runtime) -> list[str] | None:
     """The coins the stream tracks; None for every listed perp (``["*"]``)."""
-    cfg = rt.config.hyperliquid
+    cfg = HYPERLIQUID.of(rt.config)
     coins = cfg.local_coins[: cfg.local_max_coins] if rt.local else cfg.coins
     return None if "*" in coins else list(coins)
 
@@ -198,13 +200,13 @@ CandleFeature = Callable[[Series, Series, int], tuple[Columns, int | None, int |
 
 async def _candle_channel(
     ctx: RunContext,
+    st: FeatureState,
     compute: CandleFeature,
     row: Callable[..., Row],
     batch: Callable[[list[Any]], Event],
     stale_after_ms: int,
 ) -> None:
     """One run of a channel computed from the candle windows."""
-    st = feature_state(ctx.rt)
     await st.keeper.ensure_fresh()
     coins = await candle_coins(st)
 
@@ -265,10 +267,11 @@ async def _candle_channel(
         await ctx.publish(batch(rows))
 
 
-async def technical_indicators_job(ctx: RunContext) -> None:
-    settings = feature_state(ctx.rt).technical
+async def technical_indicators_job(ctx: RunContext, st: FeatureState) -> None:
+    settings = st.technical
     await _candle_channel(
         ctx,
+        st,
         lambda m1, h1, now: technical_indicators(m1, h1, now, settings),
         TechnicalIndicators,
         lambda rows: TechnicalIndicatorsBatch(rows=rows),
@@ -276,10 +279,11 @@ async def technical_indicators_job(ctx: RunContext) -> None:
     )
 
 
-async def volatility_profiles_job(ctx: RunContext) -> None:
-    settings = feature_state(ctx.rt).volatility
+async def volatility_profiles_job(ctx: RunContext, st: FeatureState) -> None:
+    settings = st.volatility
     await _candle_channel(
         ctx,
+        st,
         lambda m1, h1, now: volatility_profile(m1, h1, now, settings),
         VolatilityProfile,
         lambda rows: VolatilityProfileBatch(rows=rows),
@@ -293,10 +297,8 @@ async def volatility_profiles_job(ctx: RunContext) -> None:
 async def _inputs(ctx: RunContext, feed: ContextFeed, required: str) -> RunInputs:
     """This run's view of the feed; fails the run (``required`` unavailable) without one."""
     rt = ctx.rt
-    cadence = getattr(rt.config.hyperliquid.channels, ctx.channel).cadence_s
-    inputs = RunInputs(
-        feed, ctx.started_at_ms, cadence, rt.config.hyperliquid.features.ctx_max_age_s
-    )
+    cadence = rt.config.channel(SOURCE, ctx.channel).cadence_s
+    inputs = RunInputs(feed, ctx.started_at_ms, cadence, FEATURES.of(rt.config).ctx_max_age_s)
     why = await inputs.fed()
     if why is not None:
         raise FeatureRunFailed(f"{required} unavailable: {why}")
@@ -317,9 +319,8 @@ def _why(got: Answer | L2Book | str) -> str:
     return got if isinstance(got, str) else f"unexpected {type(got).__name__}"
 
 
-async def funding_pressure_job(ctx: RunContext, feed: ContextFeed) -> None:
-    st = feature_state(ctx.rt)
-    inputs = await _inputs(ctx, feed, AssetContexts.KIND)
+async def funding_pressure_job(ctx: RunContext, st: FeatureState) -> None:
+    inputs = await _inputs(ctx, st.feed, AssetContexts.KIND)
     snap = await _asset_contexts(inputs)
     coins = snapshot_coins(ctx.rt, snap)
     run = _Pass(ctx)
@@ -335,7 +336,7 @@ async def funding_pressure_job(ctx: RunContext, feed: ContextFeed) -> None:
         held_points, history_failures = refresh.points, refresh.failures
     else:
         # No refresh for this tick: what the last one held still serves.
-        held_points = feed.funding.points if feed.funding is not None else {}
+        held_points = st.feed.funding.points if st.feed.funding is not None else {}
         history_failures = {}
         ctx.note(f"fundingHistory unavailable: {_why(refresh)}")
     rows: list[FundingPressure] = []
@@ -377,9 +378,8 @@ async def funding_pressure_job(ctx: RunContext, feed: ContextFeed) -> None:
         await ctx.publish(FundingPressureBatch(rows=rows))
 
 
-async def positioning_pressure_job(ctx: RunContext, feed: ContextFeed) -> None:
-    st = feature_state(ctx.rt)
-    inputs = await _inputs(ctx, feed, AssetContexts.KIND)
+async def positioning_pressure_job(ctx: RunContext, st: FeatureState) -> None:
+    inputs = await _inputs(ctx, st.feed, AssetContexts.KIND)
     snap = await _asset_contexts(inputs)
     coins = snapshot_coins(ctx.rt, snap)
     t = snap.tick_ms
@@ -424,9 +424,8 @@ def _read_snapshots(path: str, ranges: list[tuple[int, int]]) -> dict[str, list[
 # --- liquidity ---------------------------------------------------------------------------------
 
 
-async def liquidity_profiles_job(ctx: RunContext, feed: ContextFeed) -> None:
-    st = feature_state(ctx.rt)
-    inputs = await _inputs(ctx, feed, L2Book.KIND)
+async def liquidity_profiles_job(ctx: RunContext, st: FeatureState) -> None:
+    inputs = await _inputs(ctx, st.feed, L2Book.KIND)
     got = await inputs.asset_contexts()
     snap = got if isinstance(got, AssetContexts) else None
     if snap is None:
@@ -501,36 +500,24 @@ async def liquidity_profiles_job(ctx: RunContext, feed: ContextFeed) -> None:
         await ctx.publish(LiquidityProfileBatch(rows=rows, impacts=impacts))
 
 
-SnapshotJob = Callable[[RunContext, ContextFeed], Awaitable[None]]
+FeatureJob = Callable[[RunContext, FeatureState], Awaitable[None]]
 
-CANDLE_JOBS: dict[str, PollJob] = {
+JOBS: dict[str, FeatureJob] = {
     "technical_indicators": technical_indicators_job,
-    "volatility_profiles": volatility_profiles_job,
-}
-SNAPSHOT_JOBS: dict[str, SnapshotJob] = {
     "funding_pressure": funding_pressure_job,
     "liquidity_profiles": liquidity_profiles_job,
+    "volatility_profiles": volatility_profiles_job,
     "positioning_pressure": positioning_pressure_job,
 }
-CHANNELS = (
-    "technical_indicators",
-    "funding_pressure",
-    "liquidity_profiles",
-    "volatility_profiles",
-    "positioning_pressure",
-)
 
 
-def channel_jobs(feed: ContextFeed) -> dict[str, PollJob]:
-    """The five channels' jobs, the snapshot ones reading ``feed``."""
+def channel_jobs(st: FeatureState) -> dict[str, PollJob]:
+    """The five channels' poll jobs, each bound to ``st``."""
 
-    def bound(job: SnapshotJob) -> PollJob:
+    def bound(job: FeatureJob) -> PollJob:
         async def run(ctx: RunContext) -> None:
-            await job(ctx, feed)
+            await job(ctx, st)
 
         return run
 
-    return {
-        name: CANDLE_JOBS[name] if name in CANDLE_JOBS else bound(SNAPSHOT_JOBS[name])
-        for name in CHANNELS
-    }
+    return {name: bound(job) for name, job in JOBS.items()}

@@ -17,14 +17,14 @@ stream's first backfill has given every coin a recent bar, instead of failing fo
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
 import trio
 
 from marketmem import metrics
 from marketmem.bus import Policy
 from marketmem.events import CandleBatch, Event
+from marketmem.executors import Executor
 from marketmem.features import reads
 from marketmem.features.series import HOUR_MS, MINUTE_MS
 from marketmem.features.windows import KEEP_HOURS, KEEP_MINUTES, CandleWindows
@@ -39,7 +39,6 @@ BUFFER = 2000
 UNFED_RESEED_S = 60.0
 DROP_SETTLE_S = 1.0
 
-Executor = Callable[..., Awaitable[Any]]
 
 RESEEDS = metrics.REGISTRY.counter(
     "marketmem_feature_window_seeds_total",

@@ -1,25 +1,29 @@
-"""The feature area's shared state for one runtime: candle windows, keeper, settings.
+"""The feature area's state for one runtime: candle windows, keeper, context feed, settings.
 
-Created on first use and kept in ``rt.shared["features"]``, so the five channel jobs and the
-window keeper actor share one set of windows. The snapshot channels' inputs come from the
-bus through the ``ContextFeed`` that ``build`` creates and hands to their jobs.
+``open_state`` creates it when the source opens (``build``); the five channel jobs and the two
+feeding actors share it: the candle channels read the windows the keeper fills, the snapshot
+channels read what the ``ContextFeed`` keeps of the Hyperliquid context poller's events.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marketmem.features.config import FeaturesConfig
+from marketmem.executors import Executor
+from marketmem.features.config import SECTION, FeaturesConfig
+from marketmem.features.feed import ContextFeed
 from marketmem.features.funding import FundingSettings
-from marketmem.features.keeper import Executor, WindowKeeper
+from marketmem.features.keeper import WindowKeeper
 from marketmem.features.positioning import QuadrantThresholds
 from marketmem.features.technical import TechnicalSettings
 from marketmem.features.volatility import RegimeThresholds, VolatilitySettings
 from marketmem.features.windows import CandleWindows
 from marketmem.runtime import Runtime
-from marketmem.storage.writer import inline_executor, thread_executor
 
-SHARED_KEY = "features"
+# Channels computed from the candle windows (the keeper actor runs when one is enabled).
+CANDLE_CHANNELS = ("technical_indicators", "volatility_profiles")
+# Channels computed from the context poller's events (the feed actor runs when one is).
+SNAPSHOT_CHANNELS = ("funding_pressure", "liquidity_profiles", "positioning_pressure")
 
 
 @dataclass
@@ -28,6 +32,7 @@ class FeatureState:
     cfg: FeaturesConfig
     windows: CandleWindows
     keeper: WindowKeeper
+    feed: ContextFeed
     executor: Executor
 
     @property
@@ -66,33 +71,19 @@ class FeatureState:
         )
 
 
-def reader_executor(rt: Runtime) -> Executor:
-    """Where blocking database reads run: inline when the writer runs inline (MockClock tests,
-    where a worker thread would let the clock jump), else a worker thread."""
-    writer = rt.writer
-    if writer is not None and getattr(writer, "executor", None) is inline_executor:
-        return inline_executor
-    return thread_executor()
+def _enabled(rt: Runtime, channels: tuple[str, ...]) -> bool:
+    return any(rt.config.channel("hyperliquid", name).enabled for name in channels)
 
 
-def _feeds_windows(rt: Runtime) -> bool:
-    """Whether the window keeper actor will run (a candle-based channel is enabled)."""
-    chans = rt.config.hyperliquid.channels
-    return chans.technical_indicators.enabled or chans.volatility_profiles.enabled
-
-
-def feature_state(rt: Runtime) -> FeatureState:
-    st = rt.shared.get(SHARED_KEY)
-    if st is None:
-        executor = reader_executor(rt)
-        windows = CandleWindows()
-        st = FeatureState(
-            rt=rt,
-            cfg=rt.config.hyperliquid.features,
-            windows=windows,
-            keeper=WindowKeeper(rt, windows, executor, subscribe=_feeds_windows(rt)),
-            executor=executor,
-        )
-        rt.shared[SHARED_KEY] = st
-    assert isinstance(st, FeatureState)
-    return st
+def open_state(rt: Runtime) -> FeatureState:
+    """The state of one opening of the feature source; the keeper and the feed subscribe to
+    the bus now only when a channel they feed is enabled."""
+    windows = CandleWindows()
+    return FeatureState(
+        rt=rt,
+        cfg=SECTION.of(rt.config),
+        windows=windows,
+        keeper=WindowKeeper(rt, windows, rt.executor, subscribe=_enabled(rt, CANDLE_CHANNELS)),
+        feed=ContextFeed(rt.bus, subscribe=_enabled(rt, SNAPSHOT_CHANNELS)),
+        executor=rt.executor,
+    )

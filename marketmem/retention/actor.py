@@ -40,6 +40,7 @@ from marketmem.retention.policy import (
 )
 from marketmem.runs import RunContext
 from marketmem.runtime import Runtime
+from marketmem.sources.hyperliquid.config import SECTION as HYPERLIQUID
 from marketmem.sources.hyperliquid.config import HyperliquidConfig
 from marketmem.storage import db
 from marketmem.storage.writer import CommitRejected, StorageWriter
@@ -234,7 +235,7 @@ class Maintainer:
 
     def __init__(self, rt: Runtime, *, progress: Progress | None = None) -> None:
         self.rt = rt
-        cfg = rt.config.hyperliquid
+        cfg = HYPERLIQUID.of(rt.config)
         self.policy = RetentionPolicy.from_config(cfg)
         self.settings = PassSettings.from_config(cfg)
         self.progress = progress
@@ -245,7 +246,7 @@ class Maintainer:
         writer = self.rt.writer
         if writer is None:
             raise RuntimeError("maintenance needs the pipeline's storage writer")
-        timeout_s = self.rt.config.hyperliquid.retention_command_timeout_s
+        timeout_s = HYPERLIQUID.of(self.rt.config).retention_command_timeout_s
 
         async def send(event: Event) -> dict[str, int]:
             return await execute_command(writer, event, timeout_s)

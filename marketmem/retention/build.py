@@ -8,5 +8,5 @@ from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 
 def build(rt: Runtime) -> list[ChannelSpec | ActorSpec]:
     maintainer = Maintainer(rt)
-    cadence_s = rt.config.hyperliquid.channels.maintenance.cadence_s
+    cadence_s = rt.config.channel("hyperliquid", "maintenance").cadence_s
     return [ChannelSpec("hyperliquid", "maintenance", cadence_s, maintainer.job)]

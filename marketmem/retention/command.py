@@ -16,12 +16,12 @@ import trio
 
 from marketmem.clock import WallClock
 from marketmem.config import Config
+from marketmem.executors import Executor
 from marketmem.pipeline import open_pipeline
 from marketmem.progress import Progress
 from marketmem.retention.actor import Maintainer, PassReport
 from marketmem.retention.policy import HOURS_TABLE
 from marketmem.runs import execute_run
-from marketmem.storage.writer import Executor
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -24,12 +24,8 @@ CORE_TABLES = (
 )
 
 
-def table_sets(sources: Sequence[Source] | None = None) -> list[Tables]:
-    """The core tables, then each source's in order (``None``: the built-in sources)."""
-    if sources is None:
-        from marketmem.config import builtin_sources
-
-        sources = builtin_sources()
+def table_sets(sources: Sequence[Source]) -> list[Tables]:
+    """The core tables, then each source's in order."""
     return [*CORE_TABLES, *(src.tables for src in sources)]
 
 
@@ -111,7 +107,7 @@ class SchemaTooNew(Exception):
     """The database was written by a newer marketmem."""
 
 
-def migrate(conn: apsw.Connection, sources: Sequence[Source] | None = None) -> int:
+def migrate(conn: apsw.Connection, sources: Sequence[Source]) -> int:
     """Bring the database to SCHEMA_VERSION; returns the version it started at."""
     tables = table_sets(sources)
     row = conn.execute("PRAGMA user_version").fetchone()
@@ -131,7 +127,7 @@ def migrate(conn: apsw.Connection, sources: Sequence[Source] | None = None) -> i
     return start
 
 
-def writers(sources: Sequence[Source] | None = None) -> dict[type, WriteFn]:
+def writers(sources: Sequence[Source]) -> dict[type, WriteFn]:
     """Every event type the storage writer handles, with its write function."""
     out: dict[type, WriteFn] = {}
     for declared in table_sets(sources):

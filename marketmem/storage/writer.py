@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from marketmem.events import (
     RunFinished,
     RunStarted,
 )
+from marketmem.executors import Executor, thread_executor
 from marketmem.source import Source
 from marketmem.storage import db, schema
 from marketmem.storage.core_tables import close_interrupted_runs
@@ -46,9 +47,6 @@ from marketmem.storage.tables import RowsWriter, WriteFn
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 2000
-
-# Runs a blocking callable; trio.to_thread in production, inline in MockClock tests.
-Executor = Callable[..., Awaitable[Any]]
 
 RETRYABLE = (
     apsw.FullError,
@@ -74,20 +72,6 @@ def retryable_cause(exc: BaseException) -> BaseException | None:
             return seen
         seen = seen.__context__
     return None
-
-
-def thread_executor() -> Executor:
-    limiter = trio.CapacityLimiter(1)
-
-    async def run(fn: Callable[..., Any], *args: Any) -> Any:
-        return await trio.to_thread.run_sync(fn, *args, limiter=limiter)
-
-    return run
-
-
-async def inline_executor(fn: Callable[..., Any], *args: Any) -> Any:
-    await trio.lowlevel.checkpoint()
-    return fn(*args)
 
 
 def _transactions(batch: list[Event]) -> list[list[Event]]:
@@ -176,13 +160,13 @@ class StorageWriter:
         path: str | Path,
         bus: Bus,
         *,
+        sources: Sequence[Source],
         settings: StorageConfig | None = None,
         executor: Executor | None = None,
         clock: WallClock | None = None,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
         close_interrupted: bool = False,
-        sources: Sequence[Source] | None = None,
     ) -> None:
         settings = settings or StorageConfig()
         self.path = str(path)
@@ -198,7 +182,7 @@ class StorageWriter:
         # Only the long-running service closes runs a crash left open; a one-off command
         # beside a running service must not touch that service's runs.
         self.close_interrupted = close_interrupted
-        # The sources whose tables this writer serves (None: the built-in ones).
+        # The sources whose tables this writer serves.
         self.sources = sources
         self._writers: dict[type, WriteFn] = schema.writers(sources)
         self._rx = bus.subscribe(

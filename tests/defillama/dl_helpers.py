@@ -13,12 +13,12 @@ import trio
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config
 from marketmem.events import RunFinished
+from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import execute_run
-from marketmem.runtime import ChannelSpec, Runtime
+from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 from marketmem.sources.defillama.build import build
 from marketmem.storage import db
-from marketmem.storage.writer import inline_executor
 from marketmem.venues.defillama import (
     DefillamaVenue,
     VenueUrls,
@@ -72,8 +72,16 @@ def _toml(value: Any) -> str:
     return str(value)
 
 
+# The source as opened once per runtime (its channels share one response cache), as the
+# supervisor opens it; keyed by id with the runtime kept, so an id reused is not mistaken.
+_OPENED: dict[int, tuple[Runtime, list[ChannelSpec | ActorSpec]]] = {}
+
+
 def spec(rt: Runtime, channel: str) -> ChannelSpec:
-    found = [s for s in build(rt) if isinstance(s, ChannelSpec) and s.channel == channel]
+    opened = _OPENED.get(id(rt))
+    if opened is None or opened[0] is not rt:
+        opened = _OPENED[id(rt)] = (rt, build(rt))
+    found = [s for s in opened[1] if isinstance(s, ChannelSpec) and s.channel == channel]
     assert len(found) == 1
     return found[0]
 

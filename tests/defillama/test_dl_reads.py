@@ -20,6 +20,7 @@ from marketmem.events import (
     DefillamaThroughputBatch,
     Event,
 )
+from marketmem.plugins import SOURCES
 from marketmem.sources.defillama import reads
 from marketmem.sources.defillama.tables import WRITERS
 from marketmem.storage import db, schema
@@ -81,7 +82,7 @@ def flow_row(sid: str, observed: int, change: float | None) -> DefillamaCapitalF
 @pytest.fixture
 def conn(tmp_path: Path) -> Iterator[apsw.Connection]:
     c = db.open_rw(tmp_path / "t.db")
-    schema.migrate(c)
+    schema.migrate(c, SOURCES)
     yield c
     c.close()
 
@@ -259,7 +260,7 @@ def test_subject_updates_reindex_and_replace_links(conn: apsw.Connection) -> Non
 
 def test_readers_work_on_a_read_only_connection(tmp_path: Path) -> None:
     rw = db.open_rw(tmp_path / "r.db")
-    schema.migrate(rw)
+    schema.migrate(rw, SOURCES)
     seed(rw)
     ro = db.open_ro(tmp_path / "r.db")
     try:

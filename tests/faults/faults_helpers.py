@@ -21,13 +21,12 @@ import trio
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config
 from marketmem.events import ApiTokenCreated, ApiTokensRevoked, CloneSaved, Event
+from marketmem.executors import inline_executor
 from marketmem.http.auth import issue_token
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import ChannelSpec
 from marketmem.source import open_sources
-from marketmem.sources.hyperliquid.info import SHARED_KEY, InfoClient
 from marketmem.storage import db
-from marketmem.storage.writer import inline_executor
 from marketmem.supervisor import run_channels_once
 from marketmem.venues.defillama import DefillamaSimulator, DefillamaVenue, serve_defillama_venue
 from marketmem.venues.hyperliquid import HyperliquidVenue
@@ -193,20 +192,14 @@ async def populate(make_config: Callable[..., Config], stream_s: float = 240) ->
             open_sources(rt) as built,
         ):
             specs = {(s.source, s.channel): s for s in built if isinstance(s, ChannelSpec)}
-            try:
-                async with streaming(rt):
-                    await trio.sleep(stream_s / 2)
-                    for key in POPULATE_ORDER:
-                        # With the actors that feed it (the context poller and feed).
-                        (done,) = await run_channels_once(rt, built, [specs[key]])
-                        runs[key] = done.status
-                        await trio.sleep(1)  # committed before the next channel reads it
-                    await trio.sleep(stream_s / 2)
-            finally:
-                client = rt.shared.get(SHARED_KEY)
-                if isinstance(client, InfoClient):
-                    with trio.CancelScope(shield=True):
-                        await client.aclose()
+            async with streaming(rt):
+                await trio.sleep(stream_s / 2)
+                for key in POPULATE_ORDER:
+                    # With the actors that feed it (the context poller and feed).
+                    (done,) = await run_channels_once(rt, built, [specs[key]])
+                    runs[key] = done.status
+                    await trio.sleep(1)  # committed before the next channel reads it
+                await trio.sleep(stream_s / 2)
             now = v.clock.now_ms()
             events: list[Event] = [
                 ApiTokenCreated(

@@ -36,11 +36,12 @@ from schemathesis.core.failures import FailureGroup
 from starlette.applications import Starlette
 
 from marketmem.clock import FixedClock
-from marketmem.config import Config, parse_config
+from marketmem.config import Config
 from marketmem.http.app import create_app
 from marketmem.http.auth import issue_token
 from marketmem.http.openapi import RouteSpec
 from marketmem.http.schemas import ErrorBody
+from marketmem.plugins import parse_config
 from tests.faults.faults_helpers import ApiWorld, populate
 
 BASE = "http://testserver"

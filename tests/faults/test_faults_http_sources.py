@@ -24,13 +24,12 @@ import pytest
 import trio
 
 from marketmem.config import Config
+from marketmem.executors import inline_executor
 from marketmem.httpclient import PayloadError, RetryPolicy, decode
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import ChannelSpec
 from marketmem.scheduler import Scheduler
 from marketmem.source import open_sources
-from marketmem.sources.hyperliquid.info import SHARED_KEY, InfoClient
-from marketmem.storage.writer import inline_executor
 from tests.faults.faults_helpers import Venues, db_rows, open_venues
 
 FAULTED_CADENCE_S = 200
@@ -163,18 +162,12 @@ async def test_http_fault_fails_only_its_channel(
                 await trio.sleep(FAULTED_CADENCE_S - 1)
                 seen_after_first = target.seen(v)
 
-            try:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(watch)
-                    with trio.move_on_after(HORIZON_S):
-                        async with open_sources(rt) as built:
-                            await Scheduler(rt, scheduled(list(built))).run()
-                    nursery.cancel_scope.cancel()
-            finally:
-                client = rt.shared.get(SHARED_KEY)
-                if isinstance(client, InfoClient):
-                    with trio.CancelScope(shield=True):
-                        await client.aclose()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch)
+                with trio.move_on_after(HORIZON_S):
+                    async with open_sources(rt) as built:
+                        await Scheduler(rt, scheduled(list(built))).run()
+                nursery.cancel_scope.cancel()
         runs = db_rows(config, "SELECT * FROM ingestion_runs ORDER BY started_at_ms, source")
 
     mine = [r for r in runs if r["source"] == source]

@@ -27,11 +27,12 @@ from marketmem.bus import Bus, Policy, SubscriberStatistics
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config
 from marketmem.events import MidBatch
+from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import RunContext, StreamRunWindow
 from marketmem.runtime import ChannelSpec
 from marketmem.scheduler import Scheduler
-from marketmem.storage.writer import StorageWriter, inline_executor
+from marketmem.storage.writer import StorageWriter
 from marketmem.supervisor import observe_bus
 from tests.conftest import T0_MS
 from tests.faults.storage_helpers import (

@@ -18,10 +18,11 @@ import trio
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config
 from marketmem.events import Candle, CandleBatch, RunFinished
+from marketmem.executors import inline_executor
 from marketmem.features.build import build
 from marketmem.features.keeper import WindowKeeper
 from marketmem.features.reads import latest_features
-from marketmem.features.state import feature_state
+from marketmem.features.state import open_state
 from marketmem.features.tables import CHANNEL_TABLES
 from marketmem.features.windows import CandleWindows
 from marketmem.pipeline import open_pipeline
@@ -29,8 +30,8 @@ from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 from marketmem.scheduler import Scheduler
 from marketmem.sources.hyperliquid.build import CONTEXT_ACTOR
 from marketmem.sources.hyperliquid.build import build as build_hyperliquid
+from marketmem.sources.hyperliquid.resources import HyperliquidResources, open_resources
 from marketmem.storage import db
-from marketmem.storage.writer import inline_executor
 from marketmem.venues.hyperliquid import HyperliquidVenue
 from marketmem.venues.simulator import DEFAULT_ASSETS, Bar
 from tests.conftest import T0_MS
@@ -40,10 +41,12 @@ COINS = ("BTC", "ETH")
 ASSETS = tuple(a for a in DEFAULT_ASSETS if a.name in ("BTC", "ETH", "MATIC"))
 
 
-def context_poller(rt: Runtime) -> ActorSpec:
+def context_poller(rt: Runtime, res: HyperliquidResources) -> ActorSpec:
     """The Hyperliquid context poller's spec (the source's other actors are not wanted here)."""
     (spec,) = (
-        s for s in build_hyperliquid(rt) if isinstance(s, ActorSpec) and s.name == CONTEXT_ACTOR
+        s
+        for s in build_hyperliquid(rt, res)
+        if isinstance(s, ActorSpec) and s.name == CONTEXT_ACTOR
     )
     return spec
 
@@ -94,11 +97,14 @@ async def service(
             "info_attempts = 2\n"
             f"[hyperliquid.channels]\n{channels}\n"
         )
-        async with open_pipeline(cfg, clock=clock, executor=inline_executor) as rt:
+        async with (
+            open_pipeline(cfg, clock=clock, executor=inline_executor) as rt,
+            open_resources(cfg) as res,
+        ):
             specs = build(rt)
             polls = [s for s in specs if isinstance(s, ChannelSpec)]
             # NOTE: the feature actors and jobs of one build() share one context feed.
-            actors = [s for s in specs if isinstance(s, ActorSpec)] + [context_poller(rt)]
+            actors = [s for s in specs if isinstance(s, ActorSpec)] + [context_poller(rt, res)]
             async with trio.open_nursery() as inner:
                 inner.start_soon(feed_candles, rt, venue, 300 * 60_000)
                 for actor in actors:
@@ -234,14 +240,17 @@ async def test_one_bad_coin_is_noted_and_the_others_get_rows(
             f'[hyperliquid]\ninfo_url = "{addr.info_url}"\ncoins = ["BTC", "NOPE", "MATIC"]\n'
             f"info_attempts = 1\n[hyperliquid.channels]\n{channels}\n"
         )
-        async with open_pipeline(cfg, clock=clock, executor=inline_executor) as rt:
+        async with (
+            open_pipeline(cfg, clock=clock, executor=inline_executor) as rt,
+            open_resources(cfg) as res,
+        ):
             from marketmem.runs import execute_run
 
             # The three runs of one tick, as the scheduler starts them, beside the context
             # poller (which ticks with them) and the feature actors.
             specs = build(rt)
             jobs = {s.channel: s.job for s in specs if isinstance(s, ChannelSpec)}
-            actors = [s for s in specs if isinstance(s, ActorSpec)] + [context_poller(rt)]
+            actors = [s for s in specs if isinstance(s, ActorSpec)] + [context_poller(rt, res)]
             results: dict[str, RunFinished] = {}
 
             async def one(channel: str) -> None:
@@ -330,7 +339,8 @@ async def test_a_job_without_the_actor_seeds_its_windows_itself(
     await trio.sleep(1)
     from marketmem.runs import execute_run
 
-    specs = {s.channel: s for s in build(runtime) if isinstance(s, ChannelSpec)}
+    st = open_state(runtime)
+    specs = {s.channel: s for s in build(runtime, st) if isinstance(s, ChannelSpec)}
     result = await execute_run(
         runtime, "hyperliquid", "technical_indicators", specs["technical_indicators"].job
     )
@@ -338,7 +348,6 @@ async def test_a_job_without_the_actor_seeds_its_windows_itself(
     assert result.status == "ok" and result.rows_written == 1
     assert "for 3 of 4 coin(s)" in (result.error or "")
     assert "ETH, SOL, HYPE" in (result.error or "")
-    st = feature_state(runtime)
     assert st.keeper.seeds == 1 and len(st.windows.minutes("BTC")) == 60
     await trio.sleep(1)
     rows = read(runtime, "SELECT * FROM hyperliquid_technical_indicators WHERE coin='BTC'")

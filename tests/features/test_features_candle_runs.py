@@ -17,15 +17,15 @@ import trio
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config
 from marketmem.events import CandleBatch, RunFinished
-from marketmem.features.jobs import CANDLE_JOBS, NO_CANDLES
+from marketmem.executors import inline_executor
+from marketmem.features.jobs import JOBS, NO_CANDLES
 from marketmem.features.reads import latest_features
-from marketmem.features.state import feature_state
+from marketmem.features.state import FeatureState, open_state
 from marketmem.features.technical import COLUMNS as TECHNICAL_COLUMNS
 from marketmem.pipeline import open_pipeline
-from marketmem.runs import execute_run
+from marketmem.runs import RunContext, execute_run
 from marketmem.runtime import Runtime
 from marketmem.storage import db
-from marketmem.storage.writer import inline_executor
 from tests.conftest import T0_MS, minute_candle
 from tests.features.test_features_actor import read
 
@@ -36,16 +36,19 @@ HOUR_VOLATILITY = ("rv_7d", "parkinson_7d", "garman_klass_7d", "atr_pct_1h", "re
 
 
 @asynccontextmanager
-async def pipeline(make_config: Callable[..., Config], coins: list[str]) -> AsyncIterator[Runtime]:
-    """A pipeline tracking ``coins``, with the window keeper actor running."""
+async def pipeline(
+    make_config: Callable[..., Config], coins: list[str]
+) -> AsyncIterator[tuple[Runtime, FeatureState]]:
+    """A pipeline tracking ``coins``, with the feature state's window keeper running."""
     cfg = make_config(f"[hyperliquid]\ncoins = {json.dumps(coins)}\n")
     clock = TrioWallClock(T0_MS)
     async with (
         open_pipeline(cfg, clock=clock, executor=inline_executor) as rt,
         trio.open_nursery() as nursery,
     ):
-        await nursery.start(feature_state(rt).keeper.run)
-        yield rt
+        st = open_state(rt)
+        await nursery.start(st.keeper.run)
+        yield rt, st
         nursery.cancel_scope.cancel()
 
 
@@ -64,8 +67,15 @@ async def sleep_until_ms(rt: Runtime, wall_ms: int) -> None:
     await trio.sleep(max(0, wall_ms - rt.clock.now_ms()) / 1000)
 
 
-async def run_candle_channels(rt: Runtime) -> dict[str, RunFinished]:
-    return {c: await execute_run(rt, "hyperliquid", c, CANDLE_JOBS[c]) for c in CANDLE_CHANNELS}
+async def run_candle_channel(rt: Runtime, st: FeatureState, channel: str) -> RunFinished:
+    async def job(ctx: RunContext) -> None:
+        await JOBS[channel](ctx, st)
+
+    return await execute_run(rt, "hyperliquid", channel, job)
+
+
+async def run_candle_channels(rt: Runtime, st: FeatureState) -> dict[str, RunFinished]:
+    return {c: await run_candle_channel(rt, st, c) for c in CANDLE_CHANNELS}
 
 
 def stored_runs(rt: Runtime, channel: str) -> list[dict[str, Any]]:
@@ -91,16 +101,16 @@ def latest_row(rt: Runtime, table: str, coin: str) -> dict[str, Any]:
 async def test_hour_values_go_stale_when_the_minute_feed_stops(
     make_config: Callable[..., Config], autojump_clock: object, stopped_min: int
 ) -> None:
-    async with pipeline(make_config, ["BTC", "ETH"]) as rt:
+    async with pipeline(make_config, ["BTC", "ETH"]) as (rt, st):
         # A day of minutes for both coins; the last one is the first minute of an hour.
         await publish_minutes(rt, "BTC", T0_MIN - 1499, T0_MIN)
         await publish_minutes(rt, "ETH", T0_MIN - 1499, T0_MIN)
         await trio.sleep(4 * 60)
-        fresh = await run_candle_channels(rt)
+        fresh = await run_candle_channels(rt, st)
         # BTC's feed stops after that minute (it closes at T0_MIN + 1); ETH's goes on.
         await sleep_until_ms(rt, (T0_MIN + 1 + stopped_min) * MINUTE_MS)
         await publish_minutes(rt, "ETH", T0_MIN + 1, rt.clock.now_ms() // MINUTE_MS)
-        stopped = await run_candle_channels(rt)
+        stopped = await run_candle_channels(rt, st)
         assert stopped_min * MINUTE_MS < rt.clock.now_ms() - (T0_MIN + 1) * MINUTE_MS
     for channel in CANDLE_CHANNELS:
         assert (fresh[channel].status, fresh[channel].rows_written) == ("ok", 2), channel
@@ -130,7 +140,7 @@ async def test_an_empty_database_fails_the_candle_channels(
     runtime: Runtime, autojump_clock: object
 ) -> None:
     # As with every venue unreachable: no candle for any of the default coins.
-    results = await run_candle_channels(runtime)
+    results = await run_candle_channels(runtime, open_state(runtime))
     await trio.sleep(1)
     for channel, result in results.items():
         assert result.status == "failed", channel
@@ -157,9 +167,9 @@ async def test_an_empty_database_fails_the_candle_channels(
 async def test_a_coin_without_candles_is_noted_and_not_counted(
     make_config: Callable[..., Config], autojump_clock: object
 ) -> None:
-    async with pipeline(make_config, ["BTC", "ETH"]) as rt:
+    async with pipeline(make_config, ["BTC", "ETH"]) as (rt, st):
         await publish_minutes(rt, "BTC", T0_MIN - 120, T0_MIN)
-        results = await run_candle_channels(rt)
+        results = await run_candle_channels(rt, st)
     for channel, result in results.items():
         assert (result.status, result.rows_written) == ("ok", 1), channel
         assert "for 1 of 2 coin(s)" in (result.error or ""), channel
@@ -176,10 +186,10 @@ async def test_a_coin_without_candles_is_noted_and_not_counted(
 async def test_only_stale_candles_fail_the_run(
     make_config: Callable[..., Config], autojump_clock: object
 ) -> None:
-    async with pipeline(make_config, ["BTC", "ETH"]) as rt:
+    async with pipeline(make_config, ["BTC", "ETH"]) as (rt, st):
         await publish_minutes(rt, "BTC", T0_MIN - 120, T0_MIN)
         await trio.sleep(16 * 60)
-        results = await run_candle_channels(rt)
+        results = await run_candle_channels(rt, st)
     for channel, result in results.items():
         assert result.status == "failed" and result.rows_written == 0, channel
         assert result.error == f"FeatureRunFailed: {NO_CANDLES} newer than 900 s", channel
@@ -191,15 +201,13 @@ async def test_only_stale_candles_fail_the_run(
 async def test_the_first_pass_waits_for_the_streams_first_backfill(
     make_config: Callable[..., Config], autojump_clock: object
 ) -> None:
-    async with pipeline(make_config, ["BTC", "ETH"]) as rt:
+    async with pipeline(make_config, ["BTC", "ETH"]) as (rt, st):
         t0 = trio.current_time()
         async with trio.open_nursery() as nursery:
             results: dict[str, RunFinished] = {}
 
             async def run(channel: str) -> None:
-                results[channel] = await execute_run(
-                    rt, "hyperliquid", channel, CANDLE_JOBS[channel]
-                )
+                results[channel] = await run_candle_channel(rt, st, channel)
 
             for channel in CANDLE_CHANNELS:
                 nursery.start_soon(run, channel)
@@ -213,8 +221,6 @@ async def test_the_first_pass_waits_for_the_streams_first_backfill(
         # Later passes never wait: with the feed gone for good they fail at once.
         await trio.sleep(3600)
         t1 = trio.current_time()
-        late = await execute_run(
-            rt, "hyperliquid", "technical_indicators", CANDLE_JOBS["technical_indicators"]
-        )
+        late = await run_candle_channel(rt, st, "technical_indicators")
         assert trio.current_time() - t1 < 1
         assert late.status == "failed"

@@ -24,12 +24,12 @@ from marketmem.events import (
     PredictedFundings,
     RunFinished,
 )
+from marketmem.executors import inline_executor
 from marketmem.features.build import build
 from marketmem.features.feed import BUFFER, NOT_FED, START_GRACE_S, ContextFeed, RunInputs
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import execute_run
 from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
-from marketmem.storage.writer import inline_executor
 from tests.conftest import T0_MS
 from tests.features.test_features_actor import read
 

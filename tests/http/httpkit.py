@@ -11,8 +11,8 @@ from marketmem.events import (
     RunFinished,
     RunStarted,
 )
+from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
-from marketmem.storage.writer import inline_executor
 
 # 2026-11-25T00:00:00Z, as in tests/conftest.py.
 T0_MS = 1_795_564_800_000

@@ -9,9 +9,9 @@ import pytest
 
 from marketmem.cli import UsageError, main
 from marketmem.commands.http import parse_symbols
-from marketmem.config import load_config
 from marketmem.http.access import authenticate, list_clones
 from marketmem.http.errors import ApiError
+from marketmem.plugins import load_config
 from marketmem.storage import db
 
 

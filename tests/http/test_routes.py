@@ -11,7 +11,6 @@ import pytest
 from httpkit import T0_MS, World, run_events, seed
 
 from marketmem.clock import FixedClock
-from marketmem.config import parse_config
 from marketmem.http.app import create_app
 from marketmem.http.body import MAX_BODY_BYTES
 from marketmem.http.openapi import RouteSpec
@@ -21,6 +20,7 @@ from marketmem.http.schemas import (
     ErrorBody,
     HealthResponse,
 )
+from marketmem.plugins import parse_config
 from marketmem.sources.defillama import reads as dl_reads
 from marketmem.sources.defillama.api import SubjectsSearchResponse
 from marketmem.sources.defillama.subjects import KINDS

@@ -9,10 +9,9 @@ import trio
 
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config
+from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import Runtime
-from marketmem.sources.hyperliquid.info import SHARED_KEY, InfoClient
-from marketmem.storage.writer import inline_executor
 from marketmem.venues.hyperliquid import HyperliquidVenue
 from tests.conftest import T0_MS
 
@@ -48,10 +47,4 @@ async def hl_rt(
     hl_config: Callable[..., Config], venue: HyperliquidVenue
 ) -> AsyncIterator[Runtime]:
     async with open_pipeline(hl_config(), clock=venue.clock, executor=inline_executor) as rt:
-        try:
-            yield rt
-        finally:
-            client = rt.shared.get(SHARED_KEY)
-            if isinstance(client, InfoClient):
-                with trio.CancelScope(shield=True):
-                    await client.aclose()
+        yield rt

@@ -10,6 +10,7 @@ from marketmem.bus import Policy
 from marketmem.events import CandleBatch
 from marketmem.runtime import Runtime
 from marketmem.sources.hyperliquid import stream as stream_module
+from marketmem.sources.hyperliquid.resources import open_resources
 from marketmem.sources.hyperliquid.stream import HyperliquidStream
 from tests.conftest import minute_candle
 
@@ -27,8 +28,8 @@ async def test_pushes_share_a_batch_and_closes_flush_in_order(
     hl_rt: Runtime, autojump_clock: trio.testing.MockClock
 ) -> None:
     batches = hl_rt.bus.subscribe("t", [CandleBatch], buffer=100, policy=Policy.LOSSLESS)
-    stream = HyperliquidStream(hl_rt)
-    async with trio.open_nursery() as nursery:
+    async with open_resources(hl_rt.config) as res, trio.open_nursery() as nursery:
+        stream = HyperliquidStream(hl_rt, res)
         nursery.start_soon(stream._push_flusher)
         pushes = [minute_candle(1, coin="BTC", close=float(i), closed=False) for i in range(10)]
         for row in pushes:

@@ -12,22 +12,30 @@ import trio
 
 from marketmem.clock import FixedClock
 from marketmem.config import Config
-from marketmem.events import Candle, CandleBatch, MidBatch, MidPrice
+from marketmem.events import Candle, CandleBatch, MidBatch, MidPrice, RunFinished
+from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import execute_run
 from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 from marketmem.sources.hyperliquid import reads, wire
 from marketmem.sources.hyperliquid.build import build
 from marketmem.sources.hyperliquid.registry import registry_batch, registry_job
+from marketmem.sources.hyperliquid.resources import open_resources
+from marketmem.sources.hyperliquid.stream import HyperliquidStream
 from marketmem.sources.hyperliquid.taxonomy import load_taxonomy
 from marketmem.storage import db
 from marketmem.storage.reader import channel_health
-from marketmem.storage.writer import inline_executor
 from marketmem.supervisor import run_service
 from marketmem.venues.hyperliquid import HyperliquidVenue
 from tests.conftest import T0_MS, fixture_path
 
 M = 60_000
+
+
+async def run_registry(rt: Runtime) -> RunFinished:
+    """One registry run with an info client of its own, as the source opens it."""
+    async with open_resources(rt.config) as res:
+        return await execute_run(rt, "hyperliquid", "registry", registry_job(res.info))
 
 
 def ro(rt: Runtime) -> Any:
@@ -37,7 +45,7 @@ def ro(rt: Runtime) -> Any:
 async def test_registry_run_stores_assets_and_categories(
     hl_rt: Runtime, venue: HyperliquidVenue, autojump_clock: object
 ) -> None:
-    finished = await execute_run(hl_rt, "hyperliquid", "registry", registry_job)
+    finished = await run_registry(hl_rt)
     assert finished.status == "ok", finished.error
     await trio.sleep(1)
     conn = ro(hl_rt)
@@ -67,7 +75,7 @@ async def test_registry_run_stores_assets_and_categories(
 
     # A second run later keeps first_seen and moves last_seen.
     await trio.sleep(3600)
-    assert (await execute_run(hl_rt, "hyperliquid", "registry", registry_job)).status == "ok"
+    assert (await run_registry(hl_rt)).status == "ok"
     await trio.sleep(1)
     conn = ro(hl_rt)
     again = reads.list_assets(conn)[0]
@@ -97,7 +105,7 @@ async def test_registry_notes_uncategorized_in_the_run(
     tax.write_text('[[category]]\nid = "l1"\nlabel = "L1"\ncoins = ["BTC", "ETH"]\n')
     config = hl_config(f'taxonomy_path = "{tax}"\n')
     async with open_pipeline(config, clock=venue.clock, executor=inline_executor) as rt:
-        finished = await execute_run(rt, "hyperliquid", "registry", registry_job)
+        finished = await run_registry(rt)
     assert finished.status == "ok"
     assert finished.error is not None and finished.error.startswith("6 coin(s) uncategorized: ATOM")
 
@@ -118,7 +126,7 @@ async def test_registry_run_fails_on_a_bad_taxonomy(
 ) -> None:
     config = hl_config(f'taxonomy_path = "{tmp_path / "missing.toml"}"\n')
     async with open_pipeline(config, clock=venue.clock, executor=inline_executor) as rt:
-        finished = await execute_run(rt, "hyperliquid", "registry", registry_job)
+        finished = await run_registry(rt)
     assert finished.status == "failed" and "cannot read taxonomy" in (finished.error or "")
 
 
@@ -225,10 +233,11 @@ def test_reads_on_an_empty_database(tmp_path: Any) -> None:
 # --- the plug-in -------------------------------------------------------------------------------
 
 
-def test_build_returns_registry_stream_and_context_specs(config: Config) -> None:
+async def test_build_returns_registry_stream_and_context_specs(config: Config) -> None:
     from marketmem.bus import Bus
 
-    specs = build(Runtime(config=config, bus=Bus()))
+    async with open_resources(config) as res:
+        specs = build(Runtime(config=config, bus=Bus()), res)
     kinds = {(type(s).__name__, getattr(s, "channel", None)) for s in specs}
     assert kinds == {("ChannelSpec", "registry"), ("ActorSpec", "candles"), ("ActorSpec", None)}
     actors = {s.name: s for s in specs if isinstance(s, ActorSpec)}
@@ -276,5 +285,6 @@ async def test_local_run_keeps_stream_channels_ok(
     coins = {r["coin"] for r in db.query(conn, "SELECT DISTINCT coin FROM hyperliquid_candles")}
     assert coins == {"ETH", "BTC"}  # local_coins capped at local_max_coins
     conn.close()
-    stream = rt.shared["hyperliquid.stream"]
-    assert stream.backoff == (0.2, 2.0)
+    async with open_resources(config) as res:
+        stream = HyperliquidStream(rt, res)
+    assert rt.local and stream.backoff == (0.2, 2.0)

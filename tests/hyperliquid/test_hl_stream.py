@@ -9,13 +9,13 @@ from typing import Any
 import trio
 
 from marketmem.config import Config
+from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import Runtime
 from marketmem.sources.hyperliquid import reads
-from marketmem.sources.hyperliquid.info import SHARED_KEY, InfoClient
+from marketmem.sources.hyperliquid.resources import open_resources
 from marketmem.sources.hyperliquid.stream import HyperliquidStream
 from marketmem.storage import db
-from marketmem.storage.writer import inline_executor
 from marketmem.venues.hyperliquid import HyperliquidVenue
 
 M = 60_000
@@ -23,8 +23,8 @@ M = 60_000
 
 @asynccontextmanager
 async def streaming(rt: Runtime, **kw: Any) -> AsyncIterator[HyperliquidStream]:
-    stream = HyperliquidStream(rt, **kw)
-    async with trio.open_nursery() as nursery:
+    async with open_resources(rt.config) as res, trio.open_nursery() as nursery:
+        stream = HyperliquidStream(rt, res, **kw)
         await nursery.start(lambda task_status: stream.run(task_status=task_status))
         with trio.fail_after(600):
             await stream.ready.wait()
@@ -36,13 +36,7 @@ async def streaming(rt: Runtime, **kw: Any) -> AsyncIterator[HyperliquidStream]:
 @asynccontextmanager
 async def pipeline(config: Config, venue: HyperliquidVenue) -> AsyncIterator[Runtime]:
     async with open_pipeline(config, clock=venue.clock, executor=inline_executor) as rt:
-        try:
-            yield rt
-        finally:
-            client = rt.shared.get(SHARED_KEY)
-            if isinstance(client, InfoClient):
-                with trio.CancelScope(shield=True):
-                    await client.aclose()
+        yield rt
 
 
 def rows(rt: Runtime, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:

@@ -12,10 +12,10 @@ import trio
 
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config
+from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import Runtime
 from marketmem.storage import db
-from marketmem.storage.writer import inline_executor
 from marketmem.venues.polymarket import Simulator, serve_polymarket_venue
 from tests.conftest import T0_MS
 

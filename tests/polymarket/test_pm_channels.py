@@ -15,7 +15,12 @@ from marketmem.scheduler import Scheduler
 from marketmem.source import open_sources
 from marketmem.sources.polymarket.channels import build
 from marketmem.sources.polymarket.classify import CHANNEL_OF, Bucket
-from marketmem.sources.polymarket.jobs import DiscoverySummary, discovery_job, refresh_job
+from marketmem.sources.polymarket.jobs import (
+    DiscoverySummary,
+    PolymarketShared,
+    discovery_job,
+    refresh_job,
+)
 from marketmem.sources.polymarket.reads import markets_for_asset
 from marketmem.storage import db
 from marketmem.venues.polymarket import HOUR_MS, SimMarket, Simulator
@@ -50,14 +55,18 @@ def context(rt: Runtime, asset: str) -> dict[str, list[dict]]:
 
 
 async def discover(rt: Runtime, summary: DiscoverySummary | None = None) -> str:
-    result = await execute_run(rt, "polymarket", "discovery", discovery_job(summary))
+    result = await execute_run(
+        rt, "polymarket", "discovery", discovery_job(PolymarketShared.of(rt.config), summary)
+    )
     await settle()
     return result.status
 
 
 async def refresh(rt: Runtime, bucket: Bucket) -> tuple[str, str | None]:
     channel = CHANNEL_OF[bucket]
-    result = await execute_run(rt, "polymarket", channel, refresh_job(bucket))
+    result = await execute_run(
+        rt, "polymarket", channel, refresh_job(PolymarketShared.of(rt.config), bucket)
+    )
     await settle()
     return result.status, result.error
 
@@ -210,7 +219,9 @@ async def test_scheduler_never_overlaps_a_run(
     make_config: Callable[..., Config], autojump_clock: object
 ) -> None:
     async with open_pm(make_config) as (rt, sim):
-        spec = ChannelSpec("polymarket", "discovery", 10.0, discovery_job())
+        spec = ChannelSpec(
+            "polymarket", "discovery", 10.0, discovery_job(PolymarketShared.of(rt.config))
+        )
         sim.faults.add("hang", arg=15)  # one slow answer: the run outlasts its cadence
         scheduler = Scheduler(rt, [spec])
         with trio.move_on_after(35):

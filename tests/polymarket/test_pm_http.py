@@ -20,11 +20,11 @@ from marketmem.events import (
     PolymarketPlacement,
     PolymarketRefreshed,
 )
+from marketmem.executors import inline_executor
 from marketmem.http.app import create_app
 from marketmem.http.auth import issue_token
 from marketmem.pipeline import open_pipeline
 from marketmem.sources.polymarket.convert import context_row
-from marketmem.storage.writer import inline_executor
 
 SEARCH = "/api/v1/polymarket/markets/search"
 H = 3_600_000

@@ -11,7 +11,7 @@ from pm_helpers import bucket_of, open_pm, rows, settle
 from marketmem.config import Config
 from marketmem.runs import execute_run
 from marketmem.runtime import Runtime
-from marketmem.sources.polymarket.jobs import discovery_job, refresh_job
+from marketmem.sources.polymarket.jobs import PolymarketShared, discovery_job, refresh_job
 from marketmem.sources.polymarket.reads import iso
 from marketmem.venues.polymarket import DAY_MS, HOUR_MS, SimMarket, Simulator
 
@@ -21,7 +21,11 @@ STATE = {"active": "true", "closed": "false", "archived": "false"}
 
 
 async def run(rt: Runtime, channel: str) -> tuple[str, str | None]:
-    job = discovery_job() if channel == "discovery" else refresh_job("immediate")
+    job = (
+        discovery_job(PolymarketShared.of(rt.config))
+        if channel == "discovery"
+        else refresh_job(PolymarketShared.of(rt.config), "immediate")
+    )
     result = await execute_run(rt, "polymarket", channel, job)
     await settle()
     return result.status, result.error

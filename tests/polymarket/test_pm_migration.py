@@ -17,6 +17,7 @@ from marketmem.events import (
     PolymarketPlacement,
     PolymarketRefreshed,
 )
+from marketmem.plugins import SOURCES
 from marketmem.sources.polymarket import tables
 from marketmem.sources.polymarket.reads import markets_for_asset, search_markets
 from marketmem.storage import db, schema
@@ -215,7 +216,7 @@ def version_1_database(path: Path) -> None:
     """A database as version 1 left it: every table, the v1 Polymarket DDL, rows in each."""
     conn = db.open_rw(path)
     with conn:
-        for declared in schema.table_sets():
+        for declared in schema.table_sets(SOURCES):
             if declared.ddl is not tables.DDL:
                 for stmt in declared.ddl:
                     conn.execute(stmt)
@@ -276,7 +277,7 @@ def test_a_version_1_database_upgrades_in_place_and_takes_nulls(tmp_path: Path) 
     before, objects = dump(conn), schema_objects(conn)
     assert all(not_null(conn, t)["volume"] for t in REBUILT)
 
-    assert schema.migrate(conn) == 1
+    assert schema.migrate(conn, SOURCES) == 1
     assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION >= 2
     assert dump(conn) == before  # every row, every rowid
     # Indexes, triggers and the FTS table are back; the search terms table is new.
@@ -332,9 +333,9 @@ def test_a_version_1_database_upgrades_in_place_and_takes_nulls(tmp_path: Path) 
 def test_a_fresh_database_has_the_same_polymarket_schema_as_an_upgraded_one(tmp_path: Path) -> None:
     version_1_database(tmp_path / "v1.db")
     upgraded = db.open_rw(tmp_path / "v1.db")
-    schema.migrate(upgraded)
+    schema.migrate(upgraded, SOURCES)
     fresh = db.open_rw(tmp_path / "fresh.db")
-    assert schema.migrate(fresh) == 0
+    assert schema.migrate(fresh, SOURCES) == 0
     for table in (*REBUILT, "polymarket_market_asset_links"):
         info = list(fresh.execute(f"PRAGMA table_info({table})"))
         assert list(upgraded.execute(f"PRAGMA table_info({table})")) == info, table
@@ -347,9 +348,9 @@ def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     version_1_database(path)
     conn = db.open_rw(path)
-    schema.migrate(conn)
+    schema.migrate(conn, SOURCES)
     once = dump(conn)
-    assert schema.migrate(conn) == schema.SCHEMA_VERSION
+    assert schema.migrate(conn, SOURCES) == schema.SCHEMA_VERSION
     assert dump(conn) == once
     conn.close()
 

@@ -17,16 +17,20 @@ from marketmem.pipeline import open_pipeline
 from marketmem.runs import execute_run
 from marketmem.runtime import Runtime
 from marketmem.sources.polymarket.classify import CHANNEL_OF, Bucket
-from marketmem.sources.polymarket.jobs import discovery_job, refresh_job
+from marketmem.sources.polymarket.jobs import PolymarketShared, discovery_job, refresh_job
 from marketmem.venues.polymarket import DAY_MS, HOUR_MS, Simulator
 from tests.conftest import T0_MS
 
 NO_INPUT = "NoInput: no input: polymarket/discovery has no data"
 
 
-async def run(rt: Runtime, channel: str) -> tuple[str, str | None, int]:
+async def run(
+    rt: Runtime, channel: str, shared: PolymarketShared | None = None
+) -> tuple[str, str | None, int]:
+    """One run of ``channel``; channels that see each other's discovery share ``shared``."""
+    shared = shared or PolymarketShared.of(rt.config)
     bucket: Bucket | None = next((b for b, c in CHANNEL_OF.items() if c == channel), None)
-    job = discovery_job() if bucket is None else refresh_job(bucket)
+    job = discovery_job(shared) if bucket is None else refresh_job(shared, bucket)
     result = await execute_run(rt, "polymarket", channel, job)
     await settle()
     return result.status, result.error, result.rows_written
@@ -100,9 +104,10 @@ async def test_a_run_beside_a_discovery_in_flight_waits_for_its_rows(
     async with open_pm(make_config) as (rt, sim):
         sim.faults.add("hang", arg=30)  # discovery's first page takes 30 s
         done: dict[str, tuple[str, str | None, int]] = {}
+        shared = PolymarketShared.of(rt.config)
 
         async def one(channel: str) -> None:
-            done[channel] = await run(rt, channel)
+            done[channel] = await run(rt, channel, shared)
 
         async with trio.open_nursery() as nursery:
             for channel in ("discovery", "later_markets", "recently_closed"):
@@ -126,9 +131,18 @@ async def test_back_to_back_with_the_writer_thread_as_ingest_runs_them(
         open_venue(sim) as url,
         open_pipeline(pm_config(make_config, url), clock=clock) as rt,
     ):
-        assert (await execute_run(rt, "polymarket", "discovery", discovery_job())).status == "ok"
+        assert (
+            await execute_run(
+                rt, "polymarket", "discovery", discovery_job(PolymarketShared.of(rt.config))
+            )
+        ).status == "ok"
         for bucket in ("later", "recently_closed"):
-            result = await execute_run(rt, "polymarket", CHANNEL_OF[bucket], refresh_job(bucket))
+            result = await execute_run(
+                rt,
+                "polymarket",
+                CHANNEL_OF[bucket],
+                refresh_job(PolymarketShared.of(rt.config), bucket),
+            )
             assert (result.status, result.error) == ("ok", None)
             assert result.rows_written > 0
 
@@ -139,10 +153,11 @@ async def test_the_wait_for_discovery_is_bounded_by_the_cadence(
     extra = "[polymarket.channels]\nlater_markets = { cadence_s = 60 }\n"
     async with open_pm(make_config, extra=extra) as (rt, sim):
         sim.faults.add("hang", 4, arg=600)  # every attempt of discovery's first page
+        shared = PolymarketShared.of(rt.config)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(run, rt, "discovery")
+            nursery.start_soon(run, rt, "discovery", shared)
             await trio.sleep(1)
             t0 = trio.current_time()
-            assert (await run(rt, "later_markets"))[:2] == ("failed", NO_INPUT)
+            assert (await run(rt, "later_markets", shared))[:2] == ("failed", NO_INPUT)
             assert 60 <= trio.current_time() - t0 < 62
             nursery.cancel_scope.cancel()

@@ -20,11 +20,13 @@ from marketmem.events import (
     PolymarketPlacement,
     PolymarketRefreshed,
 )
+from marketmem.executors import inline_executor
+from marketmem.plugins import SOURCES
 from marketmem.runs import execute_run
 from marketmem.sources.polymarket.classify import CHANNEL_OF
 from marketmem.sources.polymarket.config import PolymarketConfig
 from marketmem.sources.polymarket.convert import asset_terms
-from marketmem.sources.polymarket.jobs import discovery_job, refresh_job
+from marketmem.sources.polymarket.jobs import PolymarketShared, discovery_job, refresh_job
 from marketmem.sources.polymarket.matching import load_terms
 from marketmem.sources.polymarket.reads import (
     SearchGroup,
@@ -34,7 +36,7 @@ from marketmem.sources.polymarket.reads import (
     search_markets,
 )
 from marketmem.storage import db
-from marketmem.storage.writer import StorageWriter, inline_executor
+from marketmem.storage.writer import StorageWriter
 
 NOW = 1_795_564_800_000
 H = 3_600_000
@@ -116,7 +118,7 @@ LINKS = [link("1", "BTC"), link("2", "BTC"), link("3", "BTC"), link("4", "ETH"),
 
 async def write(path: Path, *events: object) -> StorageWriter:
     bus = Bus()
-    writer = StorageWriter(path, bus, executor=inline_executor)
+    writer = StorageWriter(path, bus, sources=SOURCES, executor=inline_executor)
     async with trio.open_nursery() as nursery:
         await nursery.start(writer.run)
         for ev in events:
@@ -355,10 +357,14 @@ async def test_markets_for_asset_from_a_real_run(
     make_config: Callable[..., Config], autojump_clock: object
 ) -> None:
     async with open_pm(make_config) as (rt, _sim):
-        await execute_run(rt, "polymarket", "discovery", discovery_job())
+        await execute_run(
+            rt, "polymarket", "discovery", discovery_job(PolymarketShared.of(rt.config))
+        )
         await settle()
         for bucket, channel in CHANNEL_OF.items():
-            await execute_run(rt, "polymarket", channel, refresh_job(bucket))
+            await execute_run(
+                rt, "polymarket", channel, refresh_job(PolymarketShared.of(rt.config), bucket)
+            )
         await settle()
         conn = db.open_ro(rt.db_path)
         try:

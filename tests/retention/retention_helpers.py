@@ -9,6 +9,7 @@ import apsw
 import trio
 
 from marketmem.events import Candle, CandleBatch, Event
+from marketmem.plugins import SOURCES
 from marketmem.retention.actor import PassReport, PassSettings, maintenance_pass
 from marketmem.retention.policy import RetentionPolicy
 from marketmem.retention.rollup import MINUTE_MS
@@ -54,8 +55,8 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.conn = db.open_rw(path)
-        schema.migrate(self.conn)
-        self.writers = schema.writers()
+        schema.migrate(self.conn, SOURCES)
+        self.writers = schema.writers(SOURCES)
 
     def apply(self, event: Event) -> dict[str, int]:
         with self.conn:

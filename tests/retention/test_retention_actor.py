@@ -22,6 +22,7 @@ from marketmem.events import (
     TechnicalIndicators,
     TechnicalIndicatorsBatch,
 )
+from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.retention import tables as retention_tables
 from marketmem.retention.actor import Maintainer, PassReport
@@ -31,7 +32,6 @@ from marketmem.runs import execute_run
 from marketmem.runtime import ChannelSpec, Runtime
 from marketmem.scheduler import Scheduler
 from marketmem.storage import db
-from marketmem.storage.writer import inline_executor
 
 DAY_MS = 24 * HOUR_MS
 

@@ -16,11 +16,11 @@ from marketmem import cli
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config
 from marketmem.events import CandleBatch, MidBatch, MidPrice
+from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.retention import command as maintain
 from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
 from marketmem.storage import db
-from marketmem.storage.writer import inline_executor
 
 
 async def test_maintain_prints_rollups_and_deletes_per_table(

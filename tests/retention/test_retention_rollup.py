@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marketmem.config import parse_config
+from marketmem.plugins import parse_config
 from marketmem.retention.policy import (
     HOURS_TABLE,
     MIDS_TABLE,

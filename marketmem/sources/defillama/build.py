@@ -11,29 +11,24 @@ from marketmem.sources.defillama.capital_base import run_capital_base
 from marketmem.sources.defillama.capital_flows import run_capital_flows
 from marketmem.sources.defillama.client import ResponseCache
 from marketmem.sources.defillama.common import SOURCE, DefillamaSource
+from marketmem.sources.defillama.config import SECTION
 from marketmem.sources.defillama.throughput import run_economic_throughput
-
-SHARED_KEY = "defillama"
-
-
-def source_state(rt: Runtime) -> DefillamaSource:
-    """The source's state for ``rt``, created on first use."""
-    state = rt.shared.get(SHARED_KEY)
-    if not isinstance(state, DefillamaSource):
-        state = DefillamaSource(rt, ResponseCache(rt.config.defillama.cache_ttl_s))
-        rt.shared[SHARED_KEY] = state
-    return state
 
 
 def build(rt: Runtime) -> list[ChannelSpec | ActorSpec]:
-    src = source_state(rt)
-    channels = rt.config.defillama.channels
+    # One per opening: the three channels share its response cache.
+    src = DefillamaSource(rt, ResponseCache(SECTION.of(rt.config).cache_ttl_s))
     jobs = (
-        ("capital_base", channels.capital_base.cadence_s, run_capital_base),
-        ("capital_flows", channels.capital_flows.cadence_s, run_capital_flows),
-        ("economic_throughput", channels.economic_throughput.cadence_s, run_economic_throughput),
+        ("capital_base", run_capital_base),
+        ("capital_flows", run_capital_flows),
+        ("economic_throughput", run_economic_throughput),
     )
     return [
-        ChannelSpec(source=SOURCE, channel=name, cadence_s=cadence, job=partial(job, src))
-        for name, cadence, job in jobs
+        ChannelSpec(
+            source=SOURCE,
+            channel=name,
+            cadence_s=rt.config.channel(SOURCE, name).cadence_s,
+            job=partial(job, src),
+        )
+        for name, job in jobs
     ]

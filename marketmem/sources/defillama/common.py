@@ -23,10 +23,11 @@ from marketmem.runs import RunContext
 from marketmem.runtime import Runtime
 from marketmem.sources.defillama import subjects as subj
 from marketmem.sources.defillama.client import DefillamaClient, ResponseCache
-from marketmem.sources.defillama.config import DefillamaConfig
+from marketmem.sources.defillama.config import SECTION, DefillamaConfig
 from marketmem.sources.defillama.overrides import load_overrides
 from marketmem.sources.defillama.subjects import LinkOverrides, Subject
 from marketmem.sources.defillama.wire import PeggedAsset, Protocol
+from marketmem.sources.hyperliquid.config import SECTION as HYPERLIQUID
 
 T = TypeVar("T")
 
@@ -57,7 +58,7 @@ class DefillamaSource:
 
     @property
     def cfg(self) -> DefillamaConfig:
-        return self.rt.config.defillama
+        return SECTION.of(self.rt.config)
 
     def api_key(self) -> str:
         return self.cfg.api_key or os.environ.get("DEFILLAMA_API_KEY", "")
@@ -75,7 +76,7 @@ class DefillamaSource:
     def tracked_assets(self) -> list[str]:
         if self.cfg.tracked_assets:
             return list(self.cfg.tracked_assets)
-        return [c for c in self.rt.config.hyperliquid.coins if c != "*"]
+        return [c for c in HYPERLIQUID.of(self.rt.config).coins if c != "*"]
 
     def top(self, n: int) -> int:
         return min(n, LOCAL_TOP) if self.rt.local else n

@@ -13,25 +13,30 @@ from __future__ import annotations
 from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 from marketmem.sources.hyperliquid.context import CONTEXT_CHANNELS, ContextPoller
 from marketmem.sources.hyperliquid.registry import registry_job
+from marketmem.sources.hyperliquid.resources import HyperliquidResources
 from marketmem.sources.hyperliquid.stream import SOURCE, HyperliquidStream
 
 CONTEXT_ACTOR = "hyperliquid.context"
 
 
-def build(rt: Runtime) -> list[ChannelSpec | ActorSpec]:
-    chans = rt.config.hyperliquid.channels
+def build(rt: Runtime, res: HyperliquidResources) -> list[ChannelSpec | ActorSpec]:
+    enabled = {name: rt.config.channel(SOURCE, name).enabled for name in ("candles", "mids")}
 
     async def run_stream(**kwargs: object) -> None:
-        # A fresh actor per (re)start; the info client and budgets live in rt.shared.
-        stream = HyperliquidStream(rt, candles=chans.candles.enabled, mids=chans.mids.enabled)
-        rt.shared["hyperliquid.stream"] = stream
+        # A fresh actor per (re)start; the info client and budgets are the opening's.
+        stream = HyperliquidStream(rt, res, candles=enabled["candles"], mids=enabled["mids"])
         await stream.run(**kwargs)  # type: ignore[arg-type]
 
     # One poller per process: a restart keeps its schedule (in step with the scheduler's
     # ticks) and the funding histories it holds.
-    poller = ContextPoller(rt)
+    poller = ContextPoller(rt, res.info)
     return [
-        ChannelSpec(SOURCE, "registry", chans.registry.cadence_s, registry_job),
+        ChannelSpec(
+            SOURCE,
+            "registry",
+            rt.config.channel(SOURCE, "registry").cadence_s,
+            registry_job(res.info),
+        ),
         ActorSpec(
             name="hyperliquid.stream",
             run=run_stream,

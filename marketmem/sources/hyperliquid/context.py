@@ -46,11 +46,12 @@ from marketmem.events import (
     L2BookSweep,
     PredictedFundings,
 )
+from marketmem.features.config import SECTION as FEATURES
 from marketmem.runs import describe_error
 from marketmem.runtime import Runtime
 from marketmem.sources.hyperliquid import convert, reads
-from marketmem.sources.hyperliquid.config import HyperliquidConfig
-from marketmem.sources.hyperliquid.info import InfoClient, info_client
+from marketmem.sources.hyperliquid.config import SECTION, HyperliquidConfig
+from marketmem.sources.hyperliquid.info import InfoClient
 from marketmem.storage import db
 
 log = logging.getLogger(__name__)
@@ -201,19 +202,15 @@ class ContextPoller:
     positioning_pressure. Built once per process; ``run`` may be restarted and keeps the
     schedule's origin, the funding histories and the last context."""
 
-    def __init__(self, rt: Runtime, *, info: InfoClient | None = None) -> None:
+    def __init__(self, rt: Runtime, info: InfoClient) -> None:
         self.rt = rt
-        self.cfg = rt.config.hyperliquid.features
-        chans = rt.config.hyperliquid.channels
+        self.cfg = FEATURES.of(rt.config)
+        chans = {name: rt.config.channel("hyperliquid", name) for name in CONTEXT_CHANNELS}
         self.schedule = ContextSchedule(
-            {
-                name: getattr(chans, name).cadence_s
-                for name in CONTEXT_CHANNELS
-                if getattr(chans, name).enabled
-            }
+            {name: chans[name].cadence_s for name in CONTEXT_CHANNELS if chans[name].enabled}
         )
-        self.liquidity_cadence_s: float = chans.liquidity_profiles.cadence_s
-        self.coins = tracked_coins(rt.config.hyperliquid, rt.local)
+        self.liquidity_cadence_s: float = chans["liquidity_profiles"].cadence_s
+        self.coins = tracked_coins(SECTION.of(rt.config), rt.local)
         self._info = info
         self.histories = FundingHistories()
         self.stats = ContextStatistics()
@@ -233,13 +230,7 @@ class ContextPoller:
             policy=Policy.DROP_OLDEST,
         )
 
-    def _client(self) -> InfoClient:
-        if self._info is None:
-            self._info = info_client(self.rt)
-        return self._info
-
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        self._client()
         now = trio.current_time()
         async with trio.open_nursery() as nursery:
             task_status.started()
@@ -338,7 +329,7 @@ class ContextPoller:
                 self.stats.ctx_reused += 1
                 return last
             try:
-                answer = await self._client().meta_and_asset_ctxs()
+                answer = await self._info.meta_and_asset_ctxs()
                 by_coin, delisted = convert.asset_ctx_snapshots(answer, tick_ms)
             except Exception as exc:
                 await self._unavailable(tick_ms, AssetContexts.KIND, exc)
@@ -352,7 +343,7 @@ class ContextPoller:
     async def _funding(self, tick_ms: int, snap: AssetContexts | None) -> None:
         if snap is None:
             return  # the funding run fails on metaAndAssetCtxs: nothing else is fetched for it
-        client = self._client()
+        client = self._info
         try:
             predicted = convert.predicted_fundings(await client.predicted_fundings())
         except Exception as exc:
@@ -375,7 +366,7 @@ class ContextPoller:
             coins = sorted(snap.by_coin) if snap is not None else self._registry_perps()
         self.stats.sweeps += 1
         await self._publish(L2BookSweep(tick_ms=tick_ms, coins=coins))
-        client = self._client()
+        client = self._info
         spacing = sweep_spacing(self.cfg.l2_request_spacing_s, self.liquidity_cadence_s, len(coins))
         t0 = trio.current_time()
         consecutive = 0

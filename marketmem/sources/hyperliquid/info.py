@@ -1,6 +1,6 @@
 """The Hyperliquid info client: ``POST {info_url}/info`` over httpx on trio.
 
-One ``InfoClient`` per process (``info_client(rt)`` keeps it in ``rt.shared``), so every
+One ``InfoClient`` per opening of the source (``resources.open_resources``), so every
 caller (registry, gap backfill, context poller) draws from ONE ``WeightBudget``: each attempt
 reserves an upper bound of its weight before it is sent and settles to the documented weight
 of what came back. Retries follow ``marketmem.httpclient``: timeouts, connection errors, 429
@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 import httpx
 
 from marketmem.httpclient import RetryPolicy, decode, request
-from marketmem.runtime import Runtime
 from marketmem.sources.hyperliquid import wire
 from marketmem.sources.hyperliquid.budget import (
     INTERVAL_MS,
@@ -35,8 +34,6 @@ from marketmem.sources.hyperliquid.budget import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-SHARED_KEY = "hyperliquid.info"
 
 
 class InfoClient:
@@ -210,19 +207,3 @@ def _funding_items_upper_bound(start_ms: int, end_ms: int | None) -> int:
         return MAX_FUNDING_ROWS
     hours = max(0, end_ms - start_ms) // 3_600_000 + 1
     return min(MAX_FUNDING_ROWS, hours)
-
-
-def info_client(rt: Runtime) -> InfoClient:
-    """The process's one info client (and weight budget), created on first use."""
-    client = rt.shared.get(SHARED_KEY)
-    if client is None:
-        cfg = rt.config.hyperliquid
-        client = InfoClient(
-            cfg.info_url,
-            budget=WeightBudget(cfg.info_weight_per_minute),
-            timeout_s=cfg.info_timeout_s,
-            policy=RetryPolicy(attempts=cfg.info_attempts),
-        )
-        rt.shared[SHARED_KEY] = client
-    assert isinstance(client, InfoClient)
-    return client

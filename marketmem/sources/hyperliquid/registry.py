@@ -16,8 +16,10 @@ from marketmem.events import (
     HyperliquidAsset,
 )
 from marketmem.runs import RunContext
+from marketmem.runtime import PollJob
 from marketmem.sources.hyperliquid import wire
-from marketmem.sources.hyperliquid.info import info_client
+from marketmem.sources.hyperliquid.config import SECTION
+from marketmem.sources.hyperliquid.info import InfoClient
 from marketmem.sources.hyperliquid.taxonomy import CategorySpec, categorize, load_taxonomy
 
 _json = msgspec.json.Encoder()
@@ -75,11 +77,20 @@ def registry_batch(
     return batch, cat.uncategorized, cat.unknown
 
 
-async def registry_job(ctx: RunContext) -> None:
+def registry_job(info: InfoClient) -> PollJob:
+    """The ``hyperliquid/registry`` poll job, reading ``meta`` through ``info``."""
+
+    async def run(ctx: RunContext) -> None:
+        await _registry_run(ctx, info)
+
+    return run
+
+
+async def _registry_run(ctx: RunContext, info: InfoClient) -> None:
     rt = ctx.rt
-    cfg = rt.config.hyperliquid
+    cfg = SECTION.of(rt.config)
     taxonomy = load_taxonomy(cfg.taxonomy_path)
-    meta = await info_client(rt).meta()
+    meta = await info.meta()
     batch, uncategorized, unknown = registry_batch(meta, taxonomy, rt.clock.now_ms())
     listed = sum(not a.is_delisted for a in batch.assets)
     await ctx.publish(batch)

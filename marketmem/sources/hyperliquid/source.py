@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import trio
-
 from marketmem.runtime import Runtime
 from marketmem.source import Channel, Source, Specs, Tables
 from marketmem.sources.hyperliquid import api, tables
 from marketmem.sources.hyperliquid.build import build
 from marketmem.sources.hyperliquid.config import SECTION
-from marketmem.sources.hyperliquid.info import SHARED_KEY, InfoClient
+from marketmem.sources.hyperliquid.resources import open_resources
 
 CHANNELS = (
     Channel("hyperliquid", "registry", 3600, "asset registry and categories (meta)"),
@@ -23,14 +21,10 @@ CHANNELS = (
 
 @asynccontextmanager
 async def open_hyperliquid(rt: Runtime) -> AsyncIterator[Specs]:
-    """The source's specs; on exit the info client (and its HTTP connections) is closed."""
-    try:
-        yield build(rt)
-    finally:
-        client = rt.shared.get(SHARED_KEY)
-        if isinstance(client, InfoClient):
-            with trio.CancelScope(shield=True):
-                await client.aclose()
+    """The source's specs over its resources; on exit the info client (its HTTP
+    connections) is closed."""
+    async with open_resources(rt.config) as res:
+        yield build(rt, res)
 
 
 SOURCE = Source(

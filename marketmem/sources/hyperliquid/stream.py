@@ -60,11 +60,12 @@ from marketmem.events import (
 from marketmem.runs import StreamRunWindow, describe_error
 from marketmem.runtime import Runtime
 from marketmem.sources.hyperliquid import reads, wire
-from marketmem.sources.hyperliquid.budget import WeightBudget, spend
+from marketmem.sources.hyperliquid.budget import spend
 from marketmem.sources.hyperliquid.candles import CandleTracker
+from marketmem.sources.hyperliquid.config import SECTION as CONFIG
 from marketmem.sources.hyperliquid.gaps import Gap, GapBook, minute_of, retry_delay_s
-from marketmem.sources.hyperliquid.info import InfoClient, info_client
 from marketmem.sources.hyperliquid.mids import MidFilter, mid_rows
+from marketmem.sources.hyperliquid.resources import HyperliquidResources
 from marketmem.storage import db
 
 log = logging.getLogger(__name__)
@@ -216,18 +217,18 @@ class HyperliquidStream:
     def __init__(
         self,
         rt: Runtime,
+        res: HyperliquidResources,
         *,
         candles: bool = True,
         mids: bool = True,
-        info: InfoClient | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.rt = rt
-        cfg = rt.config.hyperliquid
+        cfg = CONFIG.of(rt.config)
         self.cfg = cfg
         self.want_candles = candles
         self.want_mids = mids
-        self.info = info or info_client(rt)
+        self.info = res.info
         self.rng = rng or random.Random()
         self.tracker = CandleTracker(INTERVAL, grace_ms=int(cfg.candle_close_grace_s * 1000))
         self.windows = {
@@ -238,8 +239,8 @@ class HyperliquidStream:
         }
         self.gaps = GapBook(cfg.backfill_max_bars)
         self._gaps_changed = trio.Event()
-        self.messages = _shared_budget(rt, "hyperliquid.ws_messages", cfg.ws_messages_per_minute)
-        self.connects = _shared_budget(rt, "hyperliquid.ws_connects", cfg.ws_connects_per_minute)
+        self.messages = res.ws_messages
+        self.connects = res.ws_connects
         if rt.local:
             self.backoff = (cfg.local_backoff_initial_s, cfg.local_backoff_max_s)
         else:
@@ -814,11 +815,3 @@ def _hhmm(ms: int) -> str:
 
 def _show(key: tuple[str, str | None, str | None, str | None]) -> str:
     return "/".join(k for k in key if k)
-
-
-def _shared_budget(rt: Runtime, key: str, capacity: int) -> WeightBudget:
-    budget = rt.shared.get(key)
-    if budget is None:
-        budget = rt.shared[key] = WeightBudget(capacity)
-    assert isinstance(budget, WeightBudget)
-    return budget

@@ -10,7 +10,12 @@ import trio
 from marketmem.config import Config
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import execute_run
-from marketmem.sources.polymarket.jobs import SOURCE, DiscoverySummary, discovery_job
+from marketmem.sources.polymarket.jobs import (
+    SOURCE,
+    DiscoverySummary,
+    PolymarketShared,
+    discovery_job,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +39,9 @@ async def discover_polymarket(config: Config) -> int:
     summary = DiscoverySummary()
     progress = _progress if sys.stderr.isatty() else None
     async with open_pipeline(config) as rt:
-        result = await execute_run(rt, SOURCE, "discovery", discovery_job(summary, progress))
+        result = await execute_run(
+            rt, SOURCE, "discovery", discovery_job(PolymarketShared.of(config), summary, progress)
+        )
     if progress is not None:
         sys.stderr.write("\n")
     print(format_summary(result.status, result.error, summary))

@@ -34,6 +34,7 @@ import apsw
 import httpx
 import trio
 
+from marketmem.config import Config
 from marketmem.events import (
     PolymarketDiscovered,
     PolymarketMarketRow,
@@ -45,6 +46,7 @@ from marketmem.runs import RunContext
 from marketmem.runtime import PollJob, Runtime
 from marketmem.sources.polymarket.classify import CHANNEL_OF, Bucket, classify
 from marketmem.sources.polymarket.client import Filters, GammaClient, Limiters, Progress
+from marketmem.sources.polymarket.config import SECTION
 from marketmem.sources.polymarket.convert import (
     Converted,
     asset_terms,
@@ -72,26 +74,41 @@ class DiscoverySummary:
     requests: int = 0
 
 
-def limiters(rt: Runtime) -> Limiters:
-    """One set of limiters per runtime, shared by every Polymarket channel."""
-    cfg = rt.config.polymarket
-    found = rt.shared.get("polymarket.limiters")
-    if not isinstance(found, Limiters):
-        found = Limiters.per_10s(cfg.events_per_10s, cfg.markets_per_10s)
-        rt.shared["polymarket.limiters"] = found
-    return found
+@dataclass
+class DiscoveryProgress:
+    """Discovery runs under way, and whether one published rows that the database may not
+    show yet (the writer commits them a moment later)."""
+
+    running: int = 0
+    uncommitted: bool = False
+
+
+@dataclass
+class PolymarketShared:
+    """What the Polymarket channels of one opening share: Gamma's rate limiters and the
+    progress of discovery (which the refresh channels wait for)."""
+
+    limiters: Limiters
+    discovery: DiscoveryProgress = field(default_factory=DiscoveryProgress)
+
+    @classmethod
+    def of(cls, config: Config) -> PolymarketShared:
+        cfg = SECTION.of(config)
+        return cls(Limiters.per_10s(cfg.events_per_10s, cfg.markets_per_10s))
 
 
 @asynccontextmanager
-async def open_client(rt: Runtime, progress: Progress | None = None) -> AsyncIterator[GammaClient]:
-    cfg = rt.config.polymarket
+async def open_client(
+    rt: Runtime, shared: PolymarketShared, progress: Progress | None = None
+) -> AsyncIterator[GammaClient]:
+    cfg = SECTION.of(rt.config)
     async with httpx.AsyncClient(
         timeout=cfg.timeout_s, headers={"user-agent": "marketmem"}
     ) as http:
         yield GammaClient(
             http=http,
             base_url=cfg.gamma_url,
-            limiters=limiters(rt),
+            limiters=shared.limiters,
             page_size=cfg.page_size,
             max_pages=cfg.max_pages,
             policy=RetryPolicy(attempts=cfg.http_attempts),
@@ -143,19 +160,21 @@ def ending_soon(now: int, horizon_ms: int) -> Filters:
 
 
 def discovery_job(
-    summary: DiscoverySummary | None = None, progress: Progress | None = None
+    shared: PolymarketShared,
+    summary: DiscoverySummary | None = None,
+    progress: Progress | None = None,
 ) -> PollJob:
     async def run(ctx: RunContext) -> None:
         rt = ctx.rt
-        cfg = rt.config.polymarket
+        cfg = SECTION.of(rt.config)
         terms = load_terms(cfg.terms_path())
         now = rt.clock.now_ms()
         since = iso(now - int(cfg.recently_closed_window_s * 1000))
         assert since is not None
-        discovering = discovery_progress(rt)
+        discovering = shared.discovery
         discovering.running += 1
         try:
-            async with open_client(rt, progress) as client:
+            async with open_client(rt, shared, progress) as client:
                 conv = await discover_events(
                     ctx,
                     client,
@@ -198,23 +217,6 @@ NO_DISCOVERY = "no input: polymarket/discovery has no data"
 DISCOVERY_POLL_S = 0.2
 
 
-@dataclass
-class DiscoveryProgress:
-    """Discovery in this runtime: runs under way, and whether one published rows that the
-    database may not show yet (the writer commits them a moment later)."""
-
-    running: int = 0
-    uncommitted: bool = False
-
-
-def discovery_progress(rt: Runtime) -> DiscoveryProgress:
-    found = rt.shared.get("polymarket.discovery")
-    if not isinstance(found, DiscoveryProgress):
-        found = DiscoveryProgress()
-        rt.shared["polymarket.discovery"] = found
-    return found
-
-
 def _discovery_has_data(rt: Runtime) -> bool:
     try:
         conn = db.open_ro(rt.db_path, busy_timeout_ms=rt.config.storage.busy_timeout_ms)
@@ -226,10 +228,9 @@ def _discovery_has_data(rt: Runtime) -> bool:
         conn.close()
 
 
-async def discovery_ready(rt: Runtime, limit_s: float) -> bool:
+async def discovery_ready(rt: Runtime, progress: DiscoveryProgress, limit_s: float) -> bool:
     """Whether discovery has produced data; while a discovery run of this runtime is under
     way or its rows are not committed yet, waits for them (at most ``limit_s``)."""
-    progress = discovery_progress(rt)
     deadline = trio.current_time() + limit_s
     # One poll for a discovery run started at the same moment (a first start runs every
     # channel at once, in no set order) to register.
@@ -267,10 +268,10 @@ def _changeable(row: PolymarketMarketRow | None) -> bool:
     return row is None or not row.closed or row.resolution == "pending"
 
 
-def refresh_job(bucket: Bucket) -> PollJob:
+def refresh_job(shared: PolymarketShared, bucket: Bucket) -> PollJob:
     async def run(ctx: RunContext) -> None:
         rt = ctx.rt
-        cfg = rt.config.polymarket
+        cfg = SECTION.of(rt.config)
         horizon_ms = int(cfg.immediate_horizon_s * 1000)
         window_ms = int(cfg.recently_closed_window_s * 1000)
         now = rt.clock.now_ms()
@@ -278,14 +279,14 @@ def refresh_job(bucket: Bucket) -> PollJob:
         if bucket == "immediate":
             # Markets created since the last discovery that end within the horizon.
             terms = load_terms(cfg.terms_path())
-            async with open_client(rt) as client:
+            async with open_client(rt, shared) as client:
                 conv = await discover_events(
                     ctx, client, [ending_soon(now, horizon_ms)], terms, now
                 )
             linked_ids = {x.market_id for x in conv.links}
             listed = {m.market_id: m for m in conv.markets if m.market_id in linked_ids}
         cadence_s = rt.config.channel(SOURCE, CHANNEL_OF[bucket]).cadence_s
-        discovered = await discovery_ready(rt, limit_s=cadence_s)
+        discovered = await discovery_ready(rt, shared.discovery, limit_s=cadence_s)
         candidates = [
             c for c in _candidates(rt, bucket, now, horizon_ms, window_ms) if c[0] not in listed
         ]
@@ -303,7 +304,7 @@ def refresh_job(bucket: Bucket) -> PollJob:
         ]
         fetched: dict[str, GammaMarket] = {}
         if wanted:
-            async with open_client(rt) as client:
+            async with open_client(rt, shared) as client:
                 fetched = {m.id: m for m in await client.markets_by_id(wanted)}
         wanted_set = set(wanted)
         markets: list[PolymarketMarketRow] = []
