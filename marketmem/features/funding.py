@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from marketmem.events import AssetCtxSnapshot
+from marketmem.features.config import FeaturesConfig
 from marketmem.features.inputs import PredictedFunding
 from marketmem.features.values import (
     CONSTANT_SERIES,
@@ -73,8 +74,18 @@ COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class FundingSettings:
-    neutral_abs_rate: float = 0.0000125
-    zscore_min_points: int = 24
+    neutral_abs_rate: float
+    zscore_min_points: int
+
+    @classmethod
+    def of(cls, cfg: FeaturesConfig) -> FundingSettings:
+        return cls(
+            neutral_abs_rate=cfg.funding_neutral_rate,
+            zscore_min_points=cfg.funding_zscore_min_points,
+        )
+
+
+DEFAULT_FUNDING = FundingSettings.of(FeaturesConfig())
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +170,7 @@ def funding_pressure(
     ctx: AssetCtxSnapshot,
     predicted: PredictedFunding | Null,
     history: list[tuple[int, float]] | Null,
-    settings: FundingSettings = FundingSettings(),
+    settings: FundingSettings = DEFAULT_FUNDING,
 ) -> tuple[Columns, int | None]:
     """The columns of one row, and the start of the funding history window used.
 

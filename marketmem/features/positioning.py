@@ -20,6 +20,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from marketmem.events import AssetCtxSnapshot
+from marketmem.features.config import FeaturesConfig
 from marketmem.features.values import (
     MISSING_INPUT,
     NO_HISTORY,
@@ -54,8 +55,15 @@ COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class QuadrantThresholds:
-    price_pct: float = 0.1
-    oi_pct: float = 0.1
+    price_pct: float
+    oi_pct: float
+
+    @classmethod
+    def of(cls, cfg: FeaturesConfig) -> QuadrantThresholds:
+        return cls(price_pct=cfg.quadrant_price_pct, oi_pct=cfg.quadrant_oi_pct)
+
+
+DEFAULT_QUADRANTS = QuadrantThresholds.of(FeaturesConfig())
 
 
 def quadrant(price_pct: Num, oi_pct: Num, t: QuadrantThresholds) -> str | Null:
@@ -92,7 +100,7 @@ def _num(x: float | None) -> Num:
 def positioning_pressure(
     now: AssetCtxSnapshot,
     history: list[AssetCtxSnapshot],
-    thresholds: QuadrantThresholds = QuadrantThresholds(),
+    thresholds: QuadrantThresholds = DEFAULT_QUADRANTS,
 ) -> tuple[Columns, int]:
     """The columns of one row and the earliest snapshot time used (window start).
 

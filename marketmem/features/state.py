@@ -16,7 +16,7 @@ from marketmem.features.funding import FundingSettings
 from marketmem.features.keeper import WindowKeeper
 from marketmem.features.positioning import QuadrantThresholds
 from marketmem.features.technical import TechnicalSettings
-from marketmem.features.volatility import RegimeThresholds, VolatilitySettings
+from marketmem.features.volatility import VolatilitySettings
 from marketmem.features.windows import CandleWindows
 from marketmem.runtime import Runtime
 
@@ -37,38 +37,19 @@ class FeatureState:
 
     @property
     def technical(self) -> TechnicalSettings:
-        return TechnicalSettings(
-            bars_1m=self.cfg.technical_bars_1m,
-            bars_1h=self.cfg.technical_bars_1h,
-            stale_after_ms=int(self.cfg.candle_stale_s * 1000),
-        )
+        return TechnicalSettings.of(self.cfg)
 
     @property
     def volatility(self) -> VolatilitySettings:
-        c = self.cfg
-        return VolatilitySettings(
-            stale_after_ms=int(c.candle_stale_s * 1000),
-            regime_window_hours=c.regime_window_hours,
-            regime_min_history=c.regime_min_history,
-            thresholds=RegimeThresholds(
-                low=c.regime_low_pct, high=c.regime_high_pct, extreme=c.regime_extreme_pct
-            ),
-            atr_lookback_1m=c.technical_bars_1m,
-            atr_lookback_1h=c.technical_bars_1h,
-        )
+        return VolatilitySettings.of(self.cfg)
 
     @property
     def funding(self) -> FundingSettings:
-        return FundingSettings(
-            neutral_abs_rate=self.cfg.funding_neutral_rate,
-            zscore_min_points=self.cfg.funding_zscore_min_points,
-        )
+        return FundingSettings.of(self.cfg)
 
     @property
     def quadrant(self) -> QuadrantThresholds:
-        return QuadrantThresholds(
-            price_pct=self.cfg.quadrant_price_pct, oi_pct=self.cfg.quadrant_oi_pct
-        )
+        return QuadrantThresholds.of(self.cfg)
 
 
 def _enabled(rt: Runtime, channels: tuple[str, ...]) -> bool:

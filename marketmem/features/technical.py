@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from marketmem.features import indicators as ind
+from marketmem.features.config import FeaturesConfig
 from marketmem.features.series import Series, full_window, is_stale, shortfall
 from marketmem.features.values import STALE, TOO_FEW_CANDLES, Columns, Null, Num
 
@@ -46,9 +47,20 @@ COLUMNS = tuple(p + n for p in PREFIXES for n in NAMES)
 
 @dataclass(frozen=True, slots=True)
 class TechnicalSettings:
-    bars_1m: int = 240
-    bars_1h: int = 72
-    stale_after_ms: int = 900_000
+    bars_1m: int
+    bars_1h: int
+    stale_after_ms: int
+
+    @classmethod
+    def of(cls, cfg: FeaturesConfig) -> TechnicalSettings:
+        return cls(
+            bars_1m=cfg.technical_bars_1m,
+            bars_1h=cfg.technical_bars_1h,
+            stale_after_ms=int(cfg.candle_stale_s * 1000),
+        )
+
+
+DEFAULT_TECHNICAL = TechnicalSettings.of(FeaturesConfig())
 
 
 def indicator_set(
@@ -107,7 +119,7 @@ def indicator_set(
 
 
 def technical_indicators(
-    m1: Series, h1: Series, now_ms: int, settings: TechnicalSettings = TechnicalSettings()
+    m1: Series, h1: Series, now_ms: int, settings: TechnicalSettings = DEFAULT_TECHNICAL
 ) -> tuple[Columns, int | None, int | None]:
     """The row's columns and the window it covers (None when no bar was used)."""
     cols = Columns()

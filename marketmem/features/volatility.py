@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from marketmem.features.config import FeaturesConfig
 from marketmem.features.indicators import atr_wilder
 from marketmem.features.series import Series, closed_hours, full_window, is_stale, shortfall
 from marketmem.features.values import (
@@ -113,9 +114,9 @@ def atr_pct(atr: Num, close: float) -> Num:
 class RegimeThresholds:
     """Percentile cut-offs: below ``low`` is low, from ``extreme`` up is extreme."""
 
-    low: float = 0.2
-    high: float = 0.8
-    extreme: float = 0.95
+    low: float
+    high: float
+    extreme: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +130,9 @@ def regime(
     highs: list[float],
     lows: list[float],
     *,
-    window: int = 4,
-    min_history: int = 48,
-    thresholds: RegimeThresholds = RegimeThresholds(),
+    window: int,
+    min_history: int,
+    thresholds: RegimeThresholds,
     hour_ms: int = 3_600_000,
 ) -> Regime:
     """Rank the last ``window`` closed hours' Parkinson variance among the earlier windows.
@@ -210,17 +211,33 @@ _H1_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class VolatilitySettings:
-    stale_after_ms: int = 900_000
-    regime_window_hours: int = 4
-    regime_min_history: int = 48
+    stale_after_ms: int
+    regime_window_hours: int
+    regime_min_history: int
     # ATR (Wilder, 14) is smoothed over this many bars before being divided by the close.
-    atr_lookback_1m: int = 240
-    atr_lookback_1h: int = 72
-    thresholds: RegimeThresholds = RegimeThresholds()
+    atr_lookback_1m: int
+    atr_lookback_1h: int
+    thresholds: RegimeThresholds
+
+    @classmethod
+    def of(cls, cfg: FeaturesConfig) -> VolatilitySettings:
+        return cls(
+            stale_after_ms=int(cfg.candle_stale_s * 1000),
+            regime_window_hours=cfg.regime_window_hours,
+            regime_min_history=cfg.regime_min_history,
+            atr_lookback_1m=cfg.technical_bars_1m,
+            atr_lookback_1h=cfg.technical_bars_1h,
+            thresholds=RegimeThresholds(
+                low=cfg.regime_low_pct, high=cfg.regime_high_pct, extreme=cfg.regime_extreme_pct
+            ),
+        )
+
+
+DEFAULT_VOLATILITY = VolatilitySettings.of(FeaturesConfig())
 
 
 def volatility_profile(
-    m1: Series, h1: Series, now_ms: int, settings: VolatilitySettings = VolatilitySettings()
+    m1: Series, h1: Series, now_ms: int, settings: VolatilitySettings = DEFAULT_VOLATILITY
 ) -> tuple[Columns, int | None, int | None]:
     """The row's columns and the window it covers (None when no bar was used).
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
 from marketmem.events import AssetCtxSnapshot
 from marketmem.features.funding import (
+    DEFAULT_FUNDING,
     HOURLY_AFTER_MS,
-    FundingSettings,
     funding_pressure,
     hourly_rates,
     interval_hours,
@@ -101,7 +102,9 @@ def test_nan_rates_stay_nan_and_the_statistics_say_non_finite() -> None:
     history[25] = (history[25][0], math.nan)
     assert math.isnan(rates(history)[25])
     now = history[-1][0] + HOUR
-    cols, _ = funding_pressure(ctx(now), UNAVAILABLE, history, FundingSettings(zscore_min_points=5))
+    cols, _ = funding_pressure(
+        ctx(now), UNAVAILABLE, history, replace(DEFAULT_FUNDING, zscore_min_points=5)
+    )
     assert cols.reasons["funding_mean_7d"] == "non_finite"
 
 
@@ -127,7 +130,7 @@ def test_funding_statistics_use_hourly_rates() -> None:
     # A week of 8-hourly settlements alternating 0.0008 / 0.0016 (0.0001 / 0.0002 per hour).
     history = [(MODERN + k * 8 * HOUR + 50, 0.0008 * (1 + k % 2)) for k in range(21)]
     now = history[-1][0] + HOUR
-    settings = FundingSettings(zscore_min_points=10)
+    settings = replace(DEFAULT_FUNDING, zscore_min_points=10)
     cols, start = funding_pressure(ctx(now, funding=0.0002), UNAVAILABLE, history, settings)
     v = cols.values
     hourly = [0.0001 * (1 + k % 2) for k in range(21)]

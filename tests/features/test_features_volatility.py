@@ -10,10 +10,10 @@ from marketmem.features.series import HOUR_MS, MINUTE_MS, Series, hourly
 from marketmem.features.values import FLAT_PRICES, GAP, STALE, TOO_FEW_CANDLES, ZERO_PRICE
 from marketmem.features.volatility import (
     COLUMNS,
+    DEFAULT_VOLATILITY,
     HOURS_PER_YEAR,
     MINUTES_PER_YEAR,
     RegimeThresholds,
-    VolatilitySettings,
     atr_pct,
     garman_klass,
     parkinson,
@@ -22,6 +22,8 @@ from marketmem.features.volatility import (
     regime_label,
     volatility_profile,
 )
+
+TH = DEFAULT_VOLATILITY.thresholds
 
 
 def test_realized_vol_hand_worked() -> None:
@@ -84,27 +86,27 @@ def hours(n: int, ranges: list[float] | None = None) -> tuple[list[int], list[fl
 def test_regime_percentile_and_labels() -> None:
     calm = [0.01] * 60
     t, h, lo = hours(64, calm + [0.05] * 4)
-    r = regime(t, h, lo, window=4, min_history=48)
+    r = regime(t, h, lo, window=4, min_history=48, thresholds=TH)
     assert r.percentile == 1.0 and r.label == "extreme"
     t, h, lo = hours(64, [0.05] * 60 + [0.01] * 4)
-    r = regime(t, h, lo, window=4, min_history=48)
+    r = regime(t, h, lo, window=4, min_history=48, thresholds=TH)
     assert r.percentile == 0.0 and r.label == "low"
     # Everything alike: the current window sits at the middle rank.
     t, h, lo = hours(64)
-    r = regime(t, h, lo, window=4, min_history=48)
+    r = regime(t, h, lo, window=4, min_history=48, thresholds=TH)
     assert r.percentile == 0.5 and r.label == "normal"
 
 
 def test_regime_edges() -> None:
     t, h, lo = hours(20)
-    assert regime(t, h, lo, window=4, min_history=48).label == TOO_FEW_CANDLES
+    assert regime(t, h, lo, window=4, min_history=48, thresholds=TH).label == TOO_FEW_CANDLES
     t, h, lo = hours(64)
-    flat = regime(t, [100.0] * 64, [100.0] * 64, window=4, min_history=48)
+    flat = regime(t, [100.0] * 64, [100.0] * 64, window=4, min_history=48, thresholds=TH)
     assert flat.label == FLAT_PRICES
     t[-2] -= HOUR_MS  # a missing hour inside the current window
     t[-2] = t[-3]
     del t[-3], h[-3], lo[-3]
-    assert regime(t, h, lo, window=4, min_history=48).label == GAP
+    assert regime(t, h, lo, window=4, min_history=48, thresholds=TH).label == GAP
 
 
 def test_regime_label_cutoffs() -> None:
@@ -161,7 +163,7 @@ def test_profile_gaps_short_windows_and_staleness() -> None:
     assert cols.values["rv_1h"] is not None
     assert cols.reasons["rv_4h"] == "too_few_candles"
     stale_now = (m1.end_ms or 0) + 3_600_000
-    cols, _, _ = volatility_profile(m1, Series.empty(HOUR_MS), stale_now, VolatilitySettings())
+    cols, _, _ = volatility_profile(m1, Series.empty(HOUR_MS), stale_now, DEFAULT_VOLATILITY)
     assert cols.reasons["rv_1h"] == STALE.reason
     assert cols.values["close"] is None
 
