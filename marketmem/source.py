@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from marketmem.config import Config
     from marketmem.query import Param
     from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
-    from marketmem.storage.tables import WriteFn
+    from marketmem.storage.tables import Upsert, WriteFn
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -63,11 +63,13 @@ class Section(Generic[S]):
 
 @dataclass(frozen=True, eq=False)
 class Tables:
-    """Tables of one source: ``ddl`` (``CREATE ... IF NOT EXISTS``) and, per event type, the
-    function the storage writer calls inside its transaction."""
+    """Tables of one source: ``ddl`` (``CREATE ... IF NOT EXISTS``), per event type the
+    function the storage writer calls inside its transaction, and every ``Upsert`` those
+    functions use (the storage checks their columns against the tables at start)."""
 
     ddl: Sequence[str] = ()
     writers: Mapping[type, WriteFn] = field(default_factory=dict)
+    upserts: Sequence[Upsert] = ()
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,6 @@ SOURCE = Source(
     name="hyperliquid-features",
     channels=CHANNELS,
     settings=SECTION,
-    tables=Tables(tables.DDL, tables.WRITERS),
+    tables=Tables(tables.DDL, tables.WRITERS, tables.UPSERTS),
     open=opener(build),
 )

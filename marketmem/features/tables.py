@@ -93,6 +93,15 @@ def _write_liquidity(conn: apsw.Connection, event: LiquidityProfileBatch) -> dic
     }
 
 
+UPSERTS: tuple[Upsert, ...] = (
+    TECHNICAL,
+    FUNDING,
+    LIQUIDITY,
+    IMPACTS,
+    VOLATILITY,
+    POSITIONING,
+    SNAPSHOTS,
+)
 WRITERS: dict[type, Any] = {
     TechnicalIndicatorsBatch: rows_writer(TECHNICAL),
     FundingPressureBatch: rows_writer(FUNDING),

@@ -16,7 +16,8 @@ import apsw
 
 from marketmem.source import Source, Tables
 from marketmem.storage import access_tables, core_tables
-from marketmem.storage.tables import WriteFn
+from marketmem.storage.tables import RowsWriter, Upsert, WriteFn
+from marketmem.usage import CannotStart
 
 CORE_TABLES = (
     Tables(core_tables.DDL, core_tables.WRITERS),
@@ -103,8 +104,51 @@ MIGRATIONS: list[Migration] = [_create_all, _nullable_polymarket_numbers]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SchemaTooNew(Exception):
+class SchemaTooNew(CannotStart):
     """The database was written by a newer marketmem."""
+
+
+class SchemaMismatch(CannotStart):
+    """A row type has columns its table lacks: every such row would be rejected later."""
+
+
+MAX_NAMED_MISMATCHES = 3
+
+
+def upserts(sources: Sequence[Source]) -> list[Upsert]:
+    """Every upsert the writer may run: those each table set lists and those of its
+    ``rows_writer`` functions, once each."""
+    found: dict[int, Upsert] = {}
+    for declared in table_sets(sources):
+        for upsert in declared.upserts:
+            found.setdefault(id(upsert), upsert)
+        for fn in declared.writers.values():
+            if isinstance(fn, RowsWriter):
+                found.setdefault(id(fn.upsert), fn.upsert)
+    return list(found.values())
+
+
+def check_columns(conn: apsw.Connection, sources: Sequence[Source]) -> None:
+    """Refuse to start when a row type's columns are not all in its table."""
+    problems: list[str] = []
+    for upsert in upserts(sources):
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({upsert.table})")}
+        row_type = upsert.row_type.__name__
+        if not have:
+            problems.append(f"table {upsert.table} (for {row_type}) does not exist")
+            continue
+        missing = [c for c in upsert.columns if c not in have]
+        if missing:
+            problems.append(
+                f"table {upsert.table} lacks column(s) {', '.join(missing)} of {row_type}"
+            )
+    if problems:
+        more = len(problems) - MAX_NAMED_MISMATCHES
+        raise SchemaMismatch(
+            "the database does not match this marketmem: "
+            + "; ".join(problems[:MAX_NAMED_MISMATCHES])
+            + (f"; and {more} more" if more > 0 else "")
+        )
 
 
 def migrate(conn: apsw.Connection, sources: Sequence[Source]) -> int:

@@ -1,11 +1,13 @@
 """How a table is declared and how rows reach it: DDL plus idempotent upserts.
 
 Every module that owns tables (``marketmem.storage.core_tables`` and each source's
-``tables`` module, listed in ``marketmem.storage.schema.TABLE_MODULES``) exports:
+``tables`` module, handed to the storage as ``Source.tables``) exports:
 
 - ``DDL``: a list of ``CREATE TABLE`` / ``CREATE INDEX`` statements (all ``IF NOT EXISTS``);
 - ``WRITERS``: a dict from event type to a ``WriteFn``, which the storage writer calls inside
-  its transaction and which returns rows written per table.
+  its transaction and which returns rows written per table;
+- ``UPSERTS``: every ``Upsert`` its write functions use; at start the storage checks that
+  each row type's columns are all in its table (``schema.check_columns``).
 
 Primary keys are natural keys, so every write is an ``INSERT ... ON CONFLICT DO UPDATE``:
 replays and duplicates never create a second row.

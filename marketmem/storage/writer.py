@@ -210,6 +210,7 @@ class StorageWriter:
             wal_autocheckpoint=self.wal_autocheckpoint,
         )
         schema.migrate(conn, self.sources)
+        schema.check_columns(conn, self.sources)
         self._conn = conn
         if not self.close_interrupted:
             return 0

@@ -17,7 +17,7 @@ SOURCE = Source(
     name="defillama",
     channels=CHANNELS,
     settings=SECTION,
-    tables=Tables(tables.DDL, tables.WRITERS),
+    tables=Tables(tables.DDL, tables.WRITERS, tables.UPSERTS),
     open=opener(build),
     routes=api.routes,
 )

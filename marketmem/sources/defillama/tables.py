@@ -188,6 +188,7 @@ def write_subjects(conn: apsw.Connection, event: Any) -> dict[str, int]:
     return {"defillama_subjects": n, "defillama_subject_assets": LINKS.write(conn, links)}
 
 
+UPSERTS: tuple[Upsert, ...] = (SUBJECTS, LINKS, CAPITAL_BASE, CAPITAL_FLOWS, THROUGHPUT)
 WRITERS: dict[type, WriteFn] = {
     DefillamaSubjectBatch: write_subjects,
     DefillamaCapitalBaseBatch: rows_writer(CAPITAL_BASE),

@@ -31,7 +31,7 @@ SOURCE = Source(
     name="hyperliquid",
     channels=CHANNELS,
     settings=SECTION,
-    tables=Tables(tables.DDL, tables.WRITERS),
+    tables=Tables(tables.DDL, tables.WRITERS, tables.UPSERTS),
     open=open_hyperliquid,
     routes=api.routes,
 )

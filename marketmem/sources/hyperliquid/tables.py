@@ -162,6 +162,7 @@ def write_registry(conn: apsw.Connection, ev: Any) -> dict[str, int]:
     }
 
 
+UPSERTS: tuple[Upsert, ...] = (CANDLES, MIDS, ASSETS, TAXONOMY, CATEGORIES, GAPS)
 WRITERS: dict[type, WriteFn] = {
     CandleBatch: rows_writer(CANDLES),
     MidBatch: rows_writer(MIDS),

@@ -254,6 +254,7 @@ def write_refreshed(conn: apsw.Connection, ev: PolymarketRefreshed) -> dict[str,
     return counts
 
 
+UPSERTS: tuple[Upsert, ...] = (EVENTS, MARKETS, MARKETS_REFRESH, LINKS, TERMS, *CONTEXT.values())
 WRITERS: dict[type, WriteFn] = {
     PolymarketDiscovered: write_discovered,
     PolymarketRefreshed: write_refreshed,
