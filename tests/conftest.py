@@ -1,4 +1,5 @@
-"""Shared test helpers: recorded fixtures from ../shared/fixtures, configs, pipelines."""
+"""Shared test helpers: recorded fixtures from ../shared/fixtures, configs, pipelines, and the
+PostgreSQL fixtures of tests/pg.py (pg_url, pg_database)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,19 @@ from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.plugins import parse_config
 from marketmem.runtime import Runtime
+from tests.pg import mark_pg_tests
+from tests.pg import pg_database as pg_database
+from tests.pg import pg_url as pg_url
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 
 # 2026-11-25T00:00:00Z, a fixed start for wall clocks under MockClock.
 T0_MS = 1_795_564_800_000
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_pg_tests(items)
 
 
 def fixture_path(source: str, name: str) -> Path:
