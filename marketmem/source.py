@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from marketmem.config import Config
     from marketmem.query import Param
     from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
-    from marketmem.storage.tables import Upsert, WriteFn
+    from marketmem.storage.tables import AfterWrite, Upsert, WriteFn
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -64,12 +64,14 @@ class Section(Generic[S]):
 @dataclass(frozen=True, eq=False)
 class Tables:
     """Tables of one source: ``ddl`` (``CREATE ... IF NOT EXISTS``), per event type the
-    function the storage writer calls inside its transaction, and every ``Upsert`` those
-    functions use (the storage checks their columns against the tables at start)."""
+    function the storage writer calls inside its transaction, every ``Upsert`` those
+    functions use (the storage checks their columns against the tables at start), and
+    ``after_writes``: bookkeeping run after another source's events are written."""
 
     ddl: Sequence[str] = ()
     writers: Mapping[type, WriteFn] = field(default_factory=dict)
     upserts: Sequence[Upsert] = ()
+    after_writes: Mapping[type, AfterWrite] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ CHANNELS = (Channel("hyperliquid", "maintenance", 60, "retention and 1-hour roll
 SOURCE = Source(
     name="hyperliquid-maintenance",
     channels=CHANNELS,
-    tables=Tables(tables.DDL, tables.WRITERS),
+    tables=Tables(tables.DDL, tables.WRITERS, after_writes=tables.AFTER_WRITES),
     open=opener(build),
     commands=command.register,
 )

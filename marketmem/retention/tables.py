@@ -1,9 +1,10 @@
 """The 1-hour candle table, the rollup bookkeeping, and how the writer runs retention commands.
 
 ``hyperliquid_candles_1h`` holds one row per coin and hour, rolled up from 1-minute candles.
-Which hours need a rollup is recorded by triggers on ``hyperliquid_candles``: every insert or
-update of a 1-minute row marks its (hour, coin) in ``hyperliquid_rollup_pending``, inside the
-same transaction. A rollup recomputes the hour from the minutes stored at that moment and
+Which hours need a rollup is recorded in the write path: after the writer upserts a
+``CandleBatch``, ``mark_pending_hours`` (an after-write of this area) marks the (hour, coin)
+of every 1-minute row in ``hyperliquid_rollup_pending``, inside the same transaction. (Until
+schema 3 triggers on ``hyperliquid_candles`` did this; they halved the insert rate.) A rollup recomputes the hour from the minutes stored at that moment and
 clears the mark in one transaction, so a minute committed later marks the hour again: late
 minutes are never missed, and finding them costs a seek into a small table, not a scan.
 An index on ``hyperliquid_candles (open_time_ms)`` lets expiry seek by time across coins.
@@ -17,12 +18,13 @@ they reach SQL.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import apsw
 
 from marketmem import metrics
-from marketmem.events import ExpireMinutes, ExpireRows, ReclaimSpace, RollupHours
+from marketmem.events import CandleBatch, ExpireMinutes, ExpireRows, ReclaimSpace, RollupHours
 from marketmem.retention.policy import (
     HOURS_TABLE,
     MINUTES_TABLE,
@@ -30,6 +32,7 @@ from marketmem.retention.policy import (
     RETAINED_BY_NAME,
 )
 from marketmem.retention.rollup import HOUR_MS, MinuteBar, aggregate_hour, keeps_stored_hour
+from marketmem.storage.tables import AfterWrite
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +40,6 @@ HOURS_KEPT = metrics.REGISTRY.counter(
     "marketmem_rollup_hours_kept_total",
     "Late minutes that could not correct their hour: its other minutes had expired",
 )
-
-_HOUR_OF_NEW = f"NEW.open_time_ms - NEW.open_time_ms % {HOUR_MS}"
 
 DDL = [
     f"""
@@ -67,22 +68,8 @@ DDL = [
         PRIMARY KEY (hour_ms, coin)
     ) WITHOUT ROWID
     """,
-    # NOTE: not INSERT OR IGNORE: inside a trigger the outer statement's conflict policy
-    # (the candle upsert's) would override it.
-    *(
-        f"""
-        CREATE TRIGGER IF NOT EXISTS {MINUTES_TABLE}_mark_hour_on_{op.lower()}
-        AFTER {op} ON {MINUTES_TABLE} WHEN NEW.interval = '1m'
-        BEGIN
-            INSERT INTO {PENDING_TABLE} (hour_ms, coin) SELECT {_HOUR_OF_NEW}, NEW.coin
-            WHERE NOT EXISTS (SELECT 1 FROM {PENDING_TABLE}
-                              WHERE hour_ms = {_HOUR_OF_NEW} AND coin = NEW.coin);
-        END
-        """
-        for op in ("INSERT", "UPDATE")
-    ),
-    # Minutes stored before these triggers existed: mark their hours once (while no hour has
-    # been rolled up yet; afterwards the condition is false and nothing is scanned).
+    # Minutes stored before hours were marked (a database of an early release): mark their
+    # hours once, while no hour has been rolled up yet; afterwards nothing is scanned.
     f"""
     INSERT OR IGNORE INTO {PENDING_TABLE} (hour_ms, coin)
     SELECT DISTINCT open_time_ms - open_time_ms % {HOUR_MS}, coin FROM {MINUTES_TABLE}
@@ -234,6 +221,26 @@ def reclaim_space(conn: apsw.Connection, ev: ReclaimSpace) -> dict[str, int]:
         pass
     return {}
 
+
+MARK_PENDING_SQL = (
+    f"INSERT INTO {PENDING_TABLE} (hour_ms, coin) VALUES (?, ?) "
+    "ON CONFLICT (hour_ms, coin) DO NOTHING"
+)
+
+
+def mark_pending_hours(conn: apsw.Connection, events: Sequence[Any]) -> None:
+    """Mark the (hour, coin) of every 1-minute row of ``events`` for a rollup."""
+    hours = {
+        (row.open_time_ms - row.open_time_ms % HOUR_MS, row.coin)
+        for event in events
+        for row in event.rows
+        if row.interval == "1m"
+    }
+    if hours:
+        conn.executemany(MARK_PENDING_SQL, sorted(hours))
+
+
+AFTER_WRITES: dict[type, AfterWrite] = {CandleBatch: mark_pending_hours}
 
 WRITERS: dict[type, Any] = {
     RollupHours: rollup_hours,

@@ -4,7 +4,8 @@ Tables are declared by the core (``core_tables``: runs; ``access_tables``: token
 and by each source (``Source.tables``: DDL and a write function per event type). Migration 1
 creates every declared table; later schema changes append a migration (a function of the
 connection and the declared tables) to ``MIGRATIONS`` and never edit an earlier one.
-Migration 2 makes the Polymarket volume and liquidity columns nullable.
+Migration 2 makes the Polymarket volume and liquidity columns nullable; migration 3 drops the
+rollup-marking triggers of the candle table (the writer marks hours in the write path).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import apsw
 
 from marketmem.source import Source, Tables
 from marketmem.storage import access_tables, core_tables
-from marketmem.storage.tables import RowsWriter, Upsert, WriteFn
+from marketmem.storage.tables import AfterWrite, RowsWriter, Upsert, WriteFn
 from marketmem.usage import CannotStart
 
 CORE_TABLES = (
@@ -96,10 +97,21 @@ def _nullable_polymarket_numbers(conn: apsw.Connection, tables: Sequence[Tables]
         _drop_not_null(conn, table, ("volume", "volume_24h", "liquidity"))
 
 
+def _rollup_marks_in_the_write_path(conn: apsw.Connection, tables: Sequence[Tables]) -> None:
+    """Migration 3: the triggers that marked rollup hours on every candle insert or update
+    go; the writer marks them after writing a candle batch (retention's after-write)."""
+    for op in ("insert", "update"):
+        conn.execute(f"DROP TRIGGER IF EXISTS hyperliquid_candles_mark_hour_on_{op}")
+
+
 Migration = Callable[[apsw.Connection, Sequence[Tables]], None]
 
 # Index i holds the migration that takes user_version i to i + 1.
-MIGRATIONS: list[Migration] = [_create_all, _nullable_polymarket_numbers]
+MIGRATIONS: list[Migration] = [
+    _create_all,
+    _nullable_polymarket_numbers,
+    _rollup_marks_in_the_write_path,
+]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -169,6 +181,15 @@ def migrate(conn: apsw.Connection, sources: Sequence[Source]) -> int:
     with conn:
         _create_all(conn, tables)
     return start
+
+
+def after_writes(sources: Sequence[Source]) -> dict[type, list[AfterWrite]]:
+    """Per event type, the bookkeeping functions that run after its write, in table order."""
+    out: dict[type, list[AfterWrite]] = {}
+    for declared in table_sets(sources):
+        for event_type, fn in declared.after_writes.items():
+            out.setdefault(event_type, []).append(fn)
+    return out
 
 
 def writers(sources: Sequence[Source]) -> dict[type, WriteFn]:

@@ -7,7 +7,9 @@ Every module that owns tables (``marketmem.storage.core_tables`` and each source
 - ``WRITERS``: a dict from event type to a ``WriteFn``, which the storage writer calls inside
   its transaction and which returns rows written per table;
 - ``UPSERTS``: every ``Upsert`` its write functions use; at start the storage checks that
-  each row type's columns are all in its table (``schema.check_columns``).
+  each row type's columns are all in its table (``schema.check_columns``);
+- optionally ``AFTER_WRITES``: per event type of another area, an ``AfterWrite`` the writer
+  runs in the same transaction once that event's rows are written.
 
 Primary keys are natural keys, so every write is an ``INSERT ... ON CONFLICT DO UPDATE``:
 replays and duplicates never create a second row.
@@ -26,6 +28,9 @@ import msgspec
 from marketmem.events import Row
 
 WriteFn = Callable[[apsw.Connection, Any], dict[str, int]]
+# Bookkeeping of one area over the events another area's WriteFn just wrote, in the same
+# transaction (retention marks the hours of the minutes written); its rows count for no run.
+AfterWrite = Callable[[apsw.Connection, Sequence[Any]], None]
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from marketmem.executors import Executor, thread_executor
 from marketmem.source import Source
 from marketmem.storage import db, schema
 from marketmem.storage.core_tables import close_interrupted_runs
-from marketmem.storage.tables import RowsWriter, WriteFn
+from marketmem.storage.tables import AfterWrite, RowsWriter, WriteFn
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,7 @@ class StorageWriter:
         # The sources whose tables this writer serves.
         self.sources = sources
         self._writers: dict[type, WriteFn] = schema.writers(sources)
+        self._after: dict[type, list[AfterWrite]] = schema.after_writes(sources)
         self._rx = bus.subscribe(
             "storage-writer",
             self._writers.keys(),
@@ -238,6 +239,8 @@ class StorageWriter:
                         out.finished.append(event.run_id)
                     counts = fn(conn, event)
                     written = [(published, event, counts)]
+                for after in self._after.get(type(events[0]), ()):
+                    after(conn, events)
                 for published, event, counts in written:
                     out.per_event.append((published, event, counts))
                     for table, n in counts.items():

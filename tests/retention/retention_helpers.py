@@ -57,10 +57,13 @@ class Store:
         self.conn = db.open_rw(path)
         schema.migrate(self.conn, SOURCES)
         self.writers = schema.writers(SOURCES)
+        self.after_writes = schema.after_writes(SOURCES)
 
     def apply(self, event: Event) -> dict[str, int]:
         with self.conn:
             result: dict[str, int] = self.writers[type(event)](self.conn, event)
+            for after in self.after_writes.get(type(event), ()):
+                after(self.conn, [event])
         return result
 
     def write_minutes(self, rows: list[Candle]) -> None:
