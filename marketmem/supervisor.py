@@ -17,6 +17,7 @@ import logging
 import random
 import signal
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 
 import trio
@@ -27,6 +28,7 @@ from marketmem.config import Config
 from marketmem.events import RunFinished, RunStarted
 from marketmem.executors import Executor
 from marketmem.http.server import serve_http
+from marketmem.leases import CHECK_S, Leases, hold, lease_key, takeover_poll_s
 from marketmem.logs import context
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import describe_error, execute_run, new_run_id
@@ -118,6 +120,77 @@ async def supervise(
         else:
             log.info("actor %s finished", spec.name, extra=ctx)
             return
+
+
+@dataclass
+class HeldGroup:
+    """Channels and the actors that feed them: they run together, under one lease."""
+
+    key: str
+    channels: list[ChannelSpec] = field(default_factory=list)
+    actors: list[ActorSpec] = field(default_factory=list)
+    cadence_s: float = 60.0
+
+
+def held_groups(channels: Sequence[ChannelSpec], actors: Sequence[ActorSpec]) -> list[HeldGroup]:
+    """Group poll channels and actors by the channels they serve (an actor and the channels
+    it serves, transitively, share a group); each group is named after its first channel."""
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def root(k: tuple[str, str]) -> tuple[str, str]:
+        while parent.setdefault(k, k) != k:
+            k = parent[k]
+        return k
+
+    def served(actor: ActorSpec) -> list[tuple[str, str]]:
+        return [(actor.source or "marketmem", c) for c in actor.serves() or (actor.name,)]
+
+    for spec in channels:
+        root((spec.source, spec.channel))
+    for actor in actors:
+        first, *rest = served(actor)
+        for k in rest:
+            parent[root(k)] = root(first)
+    groups: dict[tuple[str, str], HeldGroup] = {}
+
+    def group(k: tuple[str, str]) -> HeldGroup:
+        r = root(k)
+        if r not in groups:
+            groups[r] = HeldGroup(key="")
+        return groups[r]
+
+    for spec in channels:
+        group((spec.source, spec.channel)).channels.append(spec)
+    for actor in actors:
+        group(served(actor)[0]).actors.append(actor)
+    for r, g in groups.items():
+        members = sorted(k for k in parent if root(k) == r)
+        g.key = lease_key(*members[0])
+        g.cadence_s = min((c.cadence_s for c in g.channels), default=60.0)
+    return sorted(groups.values(), key=lambda g: g.key)
+
+
+def start_held(
+    nursery: trio.Nursery,
+    rt: Runtime,
+    leases: Leases,
+    channels: Sequence[ChannelSpec],
+    actors: Sequence[ActorSpec],
+) -> None:
+    """Each group of channels and actors under its own lease: run while held, else stand by."""
+    for g in held_groups(channels, actors):
+
+        async def run_group(g: HeldGroup = g) -> None:
+            async with trio.open_nursery() as inner:
+                for actor in g.actors:
+                    inner.start_soon(supervise, rt, actor, name=actor.name)
+                if g.channels:
+                    await inner.start(Scheduler(rt, g.channels).run)
+
+        poll_s = takeover_poll_s(g.cadence_s)
+        nursery.start_soon(
+            partial(hold, leases, g.key, run_group, retry_s=poll_s, check_s=CHECK_S), name=g.key
+        )
 
 
 async def run_channels_once(
@@ -225,11 +298,14 @@ async def run_service(
     handle_signals: bool = True,
     http: bool = True,
     specs: list[ChannelSpec | ActorSpec] | None = None,
+    leases: Leases | None = None,
     task_status: trio.TaskStatus[Runtime] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the whole service until a signal, ``duration_s``, or cancellation.
 
-    ``specs`` replaces what the registered builders would start (tests, special modes).
+    ``specs`` replaces what the sources would start (tests, special modes). ``leases``
+    shared with other instances (PostgreSQL) make each channel and actor run only while this
+    instance holds its lease; without, this instance runs everything (embedded SQLite).
     """
     # NOTE: signals are caught from the very start, before the database is even opened: a
     # SIGTERM that arrives while the service starts still stops it cleanly.
@@ -248,6 +324,7 @@ async def run_service(
             duration_s=duration_s,
             http=http,
             specs=specs,
+            leases=leases,
             task_status=task_status,
         )
 
@@ -262,6 +339,7 @@ async def _run_service(
     duration_s: float | None,
     http: bool,
     specs: list[ChannelSpec | ActorSpec] | None,
+    leases: Leases | None,
     task_status: trio.TaskStatus[Runtime],
 ) -> None:
     async with (
@@ -286,9 +364,12 @@ async def _run_service(
                 if duration_s is not None:
                     ingestion.cancel_scope.deadline = trio.current_time() + duration_s
                 ingestion.start_soon(observe_bus, rt)
-                for spec in actors:
-                    ingestion.start_soon(supervise, rt, spec, name=spec.name)
-                await ingestion.start(Scheduler(rt, channels).run)
+                if leases is not None and leases.shared:
+                    start_held(ingestion, rt, leases, channels, actors)
+                else:
+                    for spec in actors:
+                        ingestion.start_soon(supervise, rt, spec, name=spec.name)
+                    await ingestion.start(Scheduler(rt, channels).run)
                 task_status.started(rt)
                 await stopping.wait()
                 ingestion.cancel_scope.cancel()
