@@ -116,8 +116,13 @@ def interval_hours(hours: list[int]) -> list[int]:
     spacings = [(b - a) // HOUR_MS for a, b in pairwise(hours)]
     out = [scheduled_interval_hours(hours[0])]
     for i, spacing in enumerate(spacings):  # the row after ``spacing`` is hours[i + 1]
-        neighbours = spacings[max(0, i - NEIGHBOURS) : i] + spacings[i + 1 : i + 1 + NEIGHBOURS]
         schedule = scheduled_interval_hours(hours[i + 1])
+        if spacing < 2 * schedule:
+            # No interval in force can be at most half this spacing: not a missed settlement
+            # whatever the neighbours vote (the common case, so the vote is skipped).
+            out.append(spacing)
+            continue
+        neighbours = spacings[max(0, i - NEIGHBOURS) : i] + spacings[i + 1 : i + 1 + NEIGHBOURS]
         voted = _majority(neighbours)
         in_force = schedule if voted is None else max(voted, schedule)
         missed = spacing >= 2 * in_force and spacing % in_force == 0
@@ -134,6 +139,9 @@ def hourly_rates(history: list[tuple[int, float]]) -> list[tuple[int, float]]:
     for t, rate in history:
         by_hour[(t + HOUR_MS // 2) // HOUR_MS * HOUR_MS] = (t, rate)
     hours = sorted(by_hour)
+    if hours and hours[0] > HOURLY_AFTER_MS and hours[-1] - hours[0] == (len(hours) - 1) * HOUR_MS:
+        # Every hour settled, all under the hourly schedule: every interval is one hour.
+        return [by_hour[h] for h in hours]
     return [
         (by_hour[h][0], by_hour[h][1] / n)
         for h, n in zip(hours, interval_hours(hours), strict=True)
