@@ -1,1 +1,2 @@
-"""SQLite storage: connections, schema migrations, the single writer and read helpers."""
+"""Storage: tables declared without SQL and rendered for SQLite (``declare``, ``sqlite``),
+SQLite connections, schema migrations, the single writer and read helpers."""

@@ -13,6 +13,9 @@ database), as the release ran it.
 
 from __future__ import annotations
 
+# The ``PRAGMA user_version`` a database of the release has.
+RELEASE_VERSION = 3
+
 CORE = [
     """
     CREATE TABLE IF NOT EXISTS ingestion_runs (
