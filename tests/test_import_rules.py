@@ -53,6 +53,7 @@ STORAGE_INTERNALS = (
     "marketmem.storage.access_tables",
     "marketmem.storage.backup",
     "marketmem.storage.sqlite",
+    "marketmem.storage.postgres",
 )
 for area in SOURCE_AREAS:
     RULES += [

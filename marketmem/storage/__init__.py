@@ -1,2 +1,2 @@
-"""Storage: tables declared without SQL and rendered for SQLite (``declare``, ``sqlite``),
-SQLite connections, schema migrations, the single writer and read helpers."""
+"""Storage: tables declared without SQL and rendered per engine (``declare``, ``sqlite``,
+``postgres``), SQLite connections, schema migrations, the single writer and read helpers."""
