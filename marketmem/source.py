@@ -5,7 +5,8 @@ A ``Source`` is one typed object that says everything the rest of marketmem need
 - ``channels``: the source/channel pairs it records runs for, with their default cadences
   (``[<source>.channels]`` in the config may enable, disable or re-time them);
 - ``settings``: where its config section lives and its Struct (defaults live there);
-- ``tables``: the DDL of its tables and the write function of each event type it stores;
+- ``tables``: its tables, declared without SQL (``marketmem.storage.declare``), and the write
+  function of each event type it stores;
 - ``open``: an async context manager that opens what it needs to run (HTTP clients, budgets),
   yields its poll channels and actors, and closes them again; the supervisor enters it;
 - ``routes``: read routes the HTTP API serves for it (bearer-authenticated, read-only);
@@ -21,14 +22,18 @@ import argparse
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
+
+from marketmem.storage.sqlite import ddl as sqlite_ddl
 
 if TYPE_CHECKING:
     from marketmem.config import Config
     from marketmem.query import Param
     from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
+    from marketmem.storage.declare import Index, Table
     from marketmem.storage.tables import AfterWrite, Upsert, WriteFn
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -63,15 +68,22 @@ class Section(Generic[S]):
 
 @dataclass(frozen=True, eq=False)
 class Tables:
-    """Tables of one source: ``ddl`` (``CREATE ... IF NOT EXISTS``), per event type the
-    function the storage writer calls inside its transaction, every ``Upsert`` those
-    functions use (the storage checks their columns against the tables at start), and
-    ``after_writes``: bookkeeping run after another source's events are written."""
+    """Tables of one source: the declared ``tables``; per event type the function the storage
+    writer calls inside its transaction; every ``Upsert`` those functions use (the storage
+    checks their columns against the tables at start); ``after_writes``: bookkeeping run after
+    another source's events are written; and ``indexes``: per table another source declares,
+    the indexes this one adds to it."""
 
-    ddl: Sequence[str] = ()
+    tables: Sequence[Table] = ()
     writers: Mapping[type, WriteFn] = field(default_factory=dict)
     upserts: Sequence[Upsert] = ()
     after_writes: Mapping[type, AfterWrite] = field(default_factory=dict)
+    indexes: Mapping[str, Sequence[Index]] = field(default_factory=dict)
+
+    @cached_property
+    def ddl(self) -> list[str]:
+        """These tables as SQLite statements (``CREATE ... IF NOT EXISTS``), in order."""
+        return sqlite_ddl.statements(self.tables, self.indexes)
 
 
 @dataclass(frozen=True)

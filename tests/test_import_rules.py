@@ -42,8 +42,9 @@ RULES: list[Rule] = [
     ),
 ]
 # Sources (and the derived feature source) publish events and read through the storage
-# helpers; the writer, the schema and the core tables are the storage's own, and serving HTTP
-# or supervising is not a source's business.
+# helpers; the writer, the schema, the core tables and the engines' dialects are the storage's
+# own (a source declares its tables, an engine renders them), and serving HTTP or supervising
+# is not a source's business.
 SOURCE_AREAS = ("marketmem/sources/*", "marketmem/features/*")
 STORAGE_INTERNALS = (
     "marketmem.storage.writer",
@@ -51,6 +52,8 @@ STORAGE_INTERNALS = (
     "marketmem.storage.core_tables",
     "marketmem.storage.access_tables",
     "marketmem.storage.backup",
+    "marketmem.storage.sqlite",
+    "marketmem.storage.postgres",
 )
 for area in SOURCE_AREAS:
     RULES += [

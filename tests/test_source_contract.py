@@ -34,6 +34,7 @@ from marketmem.runs import RunContext
 from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 from marketmem.source import Channel, ReadContext, ReadRoute, Section, Source, Tables, opener
 from marketmem.storage import db
+from marketmem.storage.declare import Table, row_columns
 from marketmem.storage.tables import Upsert, rows_writer
 from marketmem.supervisor import run_service
 from tests.conftest import T0_MS
@@ -62,11 +63,7 @@ class TideReadings(RowBatch):
 
 
 READINGS = Upsert("tide_readings", TideReading, key=("station", "at_ms"))
-DDL = [
-    "CREATE TABLE IF NOT EXISTS tide_readings ("
-    "station TEXT NOT NULL, at_ms INTEGER NOT NULL, height_m REAL NOT NULL, "
-    "PRIMARY KEY (station, at_ms)) WITHOUT ROWID"
-]
+TABLE = Table("tide_readings", row_columns(TideReading), primary_key=("station", "at_ms"))
 
 
 async def readings_job(ctx: RunContext) -> None:
@@ -118,7 +115,7 @@ TIDES = Source(
     name="tides",
     channels=(Channel("tides", "readings", 60, "tide heights"),),
     settings=SETTINGS,
-    tables=Tables(DDL, {TideReadings: rows_writer(READINGS)}),
+    tables=Tables((TABLE,), {TideReadings: rows_writer(READINGS)}),
     open=opener(build),
     routes=routes,
 )

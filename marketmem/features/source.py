@@ -5,7 +5,7 @@ from __future__ import annotations
 from marketmem.features import tables
 from marketmem.features.build import build
 from marketmem.features.config import SECTION
-from marketmem.source import Channel, Source, Tables, opener
+from marketmem.source import Channel, Source, opener
 
 CHANNELS = tuple(
     Channel("hyperliquid", name, 300, summary)
@@ -22,6 +22,6 @@ SOURCE = Source(
     name="hyperliquid-features",
     channels=CHANNELS,
     settings=SECTION,
-    tables=Tables(tables.DDL, tables.WRITERS, tables.UPSERTS),
+    tables=tables.TABLES,
     open=opener(build),
 )

@@ -1,7 +1,7 @@
 """Feature tables: one per channel, the liquidity impacts, and asset-context snapshots.
 
 Feature rows are keyed by (coin, computed_at_ms); each table's columns are its row struct's
-fields (``marketmem.events``), typed from their annotations, so DDL and rows cannot drift.
+fields (``marketmem.events``), typed from their annotations, so tables and rows cannot drift.
 Every table has an index on its time column for the retention pass (feature rows are kept
 7 days). ``hyperliquid_asset_ctx_snapshots`` keeps every fetched ``metaAndAssetCtxs`` context
 of a tracked coin: positioning compares open interest and price against it.
@@ -9,8 +9,6 @@ of a tracked coin: positioning compares open interest and price against it.
 
 from __future__ import annotations
 
-import types
-import typing
 from typing import Any
 
 import apsw
@@ -25,33 +23,14 @@ from marketmem.events import (
     LiquidityProfileBatch,
     PositioningPressure,
     PositioningPressureBatch,
-    Row,
     TechnicalIndicators,
     TechnicalIndicatorsBatch,
     VolatilityProfile,
     VolatilityProfileBatch,
 )
+from marketmem.source import Tables
+from marketmem.storage.declare import JSON, Index, Table, row_columns
 from marketmem.storage.tables import Upsert, rows_writer
-
-_SQL_TYPES = {int: "INTEGER", float: "REAL", str: "TEXT", bool: "INTEGER"}
-
-
-def _column_type(annotation: Any) -> str:
-    args = typing.get_args(annotation)
-    nullable = isinstance(annotation, types.UnionType) and type(None) in args
-    base = next((a for a in args if a is not type(None)), annotation) if nullable else annotation
-    return _SQL_TYPES[base] + ("" if nullable else " NOT NULL")
-
-
-def create_table(table: str, row_type: type[Row], key: tuple[str, ...]) -> str:
-    hints = typing.get_type_hints(row_type)
-    cols = [f"{f} {_column_type(hints[f])}" for f in row_type.__struct_fields__]
-    return (
-        f"CREATE TABLE IF NOT EXISTS {table} (\n    "
-        + ",\n    ".join([*cols, f"PRIMARY KEY ({', '.join(key)})"])
-        + "\n) WITHOUT ROWID"
-    )
-
 
 FEATURE_KEY = ("coin", "computed_at_ms")
 
@@ -76,13 +55,22 @@ CHANNEL_TABLES: dict[str, Upsert] = {
     "positioning_pressure": POSITIONING,
 }
 
-DDL: list[str] = []
-for _u in (*CHANNEL_TABLES.values(), IMPACTS):
-    DDL.append(create_table(_u.table, _u.row_type, _u.key))
-    DDL.append(f"CREATE INDEX IF NOT EXISTS {_u.table}_by_time ON {_u.table} (computed_at_ms)")
-DDL.append(create_table(SNAPSHOTS.table, AssetCtxSnapshot, SNAPSHOTS.key))
-DDL.append(
-    f"CREATE INDEX IF NOT EXISTS {SNAPSHOTS.table}_by_time ON {SNAPSHOTS.table} (snapshot_ms)"
+
+def _table(upsert: Upsert, time_column: str) -> Table:
+    """The table of a feature row: its struct's columns (``null_reasons`` is a JSON object,
+    column -> reason), keyed as its upsert, with an index on its time column for retention."""
+    reasons = {"null_reasons": JSON} if "null_reasons" in upsert.columns else {}
+    return Table(
+        upsert.table,
+        row_columns(upsert.row_type, **reasons),
+        primary_key=upsert.key,
+        indexes=(Index(f"{upsert.table}_by_time", (time_column,)),),
+    )
+
+
+FEATURE_TABLES = (
+    *(_table(u, "computed_at_ms") for u in (*CHANNEL_TABLES.values(), IMPACTS)),
+    _table(SNAPSHOTS, "snapshot_ms"),
 )
 
 
@@ -110,6 +98,8 @@ WRITERS: dict[type, Any] = {
     PositioningPressureBatch: rows_writer(POSITIONING),
     AssetCtxSnapshotBatch: rows_writer(SNAPSHOTS),
 }
+
+TABLES = Tables(FEATURE_TABLES, WRITERS, UPSERTS)
 
 # The column names of each channel's row (the API reader returns these).
 COLUMNS: dict[str, tuple[str, ...]] = {name: u.columns for name, u in CHANNEL_TABLES.items()}

@@ -7,7 +7,9 @@ of every 1-minute row in ``hyperliquid_rollup_pending``, inside the same transac
 schema 3 triggers on ``hyperliquid_candles`` did this; they halved the insert rate.) A rollup recomputes the hour from the minutes stored at that moment and
 clears the mark in one transaction, so a minute committed later marks the hour again: late
 minutes are never missed, and finding them costs a seek into a small table, not a scan.
-An index on ``hyperliquid_candles (open_time_ms)`` lets expiry seek by time across coins.
+An index this area adds to ``hyperliquid_candles (open_time_ms)`` lets expiry seek by time
+across coins. (The hours of minutes a database of an early release stored before hours were
+marked are marked once by the storage, ``storage.sqlite.upgrades``.)
 
 The write functions run the commands of ``marketmem.events`` (``# --- retention ---``) inside
 the storage writer's transaction; each one is bounded by its ``limit`` and returns rows
@@ -32,6 +34,8 @@ from marketmem.retention.policy import (
     RETAINED_BY_NAME,
 )
 from marketmem.retention.rollup import HOUR_MS, MinuteBar, aggregate_hour, keeps_stored_hour
+from marketmem.source import Tables
+from marketmem.storage.declare import INT, REAL, TEXT, Column, Index, Table
 from marketmem.storage.tables import AfterWrite
 
 log = logging.getLogger(__name__)
@@ -41,55 +45,31 @@ HOURS_KEPT = metrics.REGISTRY.counter(
     "Late minutes that could not correct their hour: its other minutes had expired",
 )
 
-DDL = [
-    f"""
-    CREATE TABLE IF NOT EXISTS {HOURS_TABLE} (
-        coin TEXT NOT NULL,
-        open_time_ms INTEGER NOT NULL,
-        close_time_ms INTEGER NOT NULL,
-        open REAL NOT NULL,
-        high REAL NOT NULL,
-        low REAL NOT NULL,
-        close REAL NOT NULL,
-        volume REAL NOT NULL,
-        trades INTEGER NOT NULL,
-        minute_count INTEGER NOT NULL,
-        rolled_up_at_ms INTEGER NOT NULL,
-        PRIMARY KEY (coin, open_time_ms)
-    ) WITHOUT ROWID
-    """,
-    f"CREATE INDEX IF NOT EXISTS {HOURS_TABLE}_by_open_time ON {HOURS_TABLE} (open_time_ms)",
-    # Expiring minutes seeks by time across coins.
-    f"CREATE INDEX IF NOT EXISTS {MINUTES_TABLE}_by_open_time ON {MINUTES_TABLE} (open_time_ms)",
-    f"""
-    CREATE TABLE IF NOT EXISTS {PENDING_TABLE} (
-        hour_ms INTEGER NOT NULL,
-        coin TEXT NOT NULL,
-        PRIMARY KEY (hour_ms, coin)
-    ) WITHOUT ROWID
-    """,
-    # Minutes stored before hours were marked (a database of an early release): mark their
-    # hours once, while no hour has been rolled up yet; afterwards nothing is scanned.
-    f"""
-    INSERT OR IGNORE INTO {PENDING_TABLE} (hour_ms, coin)
-    SELECT DISTINCT open_time_ms - open_time_ms % {HOUR_MS}, coin FROM {MINUTES_TABLE}
-    WHERE interval = '1m' AND NOT EXISTS (SELECT 1 FROM {HOURS_TABLE})
-    """,
-]
-
-_HOUR_COLUMNS = (
-    "coin",
-    "open_time_ms",
-    "close_time_ms",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "trades",
-    "minute_count",
-    "rolled_up_at_ms",
+HOURS = Table(
+    HOURS_TABLE,
+    (
+        Column("coin", TEXT),
+        Column("open_time_ms", INT),
+        Column("close_time_ms", INT),
+        Column("open", REAL),
+        Column("high", REAL),
+        Column("low", REAL),
+        Column("close", REAL),
+        Column("volume", REAL),
+        Column("trades", INT),
+        Column("minute_count", INT),
+        Column("rolled_up_at_ms", INT),
+    ),
+    primary_key=("coin", "open_time_ms"),
+    indexes=(Index(f"{HOURS_TABLE}_by_open_time", ("open_time_ms",)),),
 )
+PENDING = Table(
+    PENDING_TABLE, (Column("hour_ms", INT), Column("coin", TEXT)), primary_key=("hour_ms", "coin")
+)
+# Expiring minutes seeks by time across coins.
+MINUTES_BY_OPEN_TIME = Index(f"{MINUTES_TABLE}_by_open_time", ("open_time_ms",))
+
+_HOUR_COLUMNS = tuple(c.name for c in HOURS.columns)
 _VALUE_COLUMNS = _HOUR_COLUMNS[2:-1]
 
 # A rollup that reproduces the stored hour changes nothing, not even rolled_up_at_ms.
@@ -248,3 +228,9 @@ WRITERS: dict[type, Any] = {
     ExpireRows: expire_rows,
     ReclaimSpace: reclaim_space,
 }
+TABLES = Tables(
+    (HOURS, PENDING),
+    WRITERS,
+    after_writes=AFTER_WRITES,
+    indexes={MINUTES_TABLE: (MINUTES_BY_OPEN_TIME,)},
+)

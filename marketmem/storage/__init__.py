@@ -1,1 +1,2 @@
-"""SQLite storage: connections, schema migrations, the single writer and read helpers."""
+"""Storage: tables declared without SQL and rendered per engine (``declare``, ``sqlite``,
+``postgres``), SQLite connections, schema migrations, the single writer and read helpers."""

@@ -14,29 +14,33 @@ import apsw
 import msgspec
 
 from marketmem.events import ApiTokenCreated, ApiTokensRevoked, CloneRemoved, CloneSaved
+from marketmem.source import Tables
+from marketmem.storage.declare import INT, JSON, TEXT, Column, Index, Table
 from marketmem.storage.tables import WriteFn
 
-DDL = [
-    """
-    CREATE TABLE IF NOT EXISTS api_tokens (
-        token_id TEXT PRIMARY KEY,
-        user TEXT NOT NULL,
-        token_hash TEXT NOT NULL,
-        created_at_ms INTEGER NOT NULL,
-        revoked_at_ms INTEGER
-    ) WITHOUT ROWID
-    """,
-    "CREATE INDEX IF NOT EXISTS api_tokens_by_user ON api_tokens (user)",
-    """
-    CREATE TABLE IF NOT EXISTS clones (
-        clone_id TEXT PRIMARY KEY,
-        owner TEXT NOT NULL,
-        symbols TEXT NOT NULL,
-        created_at_ms INTEGER NOT NULL,
-        updated_at_ms INTEGER NOT NULL
-    ) WITHOUT ROWID
-    """,
-]
+TOKENS = Table(
+    "api_tokens",
+    (
+        Column("token_id", TEXT),
+        Column("user", TEXT),
+        Column("token_hash", TEXT),
+        Column("created_at_ms", INT),
+        Column("revoked_at_ms", INT, nullable=True),
+    ),
+    primary_key=("token_id",),
+    indexes=(Index("api_tokens_by_user", ("user",)),),
+)
+CLONES = Table(
+    "clones",
+    (
+        Column("clone_id", TEXT),
+        Column("owner", TEXT),
+        Column("symbols", JSON),
+        Column("created_at_ms", INT),
+        Column("updated_at_ms", INT),
+    ),
+    primary_key=("clone_id",),
+)
 
 _json = msgspec.json.Encoder()
 
@@ -85,3 +89,4 @@ WRITERS: dict[type, WriteFn] = {
     CloneSaved: _clone_saved,
     CloneRemoved: _clone_removed,
 }
+TABLES = Tables((TOKENS, CLONES), WRITERS)

@@ -7,26 +7,31 @@ from typing import Any
 import apsw
 
 from marketmem.events import RunFinished, RunStarted
+from marketmem.source import Tables
+from marketmem.storage.declare import INT, TEXT, Column, Index, Table
 from marketmem.storage.tables import WriteFn
 
-DDL = [
-    """
-    CREATE TABLE IF NOT EXISTS ingestion_runs (
-        run_id TEXT PRIMARY KEY,
-        source TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        started_at_ms INTEGER NOT NULL,
-        finished_at_ms INTEGER,
-        status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed')),
-        rows_written INTEGER NOT NULL DEFAULT 0,
-        error TEXT
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS ingestion_runs_by_channel "
-    "ON ingestion_runs (source, channel, started_at_ms)",
-    "CREATE INDEX IF NOT EXISTS ingestion_runs_success "
-    "ON ingestion_runs (source, channel, status, finished_at_ms)",
-]
+RUNS = Table(
+    "ingestion_runs",
+    (
+        # Nullable as the release created it: SQLite lets the TEXT key of a table with row ids
+        # hold NULL (no writer stores one); a primary key of PostgreSQL is NOT NULL.
+        Column("run_id", TEXT, nullable=True),
+        Column("source", TEXT),
+        Column("channel", TEXT),
+        Column("started_at_ms", INT),
+        Column("finished_at_ms", INT, nullable=True),
+        Column("status", TEXT, allowed=("running", "ok", "failed")),
+        Column("rows_written", INT, default=0),
+        Column("error", TEXT, nullable=True),
+    ),
+    primary_key=("run_id",),
+    indexes=(
+        Index("ingestion_runs_by_channel", ("source", "channel", "started_at_ms")),
+        Index("ingestion_runs_success", ("source", "channel", "status", "finished_at_ms")),
+    ),
+    clustered=False,
+)
 
 INTERRUPTED = "interrupted: the process stopped before this run finished"
 
@@ -62,6 +67,7 @@ def _write_finished(conn: apsw.Connection, ev: Any) -> dict[str, int]:
 
 
 WRITERS: dict[type, WriteFn] = {RunStarted: _write_started, RunFinished: _write_finished}
+TABLES = Tables((RUNS,), WRITERS)
 
 
 def close_interrupted_runs(conn: apsw.Connection, now_ms: int) -> int:

@@ -1,29 +1,33 @@
-"""Schema migrations through ``PRAGMA user_version``.
+"""Schema migrations of the SQLite engine, through ``PRAGMA user_version``.
 
-Tables are declared by the core (``core_tables``: runs; ``access_tables``: tokens, clones)
-and by each source (``Source.tables``: DDL and a write function per event type). Migration 1
-creates every declared table; later schema changes append a migration (a function of the
-connection and the declared tables) to ``MIGRATIONS`` and never edit an earlier one.
-Migration 2 makes the Polymarket volume and liquidity columns nullable; migration 3 drops the
-rollup-marking triggers of the candle table (the writer marks hours in the write path).
+Tables are declared without SQL (``marketmem.storage.declare``) by the core
+(``core_tables``: runs; ``access_tables``: tokens, clones) and by each source
+(``Source.tables``: its tables and a write function per event type); the SQLite dialect
+(``storage.sqlite.ddl``) renders them. Migration 1 creates every declared table; later schema
+changes append a migration (a function of the connection and the declared tables) to
+``MIGRATIONS`` and never edit an earlier one. Migration 2 makes the Polymarket volume and
+liquidity columns nullable; migration 3 drops the rollup-marking triggers of the candle table
+(the writer marks hours in the write path). What they do that no declaration can say is
+SQLite's own, in ``storage.sqlite.upgrades``.
+
+TODO(postgres): the PostgreSQL engine keeps its own version (a table, not a pragma) and
+starts at this schema version with migration 1 only (its rendering of the declarations):
+migrations 2 and 3 bring databases of earlier SQLite releases up, which it never had.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
 import apsw
 
 from marketmem.source import Source, Tables
 from marketmem.storage import access_tables, core_tables
+from marketmem.storage.sqlite import upgrades
 from marketmem.storage.tables import AfterWrite, RowsWriter, Upsert, WriteFn
 from marketmem.usage import CannotStart
 
-CORE_TABLES = (
-    Tables(core_tables.DDL, core_tables.WRITERS),
-    Tables(access_tables.DDL, access_tables.WRITERS),
-)
+CORE_TABLES = (core_tables.TABLES, access_tables.TABLES)
 
 
 def table_sets(sources: Sequence[Source]) -> list[Tables]:
@@ -32,55 +36,11 @@ def table_sets(sources: Sequence[Source]) -> list[Tables]:
 
 
 def _create_all(conn: apsw.Connection, tables: Sequence[Tables]) -> None:
+    """Migration 1, and again at every start: every declared table (all IF NOT EXISTS)."""
     for declared in tables:
         for stmt in declared.ddl:
             conn.execute(stmt)
-
-
-def _drop_not_null(conn: apsw.Connection, table: str, columns: tuple[str, ...]) -> None:
-    """Make ``columns`` of ``table`` nullable, keeping every row (with its rowid), index and
-    trigger. SQLite cannot drop NOT NULL in place: a copy of the table is created from its
-    stored CREATE statement without the constraint, filled, swapped in under the old name, and
-    the table's indexes and triggers are created again. A table whose columns are already
-    nullable (or that does not exist) is left as it is."""
-    found = conn.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-    ).fetchone()
-    if found is None:
-        return
-    create = str(found[0])
-    changed = 0
-    for column in columns:
-        create, n = re.subn(
-            rf"\b({column}\s+REAL)\s+NOT\s+NULL\b", r"\1", create, flags=re.IGNORECASE
-        )
-        changed += n
-    if not changed:
-        return
-    copy = f"{table}__rebuild"
-    create = re.sub(
-        rf"^CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{table}\b",
-        f"CREATE TABLE {copy}",
-        create,
-        flags=re.IGNORECASE,
-    )
-    dependents = [
-        str(r[0])
-        for r in conn.execute(
-            "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') "
-            "AND sql IS NOT NULL",
-            (table,),
-        )
-    ]
-    names = ", ".join(f'"{r[1]}"' for r in conn.execute(f"PRAGMA table_info({table})"))
-    # The rowid is the key of an FTS5 external-content index: it must survive the copy.
-    cols = names if "WITHOUT ROWID" in create.upper() else f"rowid, {names}"
-    conn.execute(create)
-    conn.execute(f"INSERT INTO {copy} ({cols}) SELECT {cols} FROM {table}")
-    conn.execute(f"DROP TABLE {table}")
-    conn.execute(f"ALTER TABLE {copy} RENAME TO {table}")
-    for sql in dependents:
-        conn.execute(sql)
+    upgrades.mark_unmarked_minutes(conn, {t.name for d in tables for t in d.tables})
 
 
 def _nullable_polymarket_numbers(conn: apsw.Connection, tables: Sequence[Tables]) -> None:
@@ -94,14 +54,13 @@ def _nullable_polymarket_numbers(conn: apsw.Connection, tables: Sequence[Tables]
         "polymarket_later_markets",
         "polymarket_recently_closed_markets",
     ):
-        _drop_not_null(conn, table, ("volume", "volume_24h", "liquidity"))
+        upgrades.drop_not_null(conn, table, ("volume", "volume_24h", "liquidity"))
 
 
 def _rollup_marks_in_the_write_path(conn: apsw.Connection, tables: Sequence[Tables]) -> None:
     """Migration 3: the triggers that marked rollup hours on every candle insert or update
     go; the writer marks them after writing a candle batch (retention's after-write)."""
-    for op in ("insert", "update"):
-        conn.execute(f"DROP TRIGGER IF EXISTS hyperliquid_candles_mark_hour_on_{op}")
+    upgrades.drop_rollup_triggers(conn)
 
 
 Migration = Callable[[apsw.Connection, Sequence[Tables]], None]

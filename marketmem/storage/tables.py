@@ -1,9 +1,10 @@
-"""How a table is declared and how rows reach it: DDL plus idempotent upserts.
+"""How rows reach a table: idempotent upserts and the write functions built from them.
 
-Every module that owns tables (``marketmem.storage.core_tables`` and each source's
-``tables`` module, handed to the storage as ``Source.tables``) exports:
+Every module that owns tables (``marketmem.storage.core_tables`` and each area's ``tables``
+module) hands the storage one ``Tables`` (``marketmem.source``; a source's is its
+``Source.tables``), built from:
 
-- ``DDL``: a list of ``CREATE TABLE`` / ``CREATE INDEX`` statements (all ``IF NOT EXISTS``);
+- its tables, declared without SQL (``marketmem.storage.declare``; each engine renders them);
 - ``WRITERS``: a dict from event type to a ``WriteFn``, which the storage writer calls inside
   its transaction and which returns rows written per table;
 - ``UPSERTS``: every ``Upsert`` its write functions use; at start the storage checks that
@@ -11,8 +12,8 @@ Every module that owns tables (``marketmem.storage.core_tables`` and each source
 - optionally ``AFTER_WRITES``: per event type of another area, an ``AfterWrite`` the writer
   runs in the same transaction once that event's rows are written.
 
-Primary keys are natural keys, so every write is an ``INSERT ... ON CONFLICT DO UPDATE``:
-replays and duplicates never create a second row.
+Keys (primary, or a unique column) are natural keys, so every write is an
+``INSERT ... ON CONFLICT DO UPDATE``: replays and duplicates never create a second row.
 """
 
 from __future__ import annotations

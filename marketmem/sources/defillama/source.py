@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marketmem.source import Channel, Source, Tables, opener
+from marketmem.source import Channel, Source, opener
 from marketmem.sources.defillama import api, tables
 from marketmem.sources.defillama.build import build
 from marketmem.sources.defillama.config import SECTION
@@ -17,7 +17,7 @@ SOURCE = Source(
     name="defillama",
     channels=CHANNELS,
     settings=SECTION,
-    tables=Tables(tables.DDL, tables.WRITERS, tables.UPSERTS),
+    tables=tables.TABLES,
     open=opener(build),
     routes=api.routes,
 )

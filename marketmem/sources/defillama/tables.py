@@ -1,9 +1,9 @@
 """DefiLlama tables and how their batches are upserted.
 
-- ``defillama_subjects`` (kind, subject_id), with the FTS5 index ``defillama_subjects_fts``
-  over name, symbol and slug kept in step by triggers;
+- ``defillama_subjects`` (kind, subject_id), searched by name, symbol and slug (on SQLite the
+  FTS5 index ``defillama_subjects_fts``, kept in step by triggers);
 - ``defillama_subject_assets`` (kind, subject_id, asset): a subject's links, replaced as a
-  set whenever the subject is written;
+  set whenever the subject is written; assets compare regardless of case;
 - ``defillama_capital_base`` (kind, subject_id, metric, bucket_ms): hourly observations;
 - ``defillama_capital_flows`` (kind, subject_id, metric, period): latest changes;
 - ``defillama_economic_throughput`` (kind, subject_id, metric, period): latest totals.
@@ -30,106 +30,43 @@ from marketmem.events import (
     DefillamaThroughputBatch,
     Row,
 )
+from marketmem.source import Tables
+from marketmem.storage.declare import TEXT, Column, Index, Search, Table, row_columns
 from marketmem.storage.tables import Upsert, WriteFn, rows_writer
 
-DDL = [
-    """
-    CREATE TABLE IF NOT EXISTS defillama_subjects (
-        kind TEXT NOT NULL,
-        subject_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        slug TEXT,
-        symbol TEXT,
-        gecko_id TEXT,
-        category TEXT,
-        updated_at_ms INTEGER NOT NULL,
-        PRIMARY KEY (kind, subject_id)
-    )
-    """,
-    """
-    CREATE VIRTUAL TABLE IF NOT EXISTS defillama_subjects_fts USING fts5(
-        name, symbol, slug, content='defillama_subjects', content_rowid='rowid'
-    )
-    """,
-    """
-    CREATE TRIGGER IF NOT EXISTS defillama_subjects_fts_insert
-    AFTER INSERT ON defillama_subjects BEGIN
-        INSERT INTO defillama_subjects_fts (rowid, name, symbol, slug)
-        VALUES (new.rowid, new.name, new.symbol, new.slug);
-    END
-    """,
-    """
-    CREATE TRIGGER IF NOT EXISTS defillama_subjects_fts_delete
-    AFTER DELETE ON defillama_subjects BEGIN
-        INSERT INTO defillama_subjects_fts (defillama_subjects_fts, rowid, name, symbol, slug)
-        VALUES ('delete', old.rowid, old.name, old.symbol, old.slug);
-    END
-    """,
-    """
-    CREATE TRIGGER IF NOT EXISTS defillama_subjects_fts_update
-    AFTER UPDATE ON defillama_subjects BEGIN
-        INSERT INTO defillama_subjects_fts (defillama_subjects_fts, rowid, name, symbol, slug)
-        VALUES ('delete', old.rowid, old.name, old.symbol, old.slug);
-        INSERT INTO defillama_subjects_fts (rowid, name, symbol, slug)
-        VALUES (new.rowid, new.name, new.symbol, new.slug);
-    END
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS defillama_subject_assets (
-        kind TEXT NOT NULL,
-        subject_id TEXT NOT NULL,
-        asset TEXT NOT NULL COLLATE NOCASE,
-        origin TEXT NOT NULL,
-        PRIMARY KEY (kind, subject_id, asset)
-    ) WITHOUT ROWID
-    """,
-    "CREATE INDEX IF NOT EXISTS defillama_subject_assets_by_asset "
-    "ON defillama_subject_assets (asset)",
-    """
-    CREATE TABLE IF NOT EXISTS defillama_capital_base (
-        kind TEXT NOT NULL,
-        subject_id TEXT NOT NULL,
-        metric TEXT NOT NULL,
-        bucket_ms INTEGER NOT NULL,
-        observed_at_ms INTEGER NOT NULL,
-        value_usd REAL,
-        PRIMARY KEY (kind, subject_id, metric, bucket_ms)
-    ) WITHOUT ROWID
-    """,
-    "CREATE INDEX IF NOT EXISTS defillama_capital_base_by_metric "
-    "ON defillama_capital_base (kind, metric, observed_at_ms)",
-    """
-    CREATE TABLE IF NOT EXISTS defillama_capital_flows (
-        kind TEXT NOT NULL,
-        subject_id TEXT NOT NULL,
-        metric TEXT NOT NULL,
-        period TEXT NOT NULL,
-        observed_at_ms INTEGER NOT NULL,
-        from_ms INTEGER,
-        to_ms INTEGER,
-        current_usd REAL,
-        previous_usd REAL,
-        change_usd REAL,
-        change_pct REAL,
-        inflow_usd REAL,
-        outflow_usd REAL,
-        basis TEXT,
-        PRIMARY KEY (kind, subject_id, metric, period)
-    ) WITHOUT ROWID
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS defillama_economic_throughput (
-        kind TEXT NOT NULL,
-        subject_id TEXT NOT NULL,
-        metric TEXT NOT NULL,
-        period TEXT NOT NULL,
-        observed_at_ms INTEGER NOT NULL,
-        value_usd REAL,
-        change_pct REAL,
-        PRIMARY KEY (kind, subject_id, metric, period)
-    ) WITHOUT ROWID
-    """,
-]
+SUBJECT_TABLE = Table(
+    "defillama_subjects",
+    row_columns(DefillamaSubject),
+    primary_key=("kind", "subject_id"),
+    search=Search(
+        ("name", "symbol", "slug"),
+        trigger_suffixes=("insert", "delete", "update"),
+        reindex_on_any_update=True,
+    ),
+    clustered=False,
+)
+LINK_TABLE = Table(
+    "defillama_subject_assets",
+    row_columns(DefillamaAssetLink, asset=Column("asset", TEXT, case_insensitive=True)),
+    primary_key=("kind", "subject_id", "asset"),
+    indexes=(Index("defillama_subject_assets_by_asset", ("asset",)),),
+)
+CAPITAL_BASE_TABLE = Table(
+    "defillama_capital_base",
+    row_columns(DefillamaCapitalBase),
+    primary_key=("kind", "subject_id", "metric", "bucket_ms"),
+    indexes=(Index("defillama_capital_base_by_metric", ("kind", "metric", "observed_at_ms")),),
+)
+CAPITAL_FLOW_TABLE = Table(
+    "defillama_capital_flows",
+    row_columns(DefillamaCapitalFlow),
+    primary_key=("kind", "subject_id", "metric", "period"),
+)
+THROUGHPUT_TABLE = Table(
+    "defillama_economic_throughput",
+    row_columns(DefillamaThroughput),
+    primary_key=("kind", "subject_id", "metric", "period"),
+)
 
 
 def newest_wins(table: str, row_type: type[Row], key: tuple[str, ...]) -> Upsert:
@@ -195,3 +132,8 @@ WRITERS: dict[type, WriteFn] = {
     DefillamaCapitalFlowBatch: rows_writer(CAPITAL_FLOWS),
     DefillamaThroughputBatch: rows_writer(THROUGHPUT),
 }
+TABLES = Tables(
+    (SUBJECT_TABLE, LINK_TABLE, CAPITAL_BASE_TABLE, CAPITAL_FLOW_TABLE, THROUGHPUT_TABLE),
+    WRITERS,
+    UPSERTS,
+)

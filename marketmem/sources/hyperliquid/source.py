@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from marketmem.runtime import Runtime
-from marketmem.source import Channel, Source, Specs, Tables
+from marketmem.source import Channel, Source, Specs
 from marketmem.sources.hyperliquid import api, tables
 from marketmem.sources.hyperliquid.build import build
 from marketmem.sources.hyperliquid.config import SECTION
@@ -31,7 +31,7 @@ SOURCE = Source(
     name="hyperliquid",
     channels=CHANNELS,
     settings=SECTION,
-    tables=Tables(tables.DDL, tables.WRITERS, tables.UPSERTS),
+    tables=tables.TABLES,
     open=open_hyperliquid,
     routes=api.routes,
 )

@@ -30,81 +30,36 @@ from marketmem.events import (
     MidBatch,
     MidPrice,
 )
+from marketmem.source import Tables
+from marketmem.storage.declare import JSON, Index, Table, row_columns
 from marketmem.storage.tables import Upsert, WriteFn, rows_writer
 
-DDL = [
-    """
-    CREATE TABLE IF NOT EXISTS hyperliquid_candles (
-        coin TEXT NOT NULL,
-        interval TEXT NOT NULL,
-        open_time_ms INTEGER NOT NULL,
-        close_time_ms INTEGER NOT NULL,
-        open REAL NOT NULL,
-        high REAL NOT NULL,
-        low REAL NOT NULL,
-        close REAL NOT NULL,
-        volume REAL NOT NULL,
-        trades INTEGER NOT NULL,
-        closed INTEGER NOT NULL,
-        updated_at_ms INTEGER NOT NULL,
-        PRIMARY KEY (coin, interval, open_time_ms)
-    ) WITHOUT ROWID
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS hyperliquid_mid_prices (
-        coin TEXT NOT NULL,
-        bucket_ms INTEGER NOT NULL,
-        price REAL NOT NULL,
-        observed_at_ms INTEGER NOT NULL,
-        PRIMARY KEY (coin, bucket_ms)
-    ) WITHOUT ROWID
-    """,
-    "CREATE INDEX IF NOT EXISTS hyperliquid_mid_prices_by_bucket "
-    "ON hyperliquid_mid_prices (bucket_ms)",
-    """
-    CREATE TABLE IF NOT EXISTS hyperliquid_assets (
-        coin TEXT NOT NULL PRIMARY KEY,
-        asset_index INTEGER NOT NULL,
-        sz_decimals INTEGER NOT NULL,
-        max_leverage INTEGER NOT NULL,
-        margin_table_id INTEGER,
-        margin_tiers TEXT,
-        is_delisted INTEGER NOT NULL,
-        only_isolated INTEGER NOT NULL,
-        margin_mode TEXT,
-        first_seen_ms INTEGER NOT NULL,
-        last_seen_ms INTEGER NOT NULL
-    ) WITHOUT ROWID
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS hyperliquid_asset_category_taxonomy (
-        category_id TEXT NOT NULL PRIMARY KEY,
-        label TEXT NOT NULL,
-        description TEXT NOT NULL
-    ) WITHOUT ROWID
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS hyperliquid_asset_categories (
-        coin TEXT NOT NULL,
-        category_id TEXT NOT NULL,
-        PRIMARY KEY (coin, category_id)
-    ) WITHOUT ROWID
-    """,
-    "CREATE INDEX IF NOT EXISTS hyperliquid_asset_categories_by_category "
-    "ON hyperliquid_asset_categories (category_id)",
-    """
-    CREATE TABLE IF NOT EXISTS hyperliquid_candle_gaps (
-        coin TEXT NOT NULL PRIMARY KEY,
-        first_open_ms INTEGER NOT NULL,
-        last_open_ms INTEGER,
-        reason TEXT NOT NULL,
-        detected_at_ms INTEGER NOT NULL,
-        attempts INTEGER NOT NULL,
-        last_error TEXT,
-        updated_at_ms INTEGER NOT NULL
-    ) WITHOUT ROWID
-    """,
-]
+CANDLE_TABLE = Table(
+    "hyperliquid_candles",
+    row_columns(Candle),
+    primary_key=("coin", "interval", "open_time_ms"),
+)
+MID_TABLE = Table(
+    "hyperliquid_mid_prices",
+    row_columns(MidPrice),
+    primary_key=("coin", "bucket_ms"),
+    indexes=(Index("hyperliquid_mid_prices_by_bucket", ("bucket_ms",)),),
+)
+ASSET_TABLE = Table(
+    "hyperliquid_assets", row_columns(HyperliquidAsset, margin_tiers=JSON), primary_key=("coin",)
+)
+TAXONOMY_TABLE = Table(
+    "hyperliquid_asset_category_taxonomy",
+    row_columns(AssetCategoryDef),
+    primary_key=("category_id",),
+)
+CATEGORY_TABLE = Table(
+    "hyperliquid_asset_categories",
+    row_columns(AssetCategoryLink),
+    primary_key=("coin", "category_id"),
+    indexes=(Index("hyperliquid_asset_categories_by_category", ("category_id",)),),
+)
+GAP_TABLE = Table("hyperliquid_candle_gaps", row_columns(CandleGap), primary_key=("coin",))
 
 CANDLES = Upsert(
     "hyperliquid_candles",
@@ -170,3 +125,8 @@ WRITERS: dict[type, WriteFn] = {
     CandleGapBatch: rows_writer(GAPS),
     CandleGapsHealed: write_gaps_healed,
 }
+TABLES = Tables(
+    (CANDLE_TABLE, MID_TABLE, ASSET_TABLE, TAXONOMY_TABLE, CATEGORY_TABLE, GAP_TABLE),
+    WRITERS,
+    UPSERTS,
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marketmem.source import Channel, Source, Tables, opener
+from marketmem.source import Channel, Source, opener
 from marketmem.sources.polymarket import api, command, tables
 from marketmem.sources.polymarket.channels import build
 from marketmem.sources.polymarket.config import SECTION
@@ -18,7 +18,7 @@ SOURCE = Source(
     name="polymarket",
     channels=CHANNELS,
     settings=SECTION,
-    tables=Tables(tables.DDL, tables.WRITERS, tables.UPSERTS),
+    tables=tables.TABLES,
     open=opener(build),
     routes=api.routes,
     commands=command.register,

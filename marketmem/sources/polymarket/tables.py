@@ -4,10 +4,11 @@ List columns (outcomes, prices, token ids, tags) are stored as JSON text. Events
 are upserted by id, and a row fetched earlier never overwrites one fetched later. The three
 context tables (immediate / later / recently closed) hold each market at most once between
 them: a placement deletes the market from all three and inserts it into its own, inside the
-writer's transaction. ``polymarket_markets_fts`` (FTS5, external content) indexes question,
-event title, slug and tags, kept in step by triggers. Volume, 24 h volume and liquidity are
-NULL when Gamma left them out (nullable since schema migration 2). ``polymarket_asset_terms``
-holds the terms file the links were made with, for search; each discovery replaces it.
+writer's transaction. Markets are searched by question, event title, slug and tags (on
+SQLite ``polymarket_markets_fts``, FTS5 with external content kept in step by triggers).
+Volume, 24 h volume and liquidity are NULL when Gamma left them out (nullable since schema
+migration 2). ``polymarket_asset_terms`` holds the terms file the links were made with, for
+search; each discovery replaces it.
 """
 
 from __future__ import annotations
@@ -27,140 +28,37 @@ from marketmem.events import (
     PolymarketRefreshed,
     Row,
 )
+from marketmem.source import Tables
 from marketmem.sources.polymarket.classify import BUCKETS, TABLE_OF
+from marketmem.storage.declare import TEXT, Column, Index, Search, Table, row_columns
 from marketmem.storage.tables import Upsert, WriteFn
 
-_CONTEXT_COLUMNS = """
-        market_id TEXT PRIMARY KEY,
-        question TEXT NOT NULL,
-        slug TEXT NOT NULL,
-        outcomes TEXT NOT NULL,
-        outcome_prices TEXT,
-        best_bid REAL,
-        best_ask REAL,
-        last_trade_price REAL,
-        volume REAL,
-        volume_24h REAL,
-        liquidity REAL,
-        end_ms INTEGER,
-        closed_time_ms INTEGER,
-        resolution TEXT NOT NULL,
-        resolved_outcome INTEGER,
-        refreshed_at_ms INTEGER NOT NULL
-"""
-
-DDL = [
-    """
-    CREATE TABLE IF NOT EXISTS polymarket_events (
-        event_id TEXT PRIMARY KEY,
-        slug TEXT NOT NULL,
-        title TEXT NOT NULL,
-        start_ms INTEGER,
-        end_ms INTEGER,
-        closed_time_ms INTEGER,
-        active INTEGER NOT NULL,
-        closed INTEGER NOT NULL,
-        archived INTEGER NOT NULL,
-        volume REAL,
-        volume_24h REAL,
-        liquidity REAL,
-        tags TEXT NOT NULL,
-        updated_at_ms INTEGER,
-        fetched_at_ms INTEGER NOT NULL
-    ) WITHOUT ROWID
-    """,
-    # A rowid table: the rowid is the FTS5 content rowid.
-    """
-    CREATE TABLE IF NOT EXISTS polymarket_markets (
-        market_id TEXT NOT NULL UNIQUE,
-        condition_id TEXT NOT NULL,
-        event_id TEXT,
-        event_title TEXT NOT NULL,
-        slug TEXT NOT NULL,
-        question TEXT NOT NULL,
-        outcomes TEXT NOT NULL,
-        outcome_prices TEXT,
-        clob_token_ids TEXT NOT NULL,
-        volume REAL,
-        volume_24h REAL,
-        liquidity REAL,
-        best_bid REAL,
-        best_ask REAL,
-        last_trade_price REAL,
-        start_ms INTEGER,
-        end_ms INTEGER,
-        closed_time_ms INTEGER,
-        active INTEGER NOT NULL,
-        closed INTEGER NOT NULL,
-        archived INTEGER NOT NULL,
-        resolution TEXT NOT NULL,
-        resolved_outcome INTEGER,
-        tags TEXT NOT NULL,
-        updated_at_ms INTEGER,
-        fetched_at_ms INTEGER NOT NULL
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS polymarket_markets_by_end ON polymarket_markets (closed, end_ms)",
-    "CREATE INDEX IF NOT EXISTS polymarket_markets_by_event ON polymarket_markets (event_id)",
-    """
-    CREATE VIRTUAL TABLE IF NOT EXISTS polymarket_markets_fts USING fts5(
-        question, event_title, slug, tags,
-        content='polymarket_markets', content_rowid='rowid', tokenize='unicode61'
-    )
-    """,
-    """
-    CREATE TRIGGER IF NOT EXISTS polymarket_markets_fts_ai AFTER INSERT ON polymarket_markets
-    BEGIN
-        INSERT INTO polymarket_markets_fts (rowid, question, event_title, slug, tags)
-        VALUES (new.rowid, new.question, new.event_title, new.slug, new.tags);
-    END
-    """,
-    """
-    CREATE TRIGGER IF NOT EXISTS polymarket_markets_fts_ad AFTER DELETE ON polymarket_markets
-    BEGIN
-        INSERT INTO polymarket_markets_fts (polymarket_markets_fts, rowid, question,
-            event_title, slug, tags)
-        VALUES ('delete', old.rowid, old.question, old.event_title, old.slug, old.tags);
-    END
-    """,
-    """
-    CREATE TRIGGER IF NOT EXISTS polymarket_markets_fts_au
-    AFTER UPDATE OF question, event_title, slug, tags ON polymarket_markets
-    BEGIN
-        INSERT INTO polymarket_markets_fts (polymarket_markets_fts, rowid, question,
-            event_title, slug, tags)
-        VALUES ('delete', old.rowid, old.question, old.event_title, old.slug, old.tags);
-        INSERT INTO polymarket_markets_fts (rowid, question, event_title, slug, tags)
-        VALUES (new.rowid, new.question, new.event_title, new.slug, new.tags);
-    END
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS polymarket_market_asset_links (
-        market_id TEXT NOT NULL,
-        asset TEXT NOT NULL,
-        term TEXT NOT NULL,
-        field TEXT NOT NULL,
-        score REAL NOT NULL,
-        linked_at_ms INTEGER NOT NULL,
-        PRIMARY KEY (market_id, asset)
-    ) WITHOUT ROWID
-    """,
-    "CREATE INDEX IF NOT EXISTS polymarket_market_asset_links_by_asset "
-    "ON polymarket_market_asset_links (asset, market_id)",
-    # The terms of the terms file the links were made with (replaced by each discovery).
-    """
-    CREATE TABLE IF NOT EXISTS polymarket_asset_terms (
-        term TEXT NOT NULL,
-        asset TEXT NOT NULL,
-        ambiguous INTEGER NOT NULL,
-        PRIMARY KEY (term, asset)
-    ) WITHOUT ROWID
-    """,
-    *(
-        f"CREATE TABLE IF NOT EXISTS {TABLE_OF[b]} ({_CONTEXT_COLUMNS}) WITHOUT ROWID"
-        for b in BUCKETS
+EVENT_TABLE = Table("polymarket_events", row_columns(PolymarketEventRow), primary_key=("event_id",))
+# Keyed by a unique market_id, not a primary key: its row id is the FTS5 content rowid.
+MARKET_TABLE = Table(
+    "polymarket_markets",
+    row_columns(PolymarketMarketRow, market_id=Column("market_id", TEXT, unique=True)),
+    indexes=(
+        Index("polymarket_markets_by_end", ("closed", "end_ms")),
+        Index("polymarket_markets_by_event", ("event_id",)),
     ),
-]
+    search=Search(("question", "event_title", "slug", "tags"), tokenizer="unicode61"),
+    clustered=False,
+)
+LINK_TABLE = Table(
+    "polymarket_market_asset_links",
+    row_columns(PolymarketAssetLink),
+    primary_key=("market_id", "asset"),
+    indexes=(Index("polymarket_market_asset_links_by_asset", ("asset", "market_id")),),
+)
+# The terms of the terms file the links were made with (replaced by each discovery).
+TERM_TABLE = Table(
+    "polymarket_asset_terms", row_columns(PolymarketAssetTerm), primary_key=("term", "asset")
+)
+CONTEXT_TABLES = tuple(
+    Table(TABLE_OF[b], row_columns(PolymarketContextMarket), primary_key=("market_id",))
+    for b in BUCKETS
+)
 
 _JSON_COLUMNS = frozenset({"outcomes", "outcome_prices", "clob_token_ids", "tags"})
 _encode = msgspec.json.Encoder()
@@ -259,3 +157,9 @@ WRITERS: dict[type, WriteFn] = {
     PolymarketDiscovered: write_discovered,
     PolymarketRefreshed: write_refreshed,
 }
+TABLES = Tables(
+    (EVENT_TABLE, MARKET_TABLE, LINK_TABLE, TERM_TABLE, *CONTEXT_TABLES), WRITERS, UPSERTS
+)
+# These tables as SQLite statements, for tests that build a database of an older schema
+# beside them (the same list the storage runs).
+DDL = TABLES.ddl

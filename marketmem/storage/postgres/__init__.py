@@ -1,1 +1,2 @@
-"""The PostgreSQL engine (psycopg 3): what it has so far is the leases of several instances."""
+"""The PostgreSQL engine (psycopg 3), so far: its DDL (``ddl``) and the leases of several
+instances (``leases``); its writer and readers are still to come."""

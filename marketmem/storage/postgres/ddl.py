@@ -1,0 +1,134 @@
+"""Declared tables as PostgreSQL statements.
+
+A ``Table`` becomes its ``CREATE TABLE`` and one ``CREATE INDEX`` per index, all
+``IF NOT EXISTS``. Types: INT ``BIGINT``, REAL ``DOUBLE PRECISION``, TEXT ``TEXT``, BOOL
+``BOOLEAN``, JSON ``JSONB`` (the server checks that a value is JSON, and lists such as tags
+can be queried and indexed). A ``Search`` is a generated ``tsvector`` column
+``search_vector`` over the searched columns, ``to_tsvector('simple', ...)`` (words split and
+lower-cased, not stemmed; unlike FTS5's unicode61 it keeps diacritics), with a GIN index
+``<table>_search``. A case-insensitive column takes the ICU collation ``marketmem_nocase``
+(nondeterministic: keys and ``=`` ignore case, as SQLite's NOCASE does), which the first
+statement creates when a table needs it. Clustering means nothing here: rows live in a heap,
+the primary key is an index. Identifiers are always quoted (``user`` is a keyword).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from marketmem.storage.declare import (
+    BOOL,
+    INT,
+    JSON,
+    REAL,
+    TEXT,
+    Column,
+    ColumnType,
+    Index,
+    Table,
+    Value,
+)
+
+TYPES: dict[ColumnType, str] = {
+    INT: "BIGINT",
+    REAL: "DOUBLE PRECISION",
+    TEXT: "TEXT",
+    BOOL: "BOOLEAN",
+    JSON: "JSONB",
+}
+SEARCH_COLUMN = "search_vector"
+SEARCH_CONFIG = "simple"
+NOCASE = "marketmem_nocase"
+CREATE_NOCASE = (
+    f'CREATE COLLATION IF NOT EXISTS "{NOCASE}" '
+    "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)"
+)
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: Value) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(value)
+
+
+def column_definition(column: Column) -> str:
+    parts = [ident(column.name), TYPES[column.type]]
+    if not column.nullable:
+        parts.append("NOT NULL")
+    if column.unique:
+        parts.append("UNIQUE")
+    if column.case_insensitive:
+        parts.append(f"COLLATE {ident(NOCASE)}")
+    if column.default is not None:
+        parts.append(f"DEFAULT {literal(column.default)}")
+    if column.allowed is not None:
+        values = ", ".join(literal(v) for v in column.allowed)
+        parts.append(f"CHECK ({ident(column.name)} IN ({values}))")
+    return " ".join(parts)
+
+
+def search_index(table: Table) -> str:
+    """The name of the GIN index of ``table``'s search."""
+    return f"{table.name}_search"
+
+
+def search_definition(table: Table) -> str:
+    """The generated ``tsvector`` column of ``table``'s search."""
+    assert table.search is not None
+    vectors = []
+    for name in table.search.columns:
+        column = table.column(name)
+        value = ident(name)
+        if column.nullable:
+            empty = "'null'::jsonb" if column.type is JSON else "''"
+            value = f"coalesce({value}, {empty})"
+        vectors.append(f"to_tsvector('{SEARCH_CONFIG}', {value})")
+    return f"{ident(SEARCH_COLUMN)} tsvector GENERATED ALWAYS AS ({' || '.join(vectors)}) STORED"
+
+
+def create_table(table: Table) -> str:
+    if table.search is not None and SEARCH_COLUMN in {c.name for c in table.columns}:
+        raise ValueError(f"table {table.name}: {SEARCH_COLUMN} is the search column's name")
+    lines = [column_definition(c) for c in table.columns]
+    if table.search is not None:
+        lines.append(search_definition(table))
+    if table.primary_key:
+        lines.append(f"PRIMARY KEY ({', '.join(ident(c) for c in table.primary_key)})")
+    body = ",\n    ".join(lines)
+    return f"CREATE TABLE IF NOT EXISTS {ident(table.name)} (\n    {body}\n)"
+
+
+def create_index(table: str, index: Index, *, using: str = "") -> str:
+    method = f" USING {using}" if using else ""
+    cols = ", ".join(ident(c) for c in index.columns)
+    return f"CREATE INDEX IF NOT EXISTS {ident(index.name)} ON {ident(table)}{method} ({cols})"
+
+
+def table_statements(table: Table) -> list[str]:
+    """Everything that creates ``table``: the table, its indexes, its search index (the
+    collation a case-insensitive column uses comes first, from ``statements``)."""
+    out = [create_table(table), *(create_index(table.name, i) for i in table.indexes)]
+    if table.search is not None:
+        search = Index(search_index(table), (SEARCH_COLUMN,))
+        out.append(create_index(table.name, search, using="GIN"))
+    return out
+
+
+def statements(
+    tables: Sequence[Table], indexes: Mapping[str, Sequence[Index]] | None = None
+) -> list[str]:
+    """The statements of ``tables`` in order, then ``indexes`` (per table name: indexes an area
+    adds to a table another area declares)."""
+    out = []
+    if any(c.case_insensitive for t in tables for c in t.columns):
+        out.append(CREATE_NOCASE)
+    out += [stmt for table in tables for stmt in table_statements(table)]
+    for table_name, extra in (indexes or {}).items():
+        out += [create_index(table_name, i) for i in extra]
+    return out
