@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -70,6 +71,15 @@ class HttpConfig(Base):
     cache_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
 
 
+class ServiceConfig(Base):
+    # This instance's name in ``ingestion_runs`` and ``status`` (and its PostgreSQL
+    # sessions); empty: host:pid.
+    name: str = ""
+
+    def instance(self) -> str:
+        return self.name or f"{socket.gethostname()}:{os.getpid()}"
+
+
 class Config(Base):
     """The core settings; the sections of the sources are added by ``config_type``.
 
@@ -80,6 +90,7 @@ class Config(Base):
 
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     http: HttpConfig = msgspec.field(default_factory=HttpConfig)
+    service: ServiceConfig = msgspec.field(default_factory=ServiceConfig)
     # Set at load time: the file this config came from (for messages and relative paths).
     source_path: str = ""
 

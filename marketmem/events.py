@@ -62,6 +62,7 @@ class RunStarted(Event):
     source: str
     channel: str
     started_at_ms: int
+    instance: str | None = None  # the instance that runs it (``[service] name``)
 
 
 class RunFinished(Event):
@@ -73,6 +74,7 @@ class RunFinished(Event):
     status: str  # "ok" | "failed"
     rows_written: int = 0
     error: str | None = None
+    instance: str | None = None
 
 
 class Committed(Event):

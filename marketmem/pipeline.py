@@ -39,6 +39,7 @@ async def open_pipeline(
         clock=clock or SystemClock(),
         local=local,
         executor=executor or thread_executor(),
+        instance=config.service.instance(),
     )
     writer = StorageWriter(
         config.db_path(),

@@ -90,7 +90,13 @@ async def execute_run(rt: Runtime, source: str, channel: str, job: PollJob) -> R
     started = rt.clock.now_ms()
     ctx = RunContext(rt, source, channel, run_id, started)
     await rt.bus.publish(
-        RunStarted(run_id=run_id, source=source, channel=channel, started_at_ms=started)
+        RunStarted(
+            run_id=run_id,
+            source=source,
+            channel=channel,
+            started_at_ms=started,
+            instance=rt.instance,
+        )
     )
     status, error = "ok", None
     try:
@@ -131,6 +137,7 @@ async def _finish(
         status=status,
         rows_written=ctx.rows,
         error=error[:MAX_ERROR_CHARS] if error else None,
+        instance=rt.instance,
     )
     pending = ""
     if rt.bus.closed:
@@ -229,6 +236,7 @@ class StreamRunWindow:
             status=status,
             rows_written=self.rows,
             error="; ".join(parts)[:MAX_ERROR_CHARS] if parts else None,
+            instance=self.rt.instance,
         )
         self._reset()
         metrics.RUNS.inc(source=self.source, channel=self.channel, status=status)

@@ -36,6 +36,8 @@ class Runtime:
     writer: StorageWriter | None = None
     # Where blocking reads run (never the writer's thread).
     executor: Executor = field(default_factory=thread_executor)
+    # This instance's name, recorded with every run it starts.
+    instance: str | None = None
 
     @property
     def db_path(self) -> Path:

@@ -67,7 +67,13 @@ async def record_crash(rt: Runtime, spec: ActorSpec, exc: BaseException) -> None
     for channel in spec.serves():
         run_id = new_run_id()
         await rt.bus.publish(
-            RunStarted(run_id=run_id, source=spec.source, channel=channel, started_at_ms=now)
+            RunStarted(
+                run_id=run_id,
+                source=spec.source,
+                channel=channel,
+                started_at_ms=now,
+                instance=rt.instance,
+            )
         )
         await rt.bus.publish(
             RunFinished(
@@ -78,6 +84,7 @@ async def record_crash(rt: Runtime, spec: ActorSpec, exc: BaseException) -> None
                 finished_at_ms=now,
                 status="failed",
                 error=f"actor {spec.name} crashed: {describe_error(exc)}",
+                instance=rt.instance,
             )
         )
         metrics.RUNS.inc(source=spec.source, channel=channel, status="failed")

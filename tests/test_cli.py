@@ -50,7 +50,7 @@ def seed_runs(path: Path, rows: list[tuple[str, str, str, int, int | None, str |
     with conn:
         for i, (source, channel, status, started, finished, error) in enumerate(rows):
             conn.execute(
-                "INSERT INTO ingestion_runs VALUES (?, ?, ?, ?, ?, ?, 3, ?)",
+                "INSERT INTO ingestion_runs VALUES (?, ?, ?, ?, ?, ?, 3, ?, NULL)",
                 (f"{channel}-{started}-{i}", source, channel, started, finished, status, error),
             )
     conn.close()

@@ -3,6 +3,7 @@ writer committed (rows_written) or rejected (a failed run) of each run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +221,30 @@ async def test_execute_returns_the_commit_or_raises_the_writers_reason(
         assert result.counts == {"hyperliquid_candles": 2}
         with pytest.raises(CommitRejected, match="no column named size"):
             await rt.writer.execute(gadgets(1))
+
+
+async def test_every_run_names_the_instance_that_ran_it(
+    make_config: Callable[..., Config], autojump_clock: trio.testing.MockClock
+) -> None:
+    cfg = make_config('[service]\nname = "ingest-a"\n')
+    async with open_pipeline(cfg, clock=TrioWallClock(T0_MS), executor=inline_executor) as rt:
+
+        async def job(ctx: RunContext) -> None:
+            await ctx.publish(CandleBatch(rows=[minute_candle(1)]))
+
+        polled = await execute_run(rt, "hyperliquid", "registry", job)
+        window = StreamRunWindow(rt, "hyperliquid", "candles", window_s=60)
+        window.add(1)
+        streamed = await window.close_window()
+        assert streamed is not None
+        await trio.sleep(1)
+    conn = db.open_ro(cfg.db_path())
+    rows = {r["run_id"]: r["instance"] for r in db.query(conn, "SELECT * FROM ingestion_runs")}
+    assert rows == {polled.run_id: "ingest-a", streamed.run_id: "ingest-a"}
+
+
+def test_the_default_instance_name_is_host_and_pid(make_config: Callable[..., Config]) -> None:
+    import os
+    import socket
+
+    assert make_config().service.instance() == f"{socket.gethostname()}:{os.getpid()}"

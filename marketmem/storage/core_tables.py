@@ -24,6 +24,8 @@ RUNS = Table(
         Column("status", TEXT, allowed=("running", "ok", "failed")),
         Column("rows_written", INT, default=0),
         Column("error", TEXT, nullable=True),
+        # Added by schema 4: the instance that ran it (NULL for runs of earlier releases).
+        Column("instance", TEXT, nullable=True),
     ),
     primary_key=("run_id",),
     indexes=(
@@ -39,9 +41,9 @@ INTERRUPTED = "interrupted: the process stopped before this run finished"
 def _write_started(conn: apsw.Connection, ev: Any) -> dict[str, int]:
     # A run that already finished (replayed RunStarted) is never set back to running.
     conn.execute(
-        "INSERT INTO ingestion_runs (run_id, source, channel, started_at_ms, status) "
-        "VALUES (?, ?, ?, ?, 'running') ON CONFLICT(run_id) DO NOTHING",
-        (ev.run_id, ev.source, ev.channel, ev.started_at_ms),
+        "INSERT INTO ingestion_runs (run_id, source, channel, started_at_ms, status, instance) "
+        "VALUES (?, ?, ?, ?, 'running', ?) ON CONFLICT(run_id) DO NOTHING",
+        (ev.run_id, ev.source, ev.channel, ev.started_at_ms, ev.instance),
     )
     return {"ingestion_runs": 1}
 
@@ -49,9 +51,10 @@ def _write_started(conn: apsw.Connection, ev: Any) -> dict[str, int]:
 def _write_finished(conn: apsw.Connection, ev: Any) -> dict[str, int]:
     conn.execute(
         "INSERT INTO ingestion_runs (run_id, source, channel, started_at_ms, finished_at_ms, "
-        "status, rows_written, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "status, rows_written, error, instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(run_id) DO UPDATE SET finished_at_ms=excluded.finished_at_ms, "
-        "status=excluded.status, rows_written=excluded.rows_written, error=excluded.error",
+        "status=excluded.status, rows_written=excluded.rows_written, error=excluded.error, "
+        "instance=coalesce(ingestion_runs.instance, excluded.instance)",
         (
             ev.run_id,
             ev.source,
@@ -61,6 +64,7 @@ def _write_finished(conn: apsw.Connection, ev: Any) -> dict[str, int]:
             ev.status,
             ev.rows_written,
             ev.error,
+            ev.instance,
         ),
     )
     return {"ingestion_runs": 1}

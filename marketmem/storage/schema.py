@@ -63,6 +63,12 @@ def _rollup_marks_in_the_write_path(conn: apsw.Connection, tables: Sequence[Tabl
     upgrades.drop_rollup_triggers(conn)
 
 
+def _runs_name_their_instance(conn: apsw.Connection, tables: Sequence[Tables]) -> None:
+    """Migration 4: ``ingestion_runs.instance``, the instance that ran each run (runs of
+    earlier releases keep NULL)."""
+    upgrades.add_column(conn, "ingestion_runs", "instance", "TEXT")
+
+
 Migration = Callable[[apsw.Connection, Sequence[Tables]], None]
 
 # Index i holds the migration that takes user_version i to i + 1.
@@ -70,6 +76,7 @@ MIGRATIONS: list[Migration] = [
     _create_all,
     _nullable_polymarket_numbers,
     _rollup_marks_in_the_write_path,
+    _runs_name_their_instance,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

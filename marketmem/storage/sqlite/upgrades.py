@@ -7,6 +7,7 @@ needs none of this (a tool that copies an SQLite database into PostgreSQL would)
 
 - ``drop_not_null``: schema migration 2 (Polymarket numbers nullable), a table rebuild;
 - ``drop_rollup_triggers``: schema migration 3 (rollup hours marked in the write path);
+- ``add_column``: schema migration 4 (``ingestion_runs.instance``);
 - ``mark_unmarked_minutes``: hours of minutes stored before hours were marked, marked once.
 """
 
@@ -20,6 +21,16 @@ MINUTES_TABLE = "hyperliquid_candles"
 HOURS_TABLE = "hyperliquid_candles_1h"
 PENDING_TABLE = "hyperliquid_rollup_pending"
 HOUR_MS = 3_600_000
+
+
+def add_column(conn: apsw.Connection, table: str, column: str, sql_type: str) -> None:
+    """Add a nullable ``column`` to ``table`` unless it has it (a table the declarations
+    created at this version already does).
+
+    TODO(postgres): ``ALTER TABLE ... ADD COLUMN IF NOT EXISTS``."""
+    have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    if have and column not in have:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
 
 
 def drop_not_null(conn: apsw.Connection, table: str, columns: tuple[str, ...]) -> None:
