@@ -43,10 +43,10 @@ from marketmem.bus import Policy
 from marketmem.config import Config, parse_config
 from marketmem.events import Candle, Committed
 from marketmem.pipeline import open_pipeline
-from marketmem.sources.hyperliquid.budget import INFO_WEIGHT_PER_MINUTE, request_weight
 from marketmem.sources.hyperliquid.info import SHARED_KEY, InfoClient
 from marketmem.sources.hyperliquid.stream import HyperliquidStream
 from marketmem.sources.hyperliquid.tables import CANDLES
+from marketmem.sources.hyperliquid.weights import INFO_WEIGHT_PER_MINUTE, request_weight
 from marketmem.storage import db, schema
 from marketmem.venues.serve import serve_asgi
 from marketmem.venues.simulator import Bar, SimAsset, round_price

@@ -9,11 +9,6 @@ import msgspec
 import pytest
 
 from marketmem.sources.hyperliquid import wire
-from marketmem.sources.hyperliquid.budget import (
-    INTERVAL_MS,
-    candle_items_upper_bound,
-    request_weight,
-)
 from marketmem.sources.hyperliquid.candles import CandleTracker, to_row
 from marketmem.sources.hyperliquid.mids import MidFilter, bucket_of, mid_rows
 from marketmem.sources.hyperliquid.stream import (
@@ -25,6 +20,11 @@ from marketmem.sources.hyperliquid.taxonomy import (
     TaxonomyError,
     categorize,
     parse_taxonomy,
+)
+from marketmem.sources.hyperliquid.weights import (
+    INTERVAL_MS,
+    candle_items_upper_bound,
+    request_weight,
 )
 from marketmem.venues.hyperliquid import request_weight as venue_weight
 from marketmem.venues.simulator import INTERVAL_MS as VENUE_INTERVALS

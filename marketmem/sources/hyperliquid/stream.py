@@ -49,6 +49,7 @@ import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
 from marketmem import metrics
+from marketmem.budget import WeightBudget, spend
 from marketmem.events import (
     Candle,
     CandleBatch,
@@ -60,7 +61,6 @@ from marketmem.events import (
 from marketmem.runs import StreamRunWindow, describe_error
 from marketmem.runtime import Runtime
 from marketmem.sources.hyperliquid import reads, wire
-from marketmem.sources.hyperliquid.budget import WeightBudget, spend
 from marketmem.sources.hyperliquid.candles import CandleTracker
 from marketmem.sources.hyperliquid.gaps import Gap, GapBook, minute_of, retry_delay_s
 from marketmem.sources.hyperliquid.info import InfoClient, info_client
