@@ -57,16 +57,13 @@ from marketmem.events import CandleBatch, Committed, Event, MidBatch
 from marketmem.pipeline import open_pipeline
 from marketmem.sources.hyperliquid import wire
 from marketmem.sources.hyperliquid.info import SHARED_KEY, InfoClient
-from marketmem.sources.hyperliquid.stream import (
-    MAX_MESSAGE_BYTES,
-    MESSAGE_QUEUE,
-    HyperliquidStream,
-    plan_connections,
-)
+from marketmem.sources.hyperliquid.planning import plan_connections
+from marketmem.sources.hyperliquid.stream import HyperliquidStream
 from marketmem.storage.writer import StorageWriter, thread_executor
 from marketmem.venues.hyperliquid import HyperliquidVenue
 from marketmem.venues.serve import serve_asgi
 from marketmem.venues.simulator import SimAsset, Simulator
+from marketmem.wslink import MAX_MESSAGE_BYTES, MESSAGE_QUEUE
 
 COINS = 230
 TICK_MS = 1000
