@@ -44,10 +44,10 @@ from marketmem.config import Config
 from marketmem.events import Candle, Committed
 from marketmem.pipeline import open_pipeline
 from marketmem.plugins import SOURCES, parse_config
-from marketmem.sources.hyperliquid.budget import INFO_WEIGHT_PER_MINUTE, request_weight
 from marketmem.sources.hyperliquid.resources import open_resources
 from marketmem.sources.hyperliquid.stream import HyperliquidStream
 from marketmem.sources.hyperliquid.tables import CANDLES
+from marketmem.sources.hyperliquid.weights import INFO_WEIGHT_PER_MINUTE, request_weight
 from marketmem.storage import db, schema
 from marketmem.venues.serve import serve_asgi
 from marketmem.venues.simulator import Bar, SimAsset, round_price

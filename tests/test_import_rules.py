@@ -40,6 +40,16 @@ RULES: list[Rule] = [
         "marketmem.sources.hyperliquid.tables",
         "the source's tables are written by the storage writer from its events",
     ),
+    (
+        "marketmem/wslink.py",
+        "marketmem.sources",
+        "the WebSocket link is venue-neutral: a venue supplies its protocol, not the reverse",
+    ),
+    (
+        "marketmem/budget.py",
+        "marketmem.sources",
+        "rate budgets are venue-neutral: a venue's weights stay in its own package",
+    ),
 ]
 # Sources (and the derived feature source) publish events and read through the storage
 # helpers; the writer, the schema, the core tables and the engines' dialects are the storage's

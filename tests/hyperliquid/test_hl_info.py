@@ -10,9 +10,9 @@ import msgspec
 import pytest
 import trio
 
+from marketmem.budget import WeightBudget
 from marketmem.httpclient import HttpStatusError, PayloadError, RetryPolicy, TransportFailed
 from marketmem.sources.hyperliquid import wire
-from marketmem.sources.hyperliquid.budget import WeightBudget
 from marketmem.sources.hyperliquid.info import InfoClient
 from marketmem.venues.hyperliquid import FixtureReplay, HyperliquidVenue
 from tests.conftest import FIXTURES, T0_MS, fixture_path, needs_fixtures

@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import random
 from decimal import Decimal
 
 import msgspec
 import pytest
 
 from marketmem.sources.hyperliquid import wire
-from marketmem.sources.hyperliquid.budget import (
-    INTERVAL_MS,
-    candle_items_upper_bound,
-    request_weight,
-)
 from marketmem.sources.hyperliquid.candles import CandleTracker, to_row
 from marketmem.sources.hyperliquid.mids import MidFilter, bucket_of, mid_rows
-from marketmem.sources.hyperliquid.stream import (
-    backoff_s,
-    plan_connections,
-    select_coins,
-)
+from marketmem.sources.hyperliquid.planning import plan_connections, select_coins
 from marketmem.sources.hyperliquid.taxonomy import (
     TaxonomyError,
     categorize,
     parse_taxonomy,
+)
+from marketmem.sources.hyperliquid.weights import (
+    INTERVAL_MS,
+    candle_items_upper_bound,
+    request_weight,
 )
 from marketmem.venues.hyperliquid import request_weight as venue_weight
 from marketmem.venues.simulator import INTERVAL_MS as VENUE_INTERVALS
@@ -148,7 +143,7 @@ def test_mid_rows_bucket_by_five_seconds() -> None:
     assert bucket_of(T0 + 4_999, 5000) == T0
 
 
-# --- selection, planning, backoff ------------------------------------------------------------
+# --- selection, planning ------------------------------------------------------------
 
 
 def meta(*names: str, delisted: tuple[str, ...] = ()) -> wire.Meta:
@@ -178,14 +173,6 @@ def test_plan_spreads_subscriptions_within_caps() -> None:
     assert max(len(p) for p in plan) <= 100
     assert plan_connections(subs[:5], per_connection=100, max_connections=10) == [subs[:5]]
     assert plan_connections([], per_connection=100, max_connections=10) == []
-
-
-def test_backoff_is_capped_and_jittered() -> None:
-    rng = random.Random(3)
-    delays = [backoff_s(a, 1.0, 60.0, rng) for a in range(12)]
-    assert all(0.5 <= d <= 1.0 for d in delays[:1])
-    assert all(d <= 60.0 for d in delays) and delays[-1] >= 30.0
-    assert len({round(d, 6) for d in delays[8:]}) > 1  # jittered, not constant
 
 
 # --- weights --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from trio_websocket import open_websocket_url
 from marketmem.clock import TrioWallClock
 from marketmem.config import Config
 from marketmem.sources.hyperliquid import wire
-from marketmem.sources.hyperliquid.stream import replan_connections
+from marketmem.sources.hyperliquid.planning import replan_connections
 from marketmem.venues.hyperliquid import FixtureReplay, HyperliquidVenue
 from marketmem.venues.simulator import SimAsset
 from tests.conftest import T0_MS, fixture_path, needs_fixtures

@@ -26,8 +26,8 @@ async def test_the_info_client_is_closed_when_the_opening_ends(config: Config) -
         assert not closed(res)
         cfg = config.hyperliquid  # type: ignore[attr-defined]
         assert res.info.budget.capacity == cfg.info_weight_per_minute
-        assert res.ws_messages.capacity == cfg.ws_messages_per_minute
-        assert res.ws_connects.capacity == cfg.ws_connects_per_minute
+        assert res.ws_limits.messages.capacity == cfg.ws_messages_per_minute
+        assert res.ws_limits.connects.capacity == cfg.ws_connects_per_minute
     assert closed(res)
 
 

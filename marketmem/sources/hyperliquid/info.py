@@ -19,13 +19,13 @@ from typing import Any, TypeVar
 
 import httpx
 
+from marketmem.budget import Charge, WeightBudget
 from marketmem.httpclient import RetryPolicy, decode, request
 from marketmem.sources.hyperliquid import wire
-from marketmem.sources.hyperliquid.budget import (
+from marketmem.sources.hyperliquid.weights import (
+    INFO_WEIGHT_PER_MINUTE,
     INTERVAL_MS,
     MAX_FUNDING_ROWS,
-    Charge,
-    WeightBudget,
     base_weight,
     candle_items_upper_bound,
     request_weight,
@@ -50,7 +50,7 @@ class InfoClient:
         rng: random.Random | None = None,
     ) -> None:
         self.url = base_url.rstrip("/") + "/info"
-        self.budget = budget or WeightBudget()
+        self.budget = budget or WeightBudget(INFO_WEIGHT_PER_MINUTE)
         self._http = http or httpx.AsyncClient(timeout=timeout_s)
         self._policy = policy or RetryPolicy()
         self._rng = rng

@@ -15,18 +15,18 @@ from dataclasses import dataclass
 
 import trio
 
+from marketmem.budget import WeightBudget
 from marketmem.config import Config
 from marketmem.httpclient import RetryPolicy
-from marketmem.sources.hyperliquid.budget import WeightBudget
 from marketmem.sources.hyperliquid.config import SECTION, HyperliquidConfig
 from marketmem.sources.hyperliquid.info import InfoClient
+from marketmem.wslink import LinkLimits
 
 
 @dataclass(frozen=True, eq=False)
 class HyperliquidResources:
     info: InfoClient
-    ws_messages: WeightBudget
-    ws_connects: WeightBudget
+    ws_limits: LinkLimits
 
 
 def info_client(cfg: HyperliquidConfig) -> InfoClient:
@@ -44,8 +44,11 @@ async def open_resources(config: Config) -> AsyncIterator[HyperliquidResources]:
     cfg = SECTION.of(config)
     resources = HyperliquidResources(
         info=info_client(cfg),
-        ws_messages=WeightBudget(cfg.ws_messages_per_minute),
-        ws_connects=WeightBudget(cfg.ws_connects_per_minute),
+        ws_limits=LinkLimits(
+            max_connections=cfg.ws_max_connections,
+            messages_per_minute=cfg.ws_messages_per_minute,
+            connects_per_minute=cfg.ws_connects_per_minute,
+        ),
     )
     try:
         yield resources
