@@ -32,7 +32,7 @@ from marketmem.http.auth import issue_token, token_id_of, valid_name
 from marketmem.http.server import serve_http
 from marketmem.pipeline import open_pipeline
 from marketmem.storage import db
-from marketmem.storage.reader import has_table
+from marketmem.storage.reads.catalog import has_table
 from marketmem.storage.writer import CommitRejected
 from marketmem.usage import UsageError
 

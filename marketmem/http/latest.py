@@ -24,6 +24,7 @@ from marketmem.http.schemas import (
     Markets,
 )
 from marketmem.metrics import REGISTRY
+from marketmem.storage.models.runs import ChannelHealth
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,6 @@ FEATURE_CHANNELS = (
     "volatility_profiles",
     "positioning_pressure",
 )
-
-Health = Mapping[str, Any]
 
 
 class _Missing:
@@ -92,12 +91,12 @@ def compose_latest(
     clone_id: str,
     symbol: str,
     request: LatestDataRequest,
-    health: Sequence[Health],
+    health: Sequence[ChannelHealth],
     now_ms: int,
     max_mid_age_ms: int,
 ) -> LatestData:
     parts = set(request.include if request.include is not None else PART_NAMES)
-    channels = {(h["source"], h["channel"]): h for h in health}
+    channels = {(h.source, h.channel): h for h in health}
     out = LatestData(clone_id=clone_id, symbol=symbol, as_of_ms=now_ms)
 
     def fresh(

@@ -24,7 +24,7 @@ from marketmem.sources.hyperliquid.resources import open_resources
 from marketmem.sources.hyperliquid.stream import HyperliquidStream
 from marketmem.sources.hyperliquid.taxonomy import load_taxonomy
 from marketmem.storage import db
-from marketmem.storage.reader import channel_health
+from marketmem.storage.reads.runs import channel_health
 from marketmem.supervisor import run_service
 from marketmem.venues.hyperliquid import HyperliquidVenue
 from tests.conftest import T0_MS, fixture_path
@@ -276,12 +276,12 @@ async def test_local_run_keeps_stream_channels_ok(
         )
     conn = db.open_ro(rt.db_path)
     health = {
-        h["channel"]: h
+        h.channel: h
         for h in channel_health(conn, config, venue.clock.now_ms())
-        if h["source"] == "hyperliquid"
+        if h.source == "hyperliquid"
     }
     for channel in ("registry", "candles", "mids"):
-        assert health[channel]["status"] == "ok", health[channel]
+        assert health[channel].status == "ok", health[channel]
     coins = {r["coin"] for r in db.query(conn, "SELECT DISTINCT coin FROM hyperliquid_candles")}
     assert coins == {"ETH", "BTC"}  # local_coins capped at local_max_coins
     conn.close()

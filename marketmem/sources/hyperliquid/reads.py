@@ -12,7 +12,7 @@ from typing import Any
 import apsw
 
 from marketmem.storage.db import query
-from marketmem.storage.reader import has_table
+from marketmem.storage.reads.catalog import has_table
 
 CANDLES_1M = "hyperliquid_candles"
 CANDLES_1H = "hyperliquid_candles_1h"
