@@ -18,10 +18,11 @@ from marketmem.health import Status, healthy, stale_after_s
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import ChannelSpec
 from marketmem.source import open_sources
-from marketmem.sources.hyperliquid import reads as hl_reads
 from marketmem.storage import db
 from marketmem.storage.errors import STORAGE_ERROR
+from marketmem.storage.models.hyperliquid import CandleGap
 from marketmem.storage.models.runs import ChannelHealth
+from marketmem.storage.reads import hyperliquid as hl_reads
 from marketmem.storage.reads.runs import channel_health
 from marketmem.supervisor import run_channels_once, run_service
 from marketmem.usage import UsageError
@@ -87,7 +88,7 @@ class ChannelReport:
     """One channel's health, with the candle gaps pending (the candles channel's only)."""
 
     health: ChannelHealth
-    gaps: list[Any]
+    gaps: list[CandleGap]
 
 
 def health_report(config: Config, now_ms: int) -> list[ChannelReport]:
@@ -95,7 +96,7 @@ def health_report(config: Config, now_ms: int) -> list[ChannelReport]:
     path = config.db_path()
     if not path.exists():
         rows = channel_health(None, config, now_ms)
-        gaps: list[Any] = []
+        gaps: list[CandleGap] = []
     else:
         conn = db.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
         try:
@@ -123,13 +124,13 @@ def status_json_rows(rows: list[ChannelReport]) -> list[dict[str, Any]]:
             "error": r.health.error,
             "gaps": [
                 {
-                    "coin": g["coin"],
-                    "first_open_time": iso(g["first_open_ms"]),
-                    "last_open_time": iso(g["last_open_ms"]),
-                    "detected_at": iso(g["detected_at_ms"]),
-                    "reason": g["reason"],
-                    "failed_attempts": g["attempts"],
-                    "last_error": g["last_error"],
+                    "coin": g.coin,
+                    "first_open_time": iso(g.first_open_ms),
+                    "last_open_time": iso(g.last_open_ms),
+                    "detected_at": iso(g.detected_at_ms),
+                    "reason": g.reason,
+                    "failed_attempts": g.attempts,
+                    "last_error": g.last_error,
                 }
                 for g in r.gaps
             ],
@@ -193,14 +194,14 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def gap_line(g: dict[str, Any], now_ms: int) -> str:
-    span = "link down" if g["last_open_ms"] is None else f"to {iso(g['last_open_ms'])}"
+def gap_line(g: CandleGap, now_ms: int) -> str:
+    span = "link down" if g.last_open_ms is None else f"to {iso(g.last_open_ms)}"
     line = (
-        f"{g['coin']}: from {iso(g['first_open_ms'])} {span}, after {g['reason']}, "
-        f"detected {age(now_ms, g['detected_at_ms'])} ago"
+        f"{g.coin}: from {iso(g.first_open_ms)} {span}, after {g.reason}, "
+        f"detected {age(now_ms, g.detected_at_ms)} ago"
     )
-    if g["attempts"]:
-        line += f", {g['attempts']} failed attempt(s): {g['last_error']}"
+    if g.attempts:
+        line += f", {g.attempts} failed attempt(s): {g.last_error}"
     return line
 
 

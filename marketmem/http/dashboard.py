@@ -10,8 +10,8 @@ from __future__ import annotations
 from marketmem.config import Config
 from marketmem.http.schemas import Dashboard, DashboardChannel, PriceAge, SourceFreshness
 from marketmem.storage.models.runs import ChannelHealth
-from marketmem.storage.reads import Connection
-from marketmem.storage.reads.catalog import has_table, table_row_counts
+from marketmem.storage.reads import Connection, hyperliquid
+from marketmem.storage.reads.catalog import table_row_counts
 from marketmem.storage.reads.runs import channel_health
 
 # Worst first: the status a source shows when its channels disagree.
@@ -85,23 +85,8 @@ def summarize(
 
 def latest_price_times(conn: Connection) -> dict[str, list[int]]:
     """Per kind of price, the time of the latest row of each coin."""
-    out: dict[str, list[int]] = {"mid": [], "candle_1m": []}
-    if has_table(conn, "hyperliquid_mid_prices"):
-        out["mid"] = [
-            r[1]
-            for r in conn.execute(
-                "SELECT coin, max(bucket_ms) FROM hyperliquid_mid_prices GROUP BY coin"
-            )
-        ]
-    if has_table(conn, "hyperliquid_candles"):
-        out["candle_1m"] = [
-            r[1]
-            for r in conn.execute(
-                "SELECT coin, max(close_time_ms) FROM hyperliquid_candles "
-                "WHERE interval='1m' AND closed=1 GROUP BY coin"
-            )
-        ]
-    return out
+    times = hyperliquid.latest_price_times(conn)
+    return {"mid": times.mid, "candle_1m": times.candle_1m}
 
 
 def read_dashboard(conn: Connection, config: Config, now_ms: int) -> Dashboard:

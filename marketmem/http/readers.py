@@ -14,8 +14,9 @@ from typing import Any
 from marketmem.features import reads as feature_reads
 from marketmem.retention import reads as retention_reads
 from marketmem.sources.defillama import reads as defillama_reads
-from marketmem.sources.hyperliquid import reads as hyperliquid_reads
 from marketmem.sources.polymarket import reads as polymarket_reads
+from marketmem.storage.models.hyperliquid import Candle, ExecutionPrice, HourCandle
+from marketmem.storage.reads import hyperliquid as hyperliquid_reads
 
 
 class Unavailable(Exception):
@@ -24,10 +25,10 @@ class Unavailable(Exception):
 
 @dataclass(frozen=True)
 class Readers:
-    execution_price: Callable[..., dict[str, Any] | None] = field(
+    execution_price: Callable[..., ExecutionPrice | None] = field(
         default=hyperliquid_reads.execution_price
     )
-    last_closed_candle: Callable[..., dict[str, Any] | None] = field(
+    last_closed_candle: Callable[..., Candle | HourCandle | None] = field(
         default=hyperliquid_reads.last_closed_candle
     )
     current_hour_candle: Callable[..., dict[str, Any] | None] = field(

@@ -24,10 +24,10 @@ from marketmem.plugins import parse_config
 from marketmem.sources.defillama import reads as dl_reads
 from marketmem.sources.defillama.api import SubjectsSearchResponse
 from marketmem.sources.defillama.subjects import KINDS
-from marketmem.sources.hyperliquid import reads as hl_reads
 from marketmem.sources.hyperliquid.api import AssetsResponse
 from marketmem.sources.polymarket import reads as pm_reads
 from marketmem.sources.polymarket.api import MarketsSearchResponse
+from marketmem.storage.reads import hyperliquid as hl_reads
 
 BEARER_ROUTES = [
     "/api/v1/assets",

@@ -59,7 +59,7 @@ from marketmem.events import (
 )
 from marketmem.runs import StreamRunWindow, describe_error
 from marketmem.runtime import Runtime
-from marketmem.sources.hyperliquid import reads, wire
+from marketmem.sources.hyperliquid import wire
 from marketmem.sources.hyperliquid.budget import spend
 from marketmem.sources.hyperliquid.candles import CandleTracker
 from marketmem.sources.hyperliquid.config import SECTION as CONFIG
@@ -67,6 +67,7 @@ from marketmem.sources.hyperliquid.gaps import Gap, GapBook, minute_of, retry_de
 from marketmem.sources.hyperliquid.mids import MidFilter, mid_rows
 from marketmem.sources.hyperliquid.resources import HyperliquidResources
 from marketmem.storage import db
+from marketmem.storage.reads import hyperliquid as hyperliquid_reads
 
 log = logging.getLogger(__name__)
 
@@ -413,21 +414,21 @@ class HyperliquidStream:
         conn = db.open_ro(path)
         try:
             for coin in coins:
-                row = reads.last_closed_candle(conn, coin, INTERVAL)
+                row = hyperliquid_reads.last_closed_candle(conn, coin, INTERVAL)
                 if row is not None:
-                    self.tracker.note_stored_closed(coin, row["open_time_ms"])
+                    self.tracker.note_stored_closed(coin, row.open_time_ms)
             wanted = set(coins)
-            for g in reads.candle_gaps(conn):
-                if g["coin"] in wanted:
+            for g in hyperliquid_reads.candle_gaps(conn):
+                if g.coin in wanted:
                     self.gaps.restore(
                         Gap(
-                            coin=g["coin"],
-                            first_ms=g["first_open_ms"],
+                            coin=g.coin,
+                            first_ms=g.first_open_ms,
                             last_ms=None,  # the link is down until this process is acked
-                            reason=g["reason"],
-                            detected_at_ms=g["detected_at_ms"],
-                            attempts=g["attempts"],
-                            last_error=g["last_error"],
+                            reason=g.reason,
+                            detected_at_ms=g.detected_at_ms,
+                            attempts=g.attempts,
+                            last_error=g.last_error,
                         )
                     )
         finally:
