@@ -13,12 +13,13 @@ from typing import Any
 
 from marketmem.retention.forming import current_hour_candle
 from marketmem.sources.defillama import reads as defillama_reads
-from marketmem.sources.polymarket import reads as polymarket_reads
 from marketmem.storage.models.features import FeatureRow
 from marketmem.storage.models.hyperliquid import Candle, ExecutionPrice, HourCandle
+from marketmem.storage.models.polymarket import AssetMarkets
 from marketmem.storage.models.retention import FormingHour
 from marketmem.storage.reads import features as feature_reads
 from marketmem.storage.reads import hyperliquid as hyperliquid_reads
+from marketmem.storage.reads import polymarket as polymarket_reads
 
 
 class Unavailable(Exception):
@@ -37,7 +38,7 @@ class Readers:
     latest_features: Callable[..., dict[str, FeatureRow | None]] = field(
         default=feature_reads.latest_features
     )
-    markets_for_asset: Callable[..., dict[str, list[dict[str, Any]]]] = field(
+    markets_for_asset: Callable[..., AssetMarkets] = field(
         default=polymarket_reads.markets_for_asset
     )
     metrics_for_asset: Callable[..., list[dict[str, Any]]] = field(

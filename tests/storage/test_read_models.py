@@ -12,33 +12,43 @@ import apsw
 import msgspec
 import pytest
 
-from marketmem.events import AssetCtxSnapshot, HyperliquidAsset
+from marketmem.events import AssetCtxSnapshot, HyperliquidAsset, PolymarketMarketRow
 from marketmem.features import tables as feature_tables
 from marketmem.plugins import SOURCES
 from marketmem.sources.hyperliquid import tables as hl_tables
+from marketmem.sources.polymarket import tables as pm_tables
 from marketmem.storage import db, schema
 from marketmem.storage.models import features as fm
 from marketmem.storage.models import hyperliquid as hm
 from marketmem.storage.models import retention as rm
 from marketmem.storage.models import runs as runm
-from marketmem.storage.reads import features, hyperliquid, retention, runs
+from marketmem.storage.reads import features, hyperliquid, polymarket, retention, runs
 from marketmem.storage.sqlite.catalog import table_columns
 
-# (table, model, fields the read computes instead of selecting)
-SELECTED: list[tuple[str, type[msgspec.Struct], tuple[str, ...]]] = [
-    (runs.RUNS, runm.Run, ()),
-    (hyperliquid.ASSETS, hm.Asset, ("categories",)),
-    (hyperliquid.TAXONOMY, hm.CategoryCount, ("coins",)),
-    (hyperliquid.CANDLES_1M, hm.Candle, ()),
-    (hyperliquid.CANDLES_1H, hm.HourCandle, ("interval",)),
-    (hyperliquid.MIDS, hm.MidPrice, ()),
-    (hyperliquid.GAPS, hm.CandleGap, ()),
-    (features.IMPACTS_TABLE, fm.Impact, ()),
-    (features.SNAPSHOTS_TABLE, AssetCtxSnapshot, ()),
-    (hyperliquid.CANDLES_1M, fm.WindowMinute, ()),
-    (hyperliquid.CANDLES_1H, fm.WindowHour, ()),
-    (retention.MINUTES_TABLE, rm.HourMinute, ()),
-    *((table, model, ("impacts",)) for table, model in features.FEATURE_TABLES.values()),
+
+def selected(model: type[msgspec.Struct], *computed: str) -> tuple[str, ...]:
+    """The fields of ``model`` a read selects (the others it computes)."""
+    return tuple(f for f in model.__struct_fields__ if f not in computed)
+
+
+# (table, the columns a read selects from it)
+SELECTED: list[tuple[str, tuple[str, ...]]] = [
+    (runs.RUNS, selected(runm.Run)),
+    (hyperliquid.ASSETS, selected(hm.Asset, "categories")),
+    (hyperliquid.TAXONOMY, selected(hm.CategoryCount, "coins")),
+    (hyperliquid.CANDLES_1M, selected(hm.Candle)),
+    (hyperliquid.CANDLES_1H, selected(hm.HourCandle, "interval")),
+    (hyperliquid.MIDS, selected(hm.MidPrice)),
+    (hyperliquid.GAPS, selected(hm.CandleGap)),
+    (features.IMPACTS_TABLE, selected(fm.Impact)),
+    (features.SNAPSHOTS_TABLE, selected(AssetCtxSnapshot)),
+    (hyperliquid.CANDLES_1M, selected(fm.WindowMinute)),
+    (hyperliquid.CANDLES_1H, selected(fm.WindowHour)),
+    (retention.MINUTES_TABLE, selected(rm.HourMinute)),
+    *((table, selected(model, "impacts")) for table, model in features.FEATURE_TABLES.values()),
+    (polymarket.MARKETS, polymarket.HIT_COLUMNS),
+    (polymarket.MARKETS, selected(PolymarketMarketRow)),
+    *((table, polymarket.CONTEXT_COLUMNS) for table in polymarket.TABLE_OF.values()),
 ]
 
 
@@ -50,13 +60,12 @@ def conn(tmp_path_factory: pytest.TempPathFactory) -> apsw.Connection:
     return rw
 
 
-@pytest.mark.parametrize(("table", "model", "computed"), SELECTED, ids=lambda v: str(v))
-def test_every_selected_field_is_a_column_of_its_table(
-    conn: apsw.Connection, table: str, model: type[msgspec.Struct], computed: tuple[str, ...]
+@pytest.mark.parametrize(("table", "columns"), SELECTED)
+def test_every_selected_column_is_a_column_of_its_table(
+    conn: apsw.Connection, table: str, columns: tuple[str, ...]
 ) -> None:
-    selected = [f for f in model.__struct_fields__ if f not in computed]
-    missing = [f for f in selected if f not in table_columns(conn, table)]
-    assert missing == [], f"{model.__name__} selects {missing} that {table} lacks"
+    missing = [c for c in columns if c not in table_columns(conn, table)]
+    assert missing == [], f"a read selects {missing} that {table} lacks"
 
 
 def test_the_feature_tables_are_named_and_shaped_as_the_feature_area_declares_them() -> None:
@@ -79,3 +88,9 @@ def test_the_hyperliquid_tables_are_named_as_the_source_declares_them() -> None:
     assert [f for f in hm.Asset.__struct_fields__ if f != "categories"] == list(
         HyperliquidAsset.__struct_fields__
     )
+
+
+def test_the_polymarket_tables_are_named_as_the_source_declares_them() -> None:
+    declared = {u.table for u in pm_tables.UPSERTS}
+    ours = {polymarket.MARKETS, polymarket.LINKS, polymarket.TERMS, *polymarket.TABLE_OF.values()}
+    assert ours <= declared
