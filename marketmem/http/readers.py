@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from marketmem.retention.forming import current_hour_candle
-from marketmem.sources.defillama import reads as defillama_reads
+from marketmem.storage.models.defillama import Subject
 from marketmem.storage.models.features import FeatureRow
 from marketmem.storage.models.hyperliquid import Candle, ExecutionPrice, HourCandle
 from marketmem.storage.models.polymarket import AssetMarkets
 from marketmem.storage.models.retention import FormingHour
+from marketmem.storage.reads import defillama as defillama_reads
 from marketmem.storage.reads import features as feature_reads
 from marketmem.storage.reads import hyperliquid as hyperliquid_reads
 from marketmem.storage.reads import polymarket as polymarket_reads
@@ -41,7 +41,7 @@ class Readers:
     markets_for_asset: Callable[..., AssetMarkets] = field(
         default=polymarket_reads.markets_for_asset
     )
-    metrics_for_asset: Callable[..., list[dict[str, Any]]] = field(
+    metrics_for_asset: Callable[..., list[Subject]] = field(
         default=defillama_reads.metrics_for_asset
     )
 

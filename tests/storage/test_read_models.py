@@ -15,14 +15,16 @@ import pytest
 from marketmem.events import AssetCtxSnapshot, HyperliquidAsset, PolymarketMarketRow
 from marketmem.features import tables as feature_tables
 from marketmem.plugins import SOURCES
+from marketmem.sources.defillama import tables as dl_tables
 from marketmem.sources.hyperliquid import tables as hl_tables
 from marketmem.sources.polymarket import tables as pm_tables
 from marketmem.storage import db, schema
+from marketmem.storage.models import defillama as dm
 from marketmem.storage.models import features as fm
 from marketmem.storage.models import hyperliquid as hm
 from marketmem.storage.models import retention as rm
 from marketmem.storage.models import runs as runm
-from marketmem.storage.reads import features, hyperliquid, polymarket, retention, runs
+from marketmem.storage.reads import defillama, features, hyperliquid, polymarket, retention, runs
 from marketmem.storage.sqlite.catalog import table_columns
 
 
@@ -49,6 +51,10 @@ SELECTED: list[tuple[str, tuple[str, ...]]] = [
     (polymarket.MARKETS, polymarket.HIT_COLUMNS),
     (polymarket.MARKETS, selected(PolymarketMarketRow)),
     *((table, polymarket.CONTEXT_COLUMNS) for table in polymarket.TABLE_OF.values()),
+    (defillama.SUBJECTS, selected(dm.Subject, *dm.Subject.__struct_fields__[8:])),
+    (defillama.CAPITAL_BASE, selected(dm.BaseValue)),
+    (defillama.CAPITAL_FLOWS, selected(dm.Flow)),
+    (defillama.THROUGHPUT, selected(dm.Throughput)),
 ]
 
 
@@ -94,3 +100,13 @@ def test_the_polymarket_tables_are_named_as_the_source_declares_them() -> None:
     declared = {u.table for u in pm_tables.UPSERTS}
     ours = {polymarket.MARKETS, polymarket.LINKS, polymarket.TERMS, *polymarket.TABLE_OF.values()}
     assert ours <= declared
+
+
+def test_the_defillama_tables_are_named_as_the_source_declares_them() -> None:
+    declared = {u.table for u in dl_tables.UPSERTS}
+    ours = {defillama.SUBJECTS, defillama.SUBJECT_ASSETS, defillama.CAPITAL_BASE}
+    ours |= {defillama.CAPITAL_FLOWS, defillama.THROUGHPUT}
+    assert ours <= declared
+    # A flow or throughput row is its table's columns after the key, in order.
+    for table, model in ((dl_tables.CAPITAL_FLOWS, dm.Flow), (dl_tables.THROUGHPUT, dm.Throughput)):
+        assert list(model.__struct_fields__) == list(table.columns)[4:]

@@ -1,5 +1,5 @@
 """Full-text search on SQLite (FTS5): the MATCH expressions made of a user's words, and the
-search query of Polymarket markets.
+search queries of Polymarket markets and DefiLlama subjects.
 
 Every word is quoted (a user cannot write FTS5 syntax), the last one as a prefix. PostgreSQL
 will search a generated ``tsvector`` column (``to_tsvector('simple', ...)``) with
@@ -157,3 +157,53 @@ def market_rows(
         "LIMIT :limit OFFSET :offset"
     )
     return list(conn.execute(sql, params))
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str | None:
+    """A user's words as an FTS5 query: every word, as a prefix (None when no word)."""
+    tokens = _TOKEN.findall(text)
+    if not tokens:
+        return None
+    return " ".join(f'"{t}"*' for t in tokens)
+
+
+def subject_rows(
+    conn: Connection,
+    select: str,
+    *,
+    match: str | None,
+    kind: str | None,
+    asset: str | None,
+    limit: int,
+    offset: int,
+) -> list[tuple[Any, ...]]:
+    """The ``select`` columns (of ``defillama_subjects s``) of one page of subjects matching
+    the FTS5 query ``match`` (best match first; None: every subject, by name), of ``kind``,
+    linked to ``asset``."""
+    where: list[str] = []
+    params: list[Any] = []
+    joins = ""
+    order = "lower(s.name), s.kind, s.subject_id"
+    if match is not None:
+        joins = "JOIN defillama_subjects_fts f ON f.rowid = s.rowid"
+        where.append("defillama_subjects_fts MATCH ?")
+        params.append(match)
+        order = "f.rank, " + order
+    if kind is not None:
+        where.append("s.kind = ?")
+        params.append(kind)
+    if asset is not None:
+        where.append(
+            "EXISTS (SELECT 1 FROM defillama_subject_assets a WHERE a.kind = s.kind "
+            "AND a.subject_id = s.subject_id AND a.asset = ?)"
+        )
+        params.append(asset)
+    sql = f"SELECT {select} FROM defillama_subjects s {joins}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY {order} LIMIT ? OFFSET ?"
+    params += [limit, offset]
+    return list(conn.execute(sql, tuple(params)))
