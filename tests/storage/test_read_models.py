@@ -19,12 +19,21 @@ from marketmem.sources.defillama import tables as dl_tables
 from marketmem.sources.hyperliquid import tables as hl_tables
 from marketmem.sources.polymarket import tables as pm_tables
 from marketmem.storage import db, schema
+from marketmem.storage.models import access as am
 from marketmem.storage.models import defillama as dm
 from marketmem.storage.models import features as fm
 from marketmem.storage.models import hyperliquid as hm
 from marketmem.storage.models import retention as rm
 from marketmem.storage.models import runs as runm
-from marketmem.storage.reads import defillama, features, hyperliquid, polymarket, retention, runs
+from marketmem.storage.reads import (
+    access,
+    defillama,
+    features,
+    hyperliquid,
+    polymarket,
+    retention,
+    runs,
+)
 from marketmem.storage.sqlite.catalog import table_columns
 
 
@@ -55,6 +64,9 @@ SELECTED: list[tuple[str, tuple[str, ...]]] = [
     (defillama.CAPITAL_BASE, selected(dm.BaseValue)),
     (defillama.CAPITAL_FLOWS, selected(dm.Flow)),
     (defillama.THROUGHPUT, selected(dm.Throughput)),
+    (access.TOKENS, selected(am.ActiveToken)),
+    (access.TOKENS, selected(am.TokenInfo)),
+    (access.CLONES, selected(am.Clone)),
 ]
 
 
