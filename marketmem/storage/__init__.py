@@ -1,1 +1,2 @@
-"""SQLite storage: connections, schema migrations, the single writer and read helpers."""
+"""The storage: connections, schema migrations, the single writer, and the typed reads
+(``reads``, answering ``models``); what only SQLite can do is in ``sqlite``."""
