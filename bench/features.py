@@ -23,7 +23,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from marketmem.events import AssetCtxSnapshot
-from marketmem.features import reads
 from marketmem.features.funding import funding_pressure
 from marketmem.features.inputs import Book, PredictedFunding
 from marketmem.features.liquidity import liquidity_profile
@@ -34,6 +33,7 @@ from marketmem.features.volatility import volatility_profile
 from marketmem.features.windows import CandleWindows
 from marketmem.plugins import SOURCES
 from marketmem.storage import db, schema
+from marketmem.storage.reads import features as reads
 
 MINUTE = 60_000
 HOUR = 3_600_000

@@ -32,7 +32,9 @@ from marketmem.sources.defillama.config import SECTION as DEFILLAMA
 from marketmem.sources.hyperliquid.config import SECTION as HYPERLIQUID
 from marketmem.sources.polymarket.config import SECTION as POLYMARKET
 from marketmem.storage import db
-from marketmem.storage.reader import channel_health, table_row_counts
+from marketmem.storage.models.runs import ChannelHealth
+from marketmem.storage.reads.catalog import table_row_counts
+from marketmem.storage.reads.runs import channel_health
 from marketmem.supervisor import run_service
 from marketmem.venues.defillama import (
     DefillamaSimulator,
@@ -107,7 +109,7 @@ class DemoSummary:
 
     db_path: Path
     rows: dict[str, int]
-    channels: list[dict[str, Any]]
+    channels: list[ChannelHealth]
 
 
 # --- venues ------------------------------------------------------------------------------------
@@ -245,10 +247,10 @@ def format_summary(summary: DemoSummary) -> str:
     lines += [f"  {t.ljust(width)}  {n}" for t, n in sorted(summary.rows.items())]
     lines.append("channels:")
     for ch in summary.channels:
-        if ch["enabled"]:
-            name = f"{ch['source']}/{ch['channel']}"
-            error = f"  ({ch['error'][:80]})" if ch["error"] and ch["status"] != "ok" else ""
-            lines.append(f"  {name.ljust(36)}  {ch['status']}{error}")
+        if ch.enabled:
+            name = f"{ch.source}/{ch.channel}"
+            error = f"  ({ch.error[:80]})" if ch.error and ch.status != "ok" else ""
+            lines.append(f"  {name.ljust(36)}  {ch.status}{error}")
     return "\n".join(lines) + "\n"
 
 

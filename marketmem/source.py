@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from marketmem.query import Param
     from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
     from marketmem.storage.declare import Index, Table
+    from marketmem.storage.reads import Connection
     from marketmem.storage.tables import AfterWrite, Upsert, WriteFn
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -88,9 +89,10 @@ class Tables:
 
 @dataclass(frozen=True)
 class ReadContext:
-    """What a read route's function gets, on a reader thread: a read-only connection."""
+    """What a read route's function gets, on a reader thread: a read-only connection, which
+    it hands to the storage's read functions (``marketmem.storage.reads``)."""
 
-    conn: Any  # an apsw.Connection (read-only)
+    conn: Connection
     config: Config
     now_ms: int
 

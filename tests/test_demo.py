@@ -116,10 +116,8 @@ async def test_demo_fills_every_table_and_every_channel_runs_ok(
     assert latest_status == {key: "ok" for key in DEMO_CADENCES}
     # The summary read back the same database.
     (summary,) = done
-    assert {(c["source"], c["channel"]) for c in summary.channels if c["enabled"]} == set(
-        DEMO_CADENCES
-    )
-    assert {c["status"] for c in summary.channels if c["enabled"]} == {"ok"}
+    assert {(c.source, c.channel) for c in summary.channels if c.enabled} == set(DEMO_CADENCES)
+    assert {c.status for c in summary.channels if c.enabled} == {"ok"}
     assert all(summary.rows[t] == counts[t] for t in DESIGN_TABLES)
     assert "demo stopped" in out.getvalue()
 

@@ -75,6 +75,19 @@ for area in SOURCE_AREAS:
         (area, "marketmem.supervisor", "the supervisor runs sources, never the reverse"),
         (area, "marketmem.plugins", "a source is listed in plugins, it does not read the list"),
     ]
+# The storage is below every area: it stores their events and answers their reads, and knows
+# their tables only by name.
+RULES += [
+    ("marketmem/storage/*", area, "the storage is below the areas; they call it, never the reverse")
+    for area in (
+        "marketmem.sources",
+        "marketmem.features",
+        "marketmem.retention",
+        "marketmem.http",
+        "marketmem.supervisor",
+        "marketmem.plugins",
+    )
+]
 RULES += [
     (
         "!marketmem/venues/*|marketmem/demo.py",
@@ -212,6 +225,10 @@ def test_relative_imports_resolve_from_modules_and_packages() -> None:
             False,
         ),
         ("marketmem/http/x.py", "from marketmem.supervisor import run_service\n", True),
+        ("marketmem/storage/reads/x.py", "from marketmem.sources.polymarket import a\n", True),
+        ("marketmem/storage/x.py", "from marketmem.features.tables import IMPACTS\n", True),
+        ("marketmem/storage/x.py", "from marketmem.http.errors import ApiError\n", True),
+        ("marketmem/storage/x.py", "from marketmem.events import Candle\n", False),
         ("marketmem/cli.py", "from marketmem.venues import hyperliquid\n", True),
         ("marketmem/demo.py", "from marketmem.venues import hyperliquid\n", False),
         ("marketmem/venues/x.py", "from marketmem.venues.hyperliquid import X\n", False),

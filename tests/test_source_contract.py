@@ -175,8 +175,8 @@ async def test_the_service_runs_its_channel_writes_its_table_and_records_health(
     # Runs at 0, 30, 60 and 90 s, three readings each.
     assert readings == (12, "roscoff")
     assert runs == [{"status": "ok", "rows_written": 3}] * 4
-    (row,) = [r for r in health_report(config, T0_MS + 95_000) if r["source"] == "tides"]
-    assert (row["channel"], row["enabled"], row["status"], row["cadence_s"]) == (
+    (row,) = [r.health for r in health_report(config, T0_MS + 95_000) if r.health.source == "tides"]
+    assert (row.channel, row.enabled, row.status, row.cadence_s) == (
         "readings",
         True,
         "ok",

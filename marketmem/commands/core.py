@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import apsw
 import msgspec
 import trio
 
@@ -18,9 +18,12 @@ from marketmem.health import Status, healthy, stale_after_s
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import ChannelSpec
 from marketmem.source import open_sources
-from marketmem.sources.hyperliquid import reads as hl_reads
 from marketmem.storage import db
-from marketmem.storage.reader import channel_health
+from marketmem.storage.errors import STORAGE_ERROR
+from marketmem.storage.models.hyperliquid import CandleGap
+from marketmem.storage.models.runs import ChannelHealth
+from marketmem.storage.reads import hyperliquid as hl_reads
+from marketmem.storage.reads.runs import channel_health
 from marketmem.supervisor import run_channels_once, run_service
 from marketmem.usage import UsageError
 
@@ -80,12 +83,20 @@ def iso(ms: int | None) -> str | None:
     )
 
 
-def health_report(config: Config, now_ms: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ChannelReport:
+    """One channel's health, with the candle gaps pending (the candles channel's only)."""
+
+    health: ChannelHealth
+    gaps: list[CandleGap]
+
+
+def health_report(config: Config, now_ms: int) -> list[ChannelReport]:
     """Every channel's health; the candles row also lists the candle gaps pending."""
     path = config.db_path()
     if not path.exists():
         rows = channel_health(None, config, now_ms)
-        gaps: list[dict[str, Any]] = []
+        gaps: list[CandleGap] = []
     else:
         conn = db.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
         try:
@@ -93,36 +104,35 @@ def health_report(config: Config, now_ms: int) -> list[dict[str, Any]]:
             gaps = hl_reads.candle_gaps(conn)
         finally:
             conn.close()
-    for r in rows:
-        r["gaps"] = gaps if (r["source"], r["channel"]) == ("hyperliquid", "candles") else []
-    return rows
+    candles = ("hyperliquid", "candles")
+    return [ChannelReport(h, gaps if (h.source, h.channel) == candles else []) for h in rows]
 
 
-def status_json_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def status_json_rows(rows: list[ChannelReport]) -> list[dict[str, Any]]:
     return [
         {
-            "source": r["source"],
-            "channel": r["channel"],
-            "enabled": r["enabled"],
-            "status": r["status"],
-            "cadence_s": r["cadence_s"],
-            "stale_after_s": r["stale_after_s"],
-            "last_started_at": iso(r["last_started_at_ms"]),
-            "last_finished_at": iso(r["last_finished_at_ms"]),
-            "last_success_at": iso(r["last_success_at_ms"]),
-            "rows_written": r["rows_written"],
-            "error": r["error"],
+            "source": r.health.source,
+            "channel": r.health.channel,
+            "enabled": r.health.enabled,
+            "status": r.health.status,
+            "cadence_s": r.health.cadence_s,
+            "stale_after_s": r.health.stale_after_s,
+            "last_started_at": iso(r.health.last_started_at_ms),
+            "last_finished_at": iso(r.health.last_finished_at_ms),
+            "last_success_at": iso(r.health.last_success_at_ms),
+            "rows_written": r.health.rows_written,
+            "error": r.health.error,
             "gaps": [
                 {
-                    "coin": g["coin"],
-                    "first_open_time": iso(g["first_open_ms"]),
-                    "last_open_time": iso(g["last_open_ms"]),
-                    "detected_at": iso(g["detected_at_ms"]),
-                    "reason": g["reason"],
-                    "failed_attempts": g["attempts"],
-                    "last_error": g["last_error"],
+                    "coin": g.coin,
+                    "first_open_time": iso(g.first_open_ms),
+                    "last_open_time": iso(g.last_open_ms),
+                    "detected_at": iso(g.detected_at_ms),
+                    "reason": g.reason,
+                    "failed_attempts": g.attempts,
+                    "last_error": g.last_error,
                 }
-                for g in r["gaps"]
+                for g in r.gaps
             ],
         }
         for r in rows
@@ -152,10 +162,10 @@ def format_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _report_or_exit(config: Config) -> list[dict[str, Any]]:
+def _report_or_exit(config: Config) -> list[ChannelReport]:
     try:
         return health_report(config, SystemClock().now_ms())
-    except apsw.Error as exc:
+    except STORAGE_ERROR as exc:
         raise UsageError(f"cannot read {config.db_path()}: {type(exc).__name__}: {exc}") from None
 
 
@@ -167,45 +177,45 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     now = SystemClock().now_ms()
     table = [
         [
-            f"{r['source']}/{r['channel']}",
-            "yes" if r["enabled"] else "no",
-            r["status"],
-            age(now, r["last_success_at_ms"]),
-            (r["error"] or "")[:80],
+            f"{h.source}/{h.channel}",
+            "yes" if h.enabled else "no",
+            h.status,
+            age(now, h.last_success_at_ms),
+            (h.error or "")[:80],
         ]
-        for r in rows
+        for h in (r.health for r in rows)
     ]
     print(format_table(["CHANNEL", "ENABLED", "STATUS", "LAST OK", "LAST ERROR"], table))
     for r in rows:
-        if r["gaps"]:
-            print(f"\n{r['source']}/{r['channel']}: {len(r['gaps'])} candle gap(s) pending")
-            for g in r["gaps"]:
+        if r.gaps:
+            print(f"\n{r.health.source}/{r.health.channel}: {len(r.gaps)} candle gap(s) pending")
+            for g in r.gaps:
                 print("  " + gap_line(g, now))
     return 0
 
 
-def gap_line(g: dict[str, Any], now_ms: int) -> str:
-    span = "link down" if g["last_open_ms"] is None else f"to {iso(g['last_open_ms'])}"
+def gap_line(g: CandleGap, now_ms: int) -> str:
+    span = "link down" if g.last_open_ms is None else f"to {iso(g.last_open_ms)}"
     line = (
-        f"{g['coin']}: from {iso(g['first_open_ms'])} {span}, after {g['reason']}, "
-        f"detected {age(now_ms, g['detected_at_ms'])} ago"
+        f"{g.coin}: from {iso(g.first_open_ms)} {span}, after {g.reason}, "
+        f"detected {age(now_ms, g.detected_at_ms)} ago"
     )
-    if g["attempts"]:
-        line += f", {g['attempts']} failed attempt(s): {g['last_error']}"
+    if g.attempts:
+        line += f", {g.attempts} failed attempt(s): {g.last_error}"
     return line
 
 
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
-    rows = _report_or_exit(config)
-    offenders = [r for r in rows if r["enabled"] and not healthy(Status(r["status"]))]
-    if not any(r["enabled"] for r in rows):
+    rows = [r.health for r in _report_or_exit(config)]
+    offenders = [h for h in rows if h.enabled and not healthy(Status(h.status))]
+    if not any(h.enabled for h in rows):
         print("no channel is enabled", file=sys.stderr)
         return 1
-    for r in offenders:
-        detail = f": {r['error']}" if r["error"] and r["status"] == "failed" else ""
-        print(f"{r['source']}/{r['channel']}: {r['status']}{detail}")
+    for h in offenders:
+        detail = f": {h.error}" if h.error and h.status == "failed" else ""
+        print(f"{h.source}/{h.channel}: {h.status}{detail}")
     if not offenders:
-        print(f"ok: {sum(r['enabled'] for r in rows)} enabled channel(s) healthy")
+        print(f"ok: {sum(h.enabled for h in rows)} enabled channel(s) healthy")
     return 1 if offenders else 0
 
 

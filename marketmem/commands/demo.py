@@ -48,7 +48,7 @@ def demo_storage(config: Config) -> Config:
 
 
 def all_healthy(summary: DemoSummary) -> bool:
-    return all(healthy(Status(c["status"])) for c in summary.channels if c["enabled"])
+    return all(healthy(Status(c.status)) for c in summary.channels if c.enabled)
 
 
 def start_demo(

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVar
 
-import apsw
 import msgspec
 import trio
 
@@ -32,9 +32,12 @@ from marketmem.http.auth import issue_token, token_id_of, valid_name
 from marketmem.http.server import serve_http
 from marketmem.pipeline import open_pipeline
 from marketmem.storage import db
-from marketmem.storage.reader import has_table
+from marketmem.storage.errors import STORAGE_ERROR
+from marketmem.storage.reads import Connection
 from marketmem.storage.writer import CommitRejected
 from marketmem.usage import UsageError
+
+T = TypeVar("T")
 
 COMMIT_TIMEOUT_S = 30.0
 SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@:_-./")
@@ -192,30 +195,26 @@ def cmd_tokens_revoke(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _read(config: Config, fn: Any, table: str) -> list[Any]:
+def _read(config: Config, fn: Callable[[Connection], list[T]]) -> list[T]:
     path = config.db_path()
     if not path.exists():
         return []
     conn = db.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
     try:
-        if not has_table(conn, table):
-            return []
-        rows: list[Any] = fn(conn)
-        return rows
-    except apsw.Error as exc:
+        return fn(conn)
+    except STORAGE_ERROR as exc:
         raise UsageError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
     finally:
         conn.close()
 
 
 def cmd_tokens_list(args: argparse.Namespace, config: Config) -> int:
-    rows = _read(config, list_tokens, "api_tokens")
+    rows = _read(config, list_tokens)
     if args.json:
         print(msgspec.json.encode(rows).decode())
         return 0
     table = [
-        [r["token_id"], r["user"], iso(r["created_at_ms"]) or "-", iso(r["revoked_at_ms"]) or "-"]
-        for r in rows
+        [r.token_id, r.user, iso(r.created_at_ms) or "-", iso(r.revoked_at_ms) or "-"] for r in rows
     ]
     print(format_table(["ID", "USER", "CREATED", "REVOKED"], table))
     return 0
@@ -240,7 +239,7 @@ def cmd_clones_add(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_clones_list(args: argparse.Namespace, config: Config) -> int:
-    clones = _read(config, list_clones, "clones")
+    clones = _read(config, list_clones)
     if args.json:
         out = [{"id": c.clone_id, "owner": c.owner, "symbols": list(c.symbols)} for c in clones]
         print(msgspec.json.encode(out).decode())

@@ -55,7 +55,6 @@ from marketmem.events import (
     VolatilityProfile,
     VolatilityProfileBatch,
 )
-from marketmem.features import reads
 from marketmem.features.config import SECTION as FEATURES
 from marketmem.features.feed import Answer, ContextFeed, RunInputs
 from marketmem.features.funding import funding_pressure
@@ -70,6 +69,7 @@ from marketmem.runs import RunContext, describe_error
 from marketmem.runtime import PollJob, Runtime
 from marketmem.sources.hyperliquid.config import SECTION as HYPERLIQUID
 from marketmem.storage import db
+from marketmem.storage.reads import features as reads
 
 SOURCE = "hyperliquid"
 CHECKPOINT_EVERY = 16

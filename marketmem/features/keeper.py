@@ -25,11 +25,12 @@ from marketmem import metrics
 from marketmem.bus import Policy
 from marketmem.events import CandleBatch, Event
 from marketmem.executors import Executor
-from marketmem.features import reads
 from marketmem.features.series import HOUR_MS, MINUTE_MS
 from marketmem.features.windows import KEEP_HOURS, KEEP_MINUTES, CandleWindows
 from marketmem.runtime import Runtime
 from marketmem.storage import db
+from marketmem.storage.models.features import WindowHour, WindowMinute
+from marketmem.storage.reads import features as reads
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class WindowKeeper:
 
 def _read_seed(
     path: str, minutes_since: int, hours_since: int
-) -> tuple[list[reads.MinuteRow], list[reads.HourRow]]:
+) -> tuple[list[WindowMinute], list[WindowHour]]:
     conn = db.open_ro(path)
     try:
         return reads.minute_rows(conn, minutes_since), reads.hour_rows(conn, hours_since)

@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from marketmem.events import Candle
 from marketmem.features.series import HOUR_MS, MINUTE_MS, Series
+from marketmem.storage.models.features import WindowHour, WindowMinute
 
 # Minutes kept: 24 h for the 24 h estimators plus a margin for the window's first hour.
 KEEP_MINUTES = 24 * 60 + 90
@@ -209,24 +210,25 @@ class CandleWindows:
             self.coins[coin].trim()
         return changed
 
-    def apply_rows(
-        self, rows: Iterable[tuple[str, int, float, float, float, float, float, int]]
-    ) -> None:
-        """Minute rows read from the database: (coin, open_time_ms, o, h, l, c, v, updated_at_ms)."""
+    def apply_rows(self, rows: Iterable[WindowMinute]) -> None:
+        """Minute rows read from the database."""
         touched: set[str] = set()
-        for coin, t, o, h, lo, c, v, upd in rows:
-            self.window(coin).upsert(t, o, h, lo, c, v, upd)
-            touched.add(coin)
+        for r in rows:
+            self.window(r.coin).upsert(
+                r.open_time_ms, r.open, r.high, r.low, r.close, r.volume, r.updated_at_ms
+            )
+            touched.add(r.coin)
         for coin in touched:
             self.coins[coin].trim()
 
-    def apply_hours(
-        self, rows: Iterable[tuple[str, int, float, float, float, float, float, int]]
-    ) -> None:
-        """Hour rollups read from the database: (coin, open_time_ms, o, h, l, c, v, minutes)."""
-        for coin, t, o, h, lo, c, v, n in rows:
-            newest = t + (max(n, 1) - 1) * MINUTE_MS
-            self.window(coin).put_hour(t, (o, h, lo, c, v, n, newest))
+    def apply_hours(self, rows: Iterable[WindowHour]) -> None:
+        """Hour rollups read from the database."""
+        for r in rows:
+            n = r.minute_count
+            newest = r.open_time_ms + (max(n, 1) - 1) * MINUTE_MS
+            self.window(r.coin).put_hour(
+                r.open_time_ms, (r.open, r.high, r.low, r.close, r.volume, n, newest)
+            )
 
     def minutes(self, coin: str) -> Series:
         w = self.coins.get(coin)

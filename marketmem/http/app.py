@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from importlib import metadata
 from typing import Any, TypeVar
 
-import apsw
 import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -51,7 +50,10 @@ from marketmem.http.schemas import (
 )
 from marketmem.query import InvalidParameter, parse_query
 from marketmem.source import ReadContext, ReadRoute
-from marketmem.storage.reader import channel_health
+from marketmem.storage.errors import BUSY, STORAGE_ERROR, missing_table
+from marketmem.storage.models.runs import ChannelHealth as ChannelHealthRow
+from marketmem.storage.reads import Connection
+from marketmem.storage.reads.runs import channel_health
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,10 @@ def request_token(request: Request) -> str | None:
         ) from None
 
 
+# What keeps ``/metrics`` from refreshing the channel gauges (it is served all the same).
+_UNREADABLE: tuple[type[Exception], ...] = (ApiError, *STORAGE_ERROR)
+
+
 def json_response(value: Any) -> Response:
     return Response(_json.encode(value), media_type="application/json")
 
@@ -110,7 +116,7 @@ class Api:
         )
         self.readers = readers or default_readers()
         self.max_mid_age_ms = int(config.http.max_mid_age_s * 1000)
-        self.health_cache: TtlCache[list[dict[str, Any]]] = TtlCache(HEALTH_TTL_MS)
+        self.health_cache: TtlCache[list[ChannelHealthRow]] = TtlCache(HEALTH_TTL_MS)
         self.dashboard_cache: TtlCache[Dashboard] = TtlCache(DASHBOARD_TTL_MS)
         cache_ms = int(config.http.cache_s * 1000)
         self.access = CachedAccess(cache_ms)
@@ -221,7 +227,7 @@ class Api:
             items = request.query_params.multi_items()
             now = self.clock.now_ms()
 
-            def work(conn: apsw.Connection) -> msgspec.Struct:
+            def work(conn: Connection) -> msgspec.Struct:
                 self.access.authenticate(conn, token, now)
                 p = parse_query(route.params, items)
                 try:
@@ -239,13 +245,13 @@ class Api:
         items = request.query_params.multi_items()
         now = self.clock.now_ms()
 
-        def work(conn: apsw.Connection) -> HealthResponse:
+        def work(conn: Connection) -> HealthResponse:
             self.access.authenticate(conn, token, now)
             parse_query((), items)
             rows = channel_health(conn, self.config, now)
-            return HealthResponse(
-                generated_at_ms=now, channels=msgspec.convert(rows, list[ChannelHealth])
-            )
+            # Converted, not passed through: the response's cadences are floats.
+            channels = msgspec.convert(rows, list[ChannelHealth], from_attributes=True)
+            return HealthResponse(generated_at_ms=now, channels=channels)
 
         return json_response(await self.pool.run(work))
 
@@ -253,7 +259,7 @@ class Api:
         parse_query((), request.query_params.multi_items())
         now = self.clock.now_ms()
 
-        def work(conn: apsw.Connection) -> Dashboard:
+        def work(conn: Connection) -> Dashboard:
             return self.dashboard_cache.get(now, lambda: read_dashboard(conn, self.config, now))
 
         return json_response(await self.pool.run(work))
@@ -274,7 +280,7 @@ class Api:
         if hit is not None:
             return json_response(msgspec.structs.replace(hit, clone_id=clone_id))
 
-        def work(conn: apsw.Connection) -> LatestData:
+        def work(conn: Connection) -> LatestData:
             user = self.access.authenticate(conn, token, now)
             clone = self.access.clone(conn, clone_id, now)
             own_symbol = check_clone(clone, user, clone_id, symbol)
@@ -324,22 +330,22 @@ class Api:
     async def metrics(self, request: Request) -> Response:
         now = self.clock.now_ms()
 
-        def work(conn: apsw.Connection) -> None:
+        def work(conn: Connection) -> None:
             health = self.health_cache.get(now, lambda: channel_health(conn, self.config, now))
             for h in health:
-                if not h["enabled"]:
+                if not h.enabled:
                     continue
                 for status in ("missing", "running", "ok", "failed", "stale"):
                     metrics.CHANNEL_STATUS.set(
-                        1.0 if h["status"] == status else 0.0,
-                        source=h["source"],
-                        channel=h["channel"],
+                        1.0 if h.status == status else 0.0,
+                        source=h.source,
+                        channel=h.channel,
                         status=status,
                     )
 
         try:
             await self.pool.run(work)
-        except (ApiError, apsw.Error) as exc:
+        except _UNREADABLE as exc:
             # Metrics are still served without a database; the channel gauges just go stale.
             log.warning("metrics: channel health not refreshed: %s", exc)
         return Response(
@@ -371,9 +377,9 @@ def _failure_response(route: str, request: Request, exc: Exception) -> Response:
         return api_error_response(exc)
     if isinstance(exc, Unavailable):
         code, status, message = "unavailable", 503, str(exc)
-    elif isinstance(exc, apsw.BusyError | apsw.LockedError):
+    elif isinstance(exc, BUSY):
         code, status, message = "database_busy", 503, "the database is busy; retry shortly"
-    elif isinstance(exc, apsw.SQLError) and "no such table" in str(exc):
+    elif missing_table(exc):
         code, status, message = "database_not_ready", 503, "the database is not initialised yet"
     else:
         code, status, message = "internal", 500, "internal error (logged)"

@@ -7,13 +7,12 @@ tokens, no clone data.
 
 from __future__ import annotations
 
-from typing import Any
-
-import apsw
-
 from marketmem.config import Config
 from marketmem.http.schemas import Dashboard, DashboardChannel, PriceAge, SourceFreshness
-from marketmem.storage.reader import channel_health, has_table, table_row_counts
+from marketmem.storage.models.runs import ChannelHealth
+from marketmem.storage.reads import Connection, hyperliquid
+from marketmem.storage.reads.catalog import table_row_counts
+from marketmem.storage.reads.runs import channel_health
 
 # Worst first: the status a source shows when its channels disagree.
 SEVERITY = ("failed", "stale", "missing", "running", "ok")
@@ -35,7 +34,7 @@ def price_age(now_ms: int, latest_by_coin: list[int]) -> PriceAge:
 
 
 def summarize(
-    health: list[dict[str, Any]],
+    health: list[ChannelHealth],
     tables: dict[str, int],
     prices: dict[str, list[int]],
     now_ms: int,
@@ -43,16 +42,16 @@ def summarize(
     """The dashboard from channel health rows, row counts and latest price times per coin."""
     channels = [
         DashboardChannel(
-            source=h["source"],
-            channel=h["channel"],
-            enabled=h["enabled"],
-            status=h["status"],
-            cadence_s=h["cadence_s"],
-            stale_after_s=h["stale_after_s"],
-            last_success_at_ms=h["last_success_at_ms"],
-            last_success_age_s=_age_s(now_ms, h["last_success_at_ms"]),
-            rows_written=h["rows_written"],
-            last_run_failed=h["error"] is not None and h["status"] == "failed",
+            source=h.source,
+            channel=h.channel,
+            enabled=h.enabled,
+            status=h.status,
+            cadence_s=h.cadence_s,
+            stale_after_s=h.stale_after_s,
+            last_success_at_ms=h.last_success_at_ms,
+            last_success_age_s=_age_s(now_ms, h.last_success_at_ms),
+            rows_written=h.rows_written,
+            last_run_failed=h.error is not None and h.status == "failed",
         )
         for h in health
     ]
@@ -84,27 +83,12 @@ def summarize(
     )
 
 
-def latest_price_times(conn: apsw.Connection) -> dict[str, list[int]]:
+def latest_price_times(conn: Connection) -> dict[str, list[int]]:
     """Per kind of price, the time of the latest row of each coin."""
-    out: dict[str, list[int]] = {"mid": [], "candle_1m": []}
-    if has_table(conn, "hyperliquid_mid_prices"):
-        out["mid"] = [
-            r[1]
-            for r in conn.execute(
-                "SELECT coin, max(bucket_ms) FROM hyperliquid_mid_prices GROUP BY coin"
-            )
-        ]
-    if has_table(conn, "hyperliquid_candles"):
-        out["candle_1m"] = [
-            r[1]
-            for r in conn.execute(
-                "SELECT coin, max(close_time_ms) FROM hyperliquid_candles "
-                "WHERE interval='1m' AND closed=1 GROUP BY coin"
-            )
-        ]
-    return out
+    times = hyperliquid.latest_price_times(conn)
+    return {"mid": times.mid, "candle_1m": times.candle_1m}
 
 
-def read_dashboard(conn: apsw.Connection, config: Config, now_ms: int) -> Dashboard:
+def read_dashboard(conn: Connection, config: Config, now_ms: int) -> Dashboard:
     health = channel_health(conn, config, now_ms)
     return summarize(health, table_row_counts(conn), latest_price_times(conn), now_ms)

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from marketmem.http.schemas import PartFreshness
+from marketmem.storage.models.runs import ChannelHealth
 
 SEVERITY = ("failed", "stale", "missing", "running", "ok")
 
@@ -28,8 +29,6 @@ TIME_KEYS = (
     "ts_ms",
 )
 
-Health = Mapping[str, Any]
-
 
 def data_time_ms(row: Mapping[str, Any] | None, keys: Sequence[str] = TIME_KEYS) -> int | None:
     """The first integer time among ``keys`` in ``row``, else None."""
@@ -42,32 +41,31 @@ def data_time_ms(row: Mapping[str, Any] | None, keys: Sequence[str] = TIME_KEYS)
     return None
 
 
-def deciding_channel(rows: Sequence[Health]) -> Health:
+def deciding_channel(rows: Sequence[ChannelHealth]) -> ChannelHealth:
     """The least healthy enabled channel (ties: the one with the oldest last success)."""
     if not rows:
         raise ValueError("a part needs at least one channel")
-    candidates = [r for r in rows if r["enabled"]] or list(rows)
+    candidates = [r for r in rows if r.enabled] or list(rows)
 
-    def rank(r: Health) -> tuple[int, int]:
-        status = r["status"]
-        severity = SEVERITY.index(status) if status in SEVERITY else 0
-        return severity, r["last_success_at_ms"] or 0
+    def rank(r: ChannelHealth) -> tuple[int, int]:
+        severity = SEVERITY.index(r.status) if r.status in SEVERITY else 0
+        return severity, r.last_success_at_ms or 0
 
     return min(candidates, key=rank)
 
 
 def part_freshness(
-    rows: Sequence[Health], data_at_ms: int | None, now_ms: int, *, present: bool = True
+    rows: Sequence[ChannelHealth], data_at_ms: int | None, now_ms: int, *, present: bool = True
 ) -> PartFreshness:
     """``present=False`` (the part is null) is always stale, however healthy the channel."""
     channel = deciding_channel(rows)
-    at_ms = data_at_ms if data_at_ms is not None else channel["last_success_at_ms"]
+    at_ms = data_at_ms if data_at_ms is not None else channel.last_success_at_ms
     age_ms = None if at_ms is None else max(0, now_ms - at_ms)
-    stale_after_s = float(channel["stale_after_s"])
+    stale_after_s = float(channel.stale_after_s)
     return PartFreshness(
         stale=not present or age_ms is None or age_ms > stale_after_s * 1000,
         age_ms=age_ms,
         stale_after_s=stale_after_s,
-        channel=f"{channel['source']}/{channel['channel']}",
-        channel_status=channel["status"],
+        channel=f"{channel.source}/{channel.channel}",
+        channel_status=channel.status,
     )

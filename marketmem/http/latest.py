@@ -3,6 +3,8 @@
 Each part is read on its own through ``Readers``: a part with no data is null with a reason in
 ``missing``; a part whose reader failed is null with the failure's type (logged and counted),
 and the other parts are still served. Nothing is invented or carried over from elsewhere.
+The readers answer read models; a part enters the answer as their plain JSON form
+(``msgspec.to_builtins``), which is what the answer's schema declares.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import apsw
 import msgspec
 
 from marketmem.http.freshness import data_time_ms, part_freshness
@@ -24,6 +25,9 @@ from marketmem.http.schemas import (
     Markets,
 )
 from marketmem.metrics import REGISTRY
+from marketmem.storage.errors import missing_table
+from marketmem.storage.models.runs import ChannelHealth
+from marketmem.storage.reads import Connection
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +44,6 @@ FEATURE_CHANNELS = (
     "volatility_profiles",
     "positioning_pressure",
 )
-
-Health = Mapping[str, Any]
 
 
 class _Missing:
@@ -65,17 +67,16 @@ def _failed(part: str, coin: str, exc: Exception) -> _Missing:
 
 
 def _read(part: str, coin: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """What ``fn`` answers as plain JSON values (None stays None), or why it could not."""
     try:
-        return fn(*args, **kwargs)
+        return msgspec.to_builtins(fn(*args, **kwargs))
     except Unavailable as exc:
         return _Missing(str(exc))
-    except apsw.SQLError as exc:
-        if "no such table" not in str(exc):
-            return _failed(part, coin, exc)
-        # A database written before that part of marketmem was installed.
-        log.warning("latest-data: %s of %s: %s", part, coin, exc)
-        return _Missing(f"no data yet ({exc})")
     except Exception as exc:
+        if missing_table(exc):
+            # A database written before that part of marketmem was installed.
+            log.warning("latest-data: %s of %s: %s", part, coin, exc)
+            return _Missing(f"no data yet ({exc})")
         # A failing part must not take the others down; it is logged, counted and explained.
         return _failed(part, coin, exc)
 
@@ -86,18 +87,18 @@ def _newest(rows: Sequence[Mapping[str, Any]]) -> int | None:
 
 
 def compose_latest(
-    conn: apsw.Connection,
+    conn: Connection,
     readers: Readers,
     *,
     clone_id: str,
     symbol: str,
     request: LatestDataRequest,
-    health: Sequence[Health],
+    health: Sequence[ChannelHealth],
     now_ms: int,
     max_mid_age_ms: int,
 ) -> LatestData:
     parts = set(request.include if request.include is not None else PART_NAMES)
-    channels = {(h["source"], h["channel"]): h for h in health}
+    channels = {(h.source, h.channel): h for h in health}
     out = LatestData(clone_id=clone_id, symbol=symbol, as_of_ms=now_ms)
 
     def fresh(
@@ -125,11 +126,10 @@ def compose_latest(
         elif isinstance(raw, _Missing):
             out.missing["execution_price"] = raw.reason
         else:
-            converted = _read("execution_price", symbol, msgspec.convert, raw, ExecutionPrice)
-            if isinstance(converted, _Missing):
-                out.missing["execution_price"] = converted.reason
-            else:
-                price = converted
+            try:
+                price = msgspec.convert(raw, ExecutionPrice)
+            except Exception as exc:
+                out.missing["execution_price"] = _failed("execution_price", symbol, exc).reason
         out.execution_price = price
         feeds = [("hyperliquid", "mids"), ("hyperliquid", "candles")]
         if price is not None:

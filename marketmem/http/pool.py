@@ -14,11 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import apsw
 import trio
 
 from marketmem.http.errors import ApiError
 from marketmem.storage import db
+from marketmem.storage.errors import REOPEN, STORAGE_ERROR
+from marketmem.storage.reads import Connection
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +33,12 @@ class ReadPool:
         self._local = threading.local()
         self._limiter = trio.CapacityLimiter(max_threads)
 
-    def _connection(self) -> apsw.Connection:
-        conn: apsw.Connection | None = getattr(self._local, "conn", None)
+    def _connection(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = db.open_ro(self.path, busy_timeout_ms=self.busy_timeout_ms)
-                # A read-only open succeeds lazily; make it touch the file now.
-                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-            except apsw.Error as exc:
+                conn = db.open_reader(self.path, busy_timeout_ms=self.busy_timeout_ms)
+            except STORAGE_ERROR as exc:
                 raise ApiError(
                     503, "database_unavailable", "the database is not available yet"
                 ) from exc
@@ -51,7 +50,7 @@ class ReadPool:
         conn = self._connection()
         try:
             return fn(conn, *args)
-        except (apsw.CantOpenError, apsw.NotADBError, apsw.CorruptError):
+        except REOPEN:
             # The file was replaced or damaged under us: reopen on the next call.
             self._local.conn = None
             conn.close()

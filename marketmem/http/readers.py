@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from marketmem.features import reads as feature_reads
-from marketmem.retention import reads as retention_reads
-from marketmem.sources.defillama import reads as defillama_reads
-from marketmem.sources.hyperliquid import reads as hyperliquid_reads
-from marketmem.sources.polymarket import reads as polymarket_reads
+from marketmem.retention.forming import current_hour_candle
+from marketmem.storage.models.defillama import Subject
+from marketmem.storage.models.features import FeatureRow
+from marketmem.storage.models.hyperliquid import Candle, ExecutionPrice, HourCandle
+from marketmem.storage.models.polymarket import AssetMarkets
+from marketmem.storage.models.retention import FormingHour
+from marketmem.storage.reads import defillama as defillama_reads
+from marketmem.storage.reads import features as feature_reads
+from marketmem.storage.reads import hyperliquid as hyperliquid_reads
+from marketmem.storage.reads import polymarket as polymarket_reads
 
 
 class Unavailable(Exception):
@@ -24,22 +28,20 @@ class Unavailable(Exception):
 
 @dataclass(frozen=True)
 class Readers:
-    execution_price: Callable[..., dict[str, Any] | None] = field(
+    execution_price: Callable[..., ExecutionPrice | None] = field(
         default=hyperliquid_reads.execution_price
     )
-    last_closed_candle: Callable[..., dict[str, Any] | None] = field(
+    last_closed_candle: Callable[..., Candle | HourCandle | None] = field(
         default=hyperliquid_reads.last_closed_candle
     )
-    current_hour_candle: Callable[..., dict[str, Any] | None] = field(
-        default=retention_reads.current_hour_candle
-    )
-    latest_features: Callable[..., dict[str, dict[str, Any] | None]] = field(
+    current_hour_candle: Callable[..., FormingHour | None] = field(default=current_hour_candle)
+    latest_features: Callable[..., dict[str, FeatureRow | None]] = field(
         default=feature_reads.latest_features
     )
-    markets_for_asset: Callable[..., dict[str, list[dict[str, Any]]]] = field(
+    markets_for_asset: Callable[..., AssetMarkets] = field(
         default=polymarket_reads.markets_for_asset
     )
-    metrics_for_asset: Callable[..., list[dict[str, Any]]] = field(
+    metrics_for_asset: Callable[..., list[Subject]] = field(
         default=defillama_reads.metrics_for_asset
     )
 

@@ -2,7 +2,8 @@
 ``msgspec.json.schema_components``, describe them in ``/openapi.json``.
 
 Rows owned by other parts of marketmem (assets, markets, subjects, feature rows) travel as
-plain objects; their shape is documented by the module that reads them.
+plain objects: the JSON form of their read models (``marketmem.storage.models``), which
+document their shape.
 """
 
 from __future__ import annotations

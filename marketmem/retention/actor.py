@@ -17,7 +17,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import apsw
 import trio
 
 from marketmem import metrics
@@ -28,7 +27,6 @@ from marketmem.events import (
     ReclaimSpace,
     RollupHours,
 )
-from marketmem.retention import reads
 from marketmem.retention.policy import (
     HOURS_TABLE,
     MINUTES_TABLE,
@@ -43,6 +41,8 @@ from marketmem.runtime import Runtime
 from marketmem.sources.hyperliquid.config import SECTION as HYPERLIQUID
 from marketmem.sources.hyperliquid.config import HyperliquidConfig
 from marketmem.storage import db
+from marketmem.storage.reads import Connection
+from marketmem.storage.reads import retention as reads
 from marketmem.storage.writer import CommitRejected, StorageWriter
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class PassReport:
 
 async def maintenance_pass(
     send: Send,
-    conn: apsw.Connection,
+    conn: Connection,
     policy: RetentionPolicy,
     settings: PassSettings,
     now_ms: int,
@@ -185,7 +185,7 @@ async def maintenance_pass(
 
 async def _expire_minutes(
     command: Send,
-    conn: apsw.Connection,
+    conn: Connection,
     b: Boundaries,
     settings: PassSettings,
     report: PassReport,

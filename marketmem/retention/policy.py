@@ -18,10 +18,11 @@ from enum import Enum
 from marketmem.retention.rollup import HOUR_MS, hour_start
 from marketmem.sources.hyperliquid.config import HyperliquidConfig
 
-MINUTES_TABLE = "hyperliquid_candles"
-HOURS_TABLE = "hyperliquid_candles_1h"
-PENDING_TABLE = "hyperliquid_rollup_pending"
-MIDS_TABLE = "hyperliquid_mid_prices"
+# The table names are the storage's; the retention area names them from here.
+from marketmem.storage.reads.retention import HOURS_TABLE as HOURS_TABLE
+from marketmem.storage.reads.retention import MIDS_TABLE as MIDS_TABLE
+from marketmem.storage.reads.retention import MINUTES_TABLE as MINUTES_TABLE
+from marketmem.storage.reads.retention import PENDING_TABLE as PENDING_TABLE
 
 
 class Keep(Enum):

@@ -1,2 +1,3 @@
-"""Storage: tables declared without SQL and rendered per engine (``declare``, ``sqlite``,
-``postgres``), SQLite connections, schema migrations, the single writer and read helpers."""
+"""The storage: tables declared without SQL and rendered per engine (``declare``,
+``sqlite``, ``postgres``), connections, schema migrations, the single writer, and the typed
+reads (``reads``, answering ``models``)."""

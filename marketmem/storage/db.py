@@ -61,3 +61,17 @@ def query(conn: apsw.Connection, sql: str, params: tuple | dict = ()) -> list[di
     except apsw.ExecutionCompleteError:
         return []
     return [dict(zip(names, row, strict=True)) for row in cur]
+
+
+def open_reader(
+    path: str | Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+) -> apsw.Connection:
+    """A read-only connection that has already read the file: a read-only open succeeds
+    lazily, so a missing or damaged file fails here instead of at the first read."""
+    conn = open_ro(path, busy_timeout_ms=busy_timeout_ms)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except apsw.Error:
+        conn.close()
+        raise
+    return conn

@@ -11,7 +11,6 @@ from marketmem.sources.defillama import amounts, flows
 from marketmem.sources.defillama.capital_base import chain_stablecoin_supply, protocol_metrics
 from marketmem.sources.defillama.capital_flows import protocol_change, stablecoin_changes
 from marketmem.sources.defillama.overrides import load_overrides
-from marketmem.sources.defillama.reads import fts_query
 from marketmem.sources.defillama.subjects import (
     LinkOverrides,
     Subject,
@@ -31,6 +30,7 @@ from marketmem.sources.defillama.wire import (
     Protocol,
     StablecoinChain,
 )
+from marketmem.storage.sqlite.search import fts_query
 
 DAY = 86_400
 

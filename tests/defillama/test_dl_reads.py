@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import apsw
+import msgspec
 import pytest
 
 from marketmem.events import (
@@ -21,9 +22,10 @@ from marketmem.events import (
     Event,
 )
 from marketmem.plugins import SOURCES
-from marketmem.sources.defillama import reads
 from marketmem.sources.defillama.tables import WRITERS
 from marketmem.storage import db, schema
+from marketmem.storage.models.defillama import Subject
+from marketmem.storage.reads import defillama as reads
 
 H = 3_600_000
 T = 1_795_564_800_000
@@ -144,8 +146,8 @@ def seed(conn: apsw.Connection) -> None:
     )
 
 
-def ids(results: list[dict]) -> list[tuple[str, str]]:
-    return [(r["kind"], r["subject_id"]) for r in results]
+def ids(results: list[Subject]) -> list[tuple[str, str]]:
+    return [(r.kind, r.subject_id) for r in results]
 
 
 def test_search_by_prefix_over_names_symbols_and_slugs(conn: apsw.Connection) -> None:
@@ -187,14 +189,15 @@ def test_search_filters_and_pages(conn: apsw.Connection) -> None:
 
 def test_results_carry_latest_metrics(conn: apsw.Connection) -> None:
     seed(conn)
-    [eth] = reads.search_subjects(conn, q="ethereum")
+    # As the API answers them.
+    [eth] = msgspec.to_builtins(reads.search_subjects(conn, q="ethereum"))
     assert eth["assets"] == ["ETH"]
     assert eth["capital_base"]["tvl_usd"] == {"value_usd": 60.0, "observed_at_ms": T - H + 60_000}
     assert eth["capital_base"]["stablecoin_supply_usd"]["value_usd"] == 9.0
     day = eth["capital_flows"]["tvl_usd"]["1d"]
     assert (day["change_usd"], day["basis"], day["to_ms"]) == (10.0, "history", T)
     assert eth["economic_throughput"] == {}
-    [aave] = reads.search_subjects(conn, q="aave")
+    [aave] = msgspec.to_builtins(reads.search_subjects(conn, q="aave"))
     assert aave["assets"] == ["AAVE", "ETH"]
     assert aave["capital_base"]["tvl_usd"]["value_usd"] is None
     fees = aave["economic_throughput"]["fees_usd"]
@@ -210,7 +213,7 @@ def test_metrics_for_asset(conn: apsw.Connection) -> None:
     hype = reads.metrics_for_asset(conn, "hype")
     # Largest capital base first.
     assert ids(hype) == [("chain", "Hyperliquid L1"), ("protocol", "hyperliquid-bridge")]
-    assert hype[0]["capital_base"]["tvl_usd"]["value_usd"] == 5.0
+    assert hype[0].capital_base["tvl_usd"].value_usd == 5.0
     assert reads.metrics_for_asset(conn, "NOPE") == []
 
 
@@ -236,7 +239,7 @@ def test_subject_updates_reindex_and_replace_links(conn: apsw.Connection) -> Non
     assert counts == {"defillama_subjects": 1, "defillama_subject_assets": 1}
     assert ids(reads.search_subjects(conn, q="three")) == [("protocol", "aave-v3")]
     # The slug is unchanged, so the old words still find it, under its new name.
-    assert [r["name"] for r in reads.search_subjects(conn, q="aave v3")] == ["Aave Three"]
+    assert [r.name for r in reads.search_subjects(conn, q="aave v3")] == ["Aave Three"]
     assert reads.metrics_for_asset(conn, "ETH") == reads.metrics_for_asset(conn, "eth")
     assert ("protocol", "aave-v3") not in ids(reads.metrics_for_asset(conn, "ETH"))
     # A replay of the older batch neither renames back nor restores the old links.
@@ -249,7 +252,7 @@ def test_subject_updates_reindex_and_replace_links(conn: apsw.Connection) -> Non
         ),
     )
     [row] = reads.search_subjects(conn, q="aave")
-    assert (row["name"], row["assets"]) == ("Aave Three", ["AAVE"])
+    assert (row.name, row.assets) == ("Aave Three", ["AAVE"])
     fts = db.query(conn, "SELECT count(*) n FROM defillama_subjects_fts")[0]["n"]
     assert fts == 5
     with conn:

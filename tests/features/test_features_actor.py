@@ -21,7 +21,6 @@ from marketmem.events import Candle, CandleBatch, RunFinished
 from marketmem.executors import inline_executor
 from marketmem.features.build import build
 from marketmem.features.keeper import WindowKeeper
-from marketmem.features.reads import latest_features
 from marketmem.features.state import open_state
 from marketmem.features.tables import CHANNEL_TABLES
 from marketmem.features.windows import CandleWindows
@@ -32,6 +31,8 @@ from marketmem.sources.hyperliquid.build import CONTEXT_ACTOR
 from marketmem.sources.hyperliquid.build import build as build_hyperliquid
 from marketmem.sources.hyperliquid.resources import HyperliquidResources, open_resources
 from marketmem.storage import db
+from marketmem.storage.models.features import LiquidityProfileRow
+from marketmem.storage.reads.features import latest_features
 from marketmem.venues.hyperliquid import HyperliquidVenue
 from marketmem.venues.simulator import DEFAULT_ASSETS, Bar
 from tests.conftest import T0_MS
@@ -179,11 +180,11 @@ async def test_five_channels_write_rows_every_300_s(
     finally:
         conn.close()
     assert set(latest) == set(CHANNELS)
-    assert all(row is not None and row["computed_at_ms"] == last for row in latest.values())
-    assert latest["technical_indicators"]["m1_close"] == tech["m1_close"]  # type: ignore[index]
+    assert all(row is not None and row.computed_at_ms == last for row in latest.values())
+    assert latest["technical_indicators"].m1_close == tech["m1_close"]  # type: ignore[union-attr]
     liq_latest = latest["liquidity_profiles"]
-    assert liq_latest is not None and len(liq_latest["impacts"]) == 6
-    assert isinstance(latest["positioning_pressure"]["null_reasons"], dict)  # type: ignore[index]
+    assert isinstance(liq_latest, LiquidityProfileRow) and len(liq_latest.impacts) == 6
+    assert isinstance(latest["positioning_pressure"].null_reasons, dict)  # type: ignore[union-attr]
     # The two l2Book requests of a run are spread out (0.5 s apart), not fired at once.
     assert all(
         r["finished_at_ms"] - r["started_at_ms"] >= 500 for r in by_channel["liquidity_profiles"]

@@ -19,13 +19,13 @@ from marketmem.config import Config
 from marketmem.events import CandleBatch, RunFinished
 from marketmem.executors import inline_executor
 from marketmem.features.jobs import JOBS, NO_CANDLES
-from marketmem.features.reads import latest_features
 from marketmem.features.state import FeatureState, open_state
 from marketmem.features.technical import COLUMNS as TECHNICAL_COLUMNS
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import RunContext, execute_run
 from marketmem.runtime import Runtime
 from marketmem.storage import db
+from marketmem.storage.reads.features import latest_features
 from tests.conftest import T0_MS, minute_candle
 from tests.features.test_features_actor import read
 
@@ -159,7 +159,7 @@ async def test_an_empty_database_fails_the_candle_channels(
     for channel in CANDLE_CHANNELS:
         row = latest[channel]
         assert row is not None, channel
-        assert set(row["null_reasons"].values()) == {"too_few_candles"}, channel
+        assert set(row.null_reasons.values()) == {"too_few_candles"}, channel
     rows = read(runtime, "SELECT coin FROM hyperliquid_technical_indicators ORDER BY coin")
     assert [r["coin"] for r in rows] == ["BTC", "ETH", "HYPE", "SOL"]
 

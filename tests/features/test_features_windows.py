@@ -15,6 +15,7 @@ from marketmem.features.series import (
 )
 from marketmem.features.values import GAP, TOO_FEW_CANDLES
 from marketmem.features.windows import KEEP_MINUTES, CandleWindows, CoinWindow
+from marketmem.storage.models.features import WindowHour, WindowMinute
 
 
 def bar(i: int, px: float = 10.0, v: float = 1.0) -> tuple[int, float, float, float, float, float]:
@@ -88,7 +89,10 @@ def test_database_rows_and_bus_events_merge_by_update_time() -> None:
     w = CandleWindows()
     w.apply([candle(1, close=20.0, upd=10)])
     w.apply_rows(
-        [("BTC", MINUTE_MS, 10.0, 11.0, 9.0, 15.0, 1.0, 8), ("BTC", 0, 1, 2, 0.5, 1.5, 1, 1)]
+        [
+            WindowMinute("BTC", MINUTE_MS, 10.0, 11.0, 9.0, 15.0, 1.0, 8),
+            WindowMinute("BTC", 0, 1, 2, 0.5, 1.5, 1, 1),
+        ]
     )
     assert w.minutes("BTC").closes == [1.5, 20.0]
 
@@ -110,7 +114,12 @@ def test_trim_moves_whole_hours_out_of_the_minute_window() -> None:
 
 def test_hour_series_prefers_minutes_and_falls_back_to_stored_hours() -> None:
     w = CandleWindows()
-    w.apply_hours([("BTC", 0, 1.0, 2.0, 0.5, 1.5, 100.0, 60), ("BTC", HOUR_MS, 5, 6, 4, 5, 1, 60)])
+    w.apply_hours(
+        [
+            WindowHour("BTC", 0, 1.0, 2.0, 0.5, 1.5, 100.0, 60),
+            WindowHour("BTC", HOUR_MS, 5, 6, 4, 5, 1, 60),
+        ]
+    )
     # Minutes from 01:30: hour 1 is partial in the window (stored hour wins), hour 2 is whole.
     w.apply([candle(90 + i, upd=1) for i in range(60)])
     h = w.hours("BTC")
@@ -185,7 +194,12 @@ def test_closed_hours_are_complete_or_followed_by_data() -> None:
 
 def test_window_hours_carry_their_newest_minute() -> None:
     w = CandleWindows()
-    w.apply_hours([("BTC", 0, 1, 2, 0.5, 1.5, 9, 60), ("BTC", HOUR_MS, 1, 2, 0.5, 1.5, 9, 45)])
+    w.apply_hours(
+        [
+            WindowHour("BTC", 0, 1, 2, 0.5, 1.5, 9, 60),
+            WindowHour("BTC", HOUR_MS, 1, 2, 0.5, 1.5, 9, 45),
+        ]
+    )
     stored = w.hours("BTC")
     # A stored rollup records only its minute count: whole hours end at their last minute;
     # a partial one is taken as no newer than its count allows.

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from marketmem.health import stale_after_s
 from marketmem.http.dashboard import summarize
 from marketmem.http.freshness import data_time_ms, deciding_channel, part_freshness
+from marketmem.storage.models.runs import ChannelHealth
 
 NOW = 1_000_000_000
 
@@ -20,21 +19,21 @@ def health(
     success_ago_s: float | None = 10,
     error: str | None = None,
     source: str = "hyperliquid",
-) -> dict[str, Any]:
+) -> ChannelHealth:
     success = None if success_ago_s is None else NOW - int(success_ago_s * 1000)
-    return {
-        "source": source,
-        "channel": channel,
-        "enabled": enabled,
-        "status": status,
-        "cadence_s": cadence_s,
-        "stale_after_s": stale_after_s(cadence_s),
-        "last_started_at_ms": success,
-        "last_finished_at_ms": success,
-        "last_success_at_ms": success,
-        "rows_written": 5 if success else None,
-        "error": error,
-    }
+    return ChannelHealth(
+        source=source,
+        channel=channel,
+        enabled=enabled,
+        status=status,
+        cadence_s=cadence_s,
+        stale_after_s=stale_after_s(cadence_s),
+        last_started_at_ms=success,
+        last_finished_at_ms=success,
+        last_success_at_ms=success,
+        rows_written=5 if success else None,
+        error=error,
+    )
 
 
 def test_data_time_prefers_the_most_specific_key() -> None:
@@ -75,9 +74,9 @@ def test_the_least_healthy_enabled_channel_decides() -> None:
         health("capital_flows", "failed", source="defillama", cadence_s=3600),
         health("economic_throughput", "missing", source="defillama", enabled=False),
     ]
-    assert deciding_channel(rows)["channel"] == "capital_flows"
+    assert deciding_channel(rows).channel == "capital_flows"
     # Disabled channels count only when no channel is enabled.
-    assert deciding_channel([rows[2]])["channel"] == "economic_throughput"
+    assert deciding_channel([rows[2]]).channel == "economic_throughput"
 
 
 def test_dashboard_counts_freshness_and_hides_errors_and_private_tables() -> None:

@@ -21,13 +21,13 @@ from marketmem.http.schemas import (
     HealthResponse,
 )
 from marketmem.plugins import parse_config
-from marketmem.sources.defillama import reads as dl_reads
 from marketmem.sources.defillama.api import SubjectsSearchResponse
 from marketmem.sources.defillama.subjects import KINDS
-from marketmem.sources.hyperliquid import reads as hl_reads
 from marketmem.sources.hyperliquid.api import AssetsResponse
-from marketmem.sources.polymarket import reads as pm_reads
 from marketmem.sources.polymarket.api import MarketsSearchResponse
+from marketmem.storage.reads import defillama as dl_reads
+from marketmem.storage.reads import hyperliquid as hl_reads
+from marketmem.storage.reads import polymarket as pm_reads
 
 BEARER_ROUTES = [
     "/api/v1/assets",

@@ -17,14 +17,15 @@ from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import execute_run
 from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
-from marketmem.sources.hyperliquid import reads, wire
+from marketmem.sources.hyperliquid import wire
 from marketmem.sources.hyperliquid.build import build
 from marketmem.sources.hyperliquid.registry import registry_batch, registry_job
 from marketmem.sources.hyperliquid.resources import open_resources
 from marketmem.sources.hyperliquid.stream import HyperliquidStream
 from marketmem.sources.hyperliquid.taxonomy import load_taxonomy
 from marketmem.storage import db
-from marketmem.storage.reader import channel_health
+from marketmem.storage.reads import hyperliquid as reads
+from marketmem.storage.reads.runs import channel_health
 from marketmem.supervisor import run_service
 from marketmem.venues.hyperliquid import HyperliquidVenue
 from tests.conftest import T0_MS, fixture_path
@@ -50,27 +51,27 @@ async def test_registry_run_stores_assets_and_categories(
     await trio.sleep(1)
     conn = ro(hl_rt)
     everything = reads.list_assets(conn, include_delisted=True)
-    assert [a["coin"] for a in everything] == [a.name for a in venue.sim.assets]
-    matic = next(a for a in everything if a["coin"] == "MATIC")
-    assert matic["asset_index"] == 3 and matic["is_delisted"] is True  # keeps its slot
+    assert [a.coin for a in everything] == [a.name for a in venue.sim.assets]
+    matic = next(a for a in everything if a.coin == "MATIC")
+    assert matic.asset_index == 3 and matic.is_delisted is True  # keeps its slot
     btc = everything[0]
-    assert btc["sz_decimals"] == 5 and btc["max_leverage"] == 40 and btc["margin_table_id"] == 56
-    assert json.loads(btc["margin_tiers"]) == [
+    assert btc.sz_decimals == 5 and btc.max_leverage == 40 and btc.margin_table_id == 56
+    assert json.loads(btc.margin_tiers) == [
         {"lower_bound": "0.0", "max_leverage": 40},
         {"lower_bound": "150000000.0", "max_leverage": 20},
     ]
-    assert btc["first_seen_ms"] == btc["last_seen_ms"]
+    assert btc.first_seen_ms == btc.last_seen_ms
     assert (
-        "l1" in btc["categories"]
-        and "exchange" in next(a for a in everything if a["coin"] == "HYPE")["categories"]
+        "l1" in btc.categories
+        and "exchange" in next(a for a in everything if a.coin == "HYPE").categories
     )
     listed = reads.list_assets(conn)
-    assert "MATIC" not in {a["coin"] for a in listed}
-    memes = {a["coin"] for a in reads.list_assets(conn, category="meme")}
+    assert "MATIC" not in {a.coin for a in listed}
+    memes = {a.coin for a in reads.list_assets(conn, category="meme")}
     assert memes == {"DOGE", "kPEPE"}
-    tax = {t["category_id"]: t for t in reads.category_taxonomy(conn)}
+    tax = {t.category_id: t for t in reads.category_taxonomy(conn)}
     assert {"l1", "l2", "defi", "meme", "ai", "gaming", "rwa", "uncategorized"} <= set(tax)
-    assert tax["meme"]["coins"] == 2
+    assert tax["meme"].coins == 2
     conn.close()
 
     # A second run later keeps first_seen and moves last_seen.
@@ -79,8 +80,8 @@ async def test_registry_run_stores_assets_and_categories(
     await trio.sleep(1)
     conn = ro(hl_rt)
     again = reads.list_assets(conn)[0]
-    assert again["first_seen_ms"] == btc["first_seen_ms"]
-    assert again["last_seen_ms"] > btc["last_seen_ms"]
+    assert again.first_seen_ms == btc.first_seen_ms
+    assert again.last_seen_ms > btc.last_seen_ms
     conn.close()
 
 
@@ -186,13 +187,13 @@ async def filled(config: Config, autojump_clock: object) -> Runtime:
 async def test_candle_reads(filled: Runtime, autojump_clock: object) -> None:
     conn = ro(filled)
     all_rows = reads.candles(conn, "BTC", "1m")
-    assert [r["close"] for r in all_rows] == [10.0, 11.0, 12.0]
-    assert [r["close"] for r in reads.candles(conn, "BTC", "1m", limit=2)] == [11.0, 12.0]
+    assert [r.close for r in all_rows] == [10.0, 11.0, 12.0]
+    assert [r.close for r in reads.candles(conn, "BTC", "1m", limit=2)] == [11.0, 12.0]
     window = reads.candles(conn, "BTC", "1m", start_ms=T0_MS - 2 * M, end_ms=T0_MS - 2 * M)
-    assert [r["close"] for r in window] == [11.0] and window[0]["closed"] is True
+    assert [r.close for r in window] == [11.0] and window[0].closed is True
     assert reads.candles(conn, "BTC", "1h") == []  # no 1h table yet
     last = reads.last_closed_candle(conn, "BTC")
-    assert last is not None and last["close"] == 11.0
+    assert last is not None and last.close == 11.0
     assert reads.last_closed_candle(conn, "ETH") is None
     with pytest.raises(ValueError, match="interval"):
         reads.candles(conn, "BTC", "5m")
@@ -202,7 +203,7 @@ async def test_candle_reads(filled: Runtime, autojump_clock: object) -> None:
 async def test_execution_price_rules(filled: Runtime, autojump_clock: object) -> None:
     conn = ro(filled)
     fresh = reads.execution_price(conn, "BTC", T0_MS, max_mid_age_ms=15_000)
-    assert fresh == {
+    assert fresh is not None and msgspec.structs.asdict(fresh) == {
         "coin": "BTC",
         "price": 12.5,
         "source": "mid",
@@ -210,11 +211,11 @@ async def test_execution_price_rules(filled: Runtime, autojump_clock: object) ->
         "age_ms": 9_000,
     }
     stale = reads.execution_price(conn, "BTC", T0_MS + 10_000, max_mid_age_ms=15_000)
-    assert stale is not None and stale["source"] == "candle_close" and stale["price"] == 12.0
-    assert stale["at_ms"] == T0_MS - 20_000 and stale["age_ms"] == 30_000
+    assert stale is not None and stale.source == "candle_close" and stale.price == 12.0
+    assert stale.at_ms == T0_MS - 20_000 and stale.age_ms == 30_000
     # No candle at all: the stale mid is all there is.
     eth = reads.execution_price(conn, "ETH", T0_MS + 60_000, max_mid_age_ms=15_000)
-    assert eth is not None and eth["source"] == "mid" and eth["age_ms"] == 69_000
+    assert eth is not None and eth.source == "mid" and eth.age_ms == 69_000
     assert reads.execution_price(conn, "SOL", T0_MS, max_mid_age_ms=15_000) is None
     conn.close()
 
@@ -276,12 +277,12 @@ async def test_local_run_keeps_stream_channels_ok(
         )
     conn = db.open_ro(rt.db_path)
     health = {
-        h["channel"]: h
+        h.channel: h
         for h in channel_health(conn, config, venue.clock.now_ms())
-        if h["source"] == "hyperliquid"
+        if h.source == "hyperliquid"
     }
     for channel in ("registry", "candles", "mids"):
-        assert health[channel]["status"] == "ok", health[channel]
+        assert health[channel].status == "ok", health[channel]
     coins = {r["coin"] for r in db.query(conn, "SELECT DISTINCT coin FROM hyperliquid_candles")}
     assert coins == {"ETH", "BTC"}  # local_coins capped at local_max_coins
     conn.close()

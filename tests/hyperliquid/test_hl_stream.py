@@ -12,10 +12,11 @@ from marketmem.config import Config
 from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import Runtime
-from marketmem.sources.hyperliquid import reads
 from marketmem.sources.hyperliquid.resources import open_resources
 from marketmem.sources.hyperliquid.stream import HyperliquidStream
 from marketmem.storage import db
+from marketmem.storage.models.hyperliquid import ExecutionPrice
+from marketmem.storage.reads import hyperliquid as reads
 from marketmem.venues.hyperliquid import HyperliquidVenue
 
 M = 60_000
@@ -177,7 +178,7 @@ async def test_dead_link_is_detected_and_recovered(
 async def test_execution_price_falls_back_to_candle_close_when_mids_stop(
     hl_rt: Runtime, venue: HyperliquidVenue, autojump_clock: object
 ) -> None:
-    def price() -> dict[str, Any] | None:
+    def price() -> ExecutionPrice | None:
         conn = db.open_ro(hl_rt.db_path)
         try:
             return reads.execution_price(conn, "BTC", venue.clock.now_ms(), max_mid_age_ms=15_000)
@@ -187,16 +188,16 @@ async def test_execution_price_falls_back_to_candle_close_when_mids_stop(
     async with streaming(hl_rt):
         await trio.sleep(20)
         fresh = price()
-        assert fresh is not None and fresh["source"] == "mid" and fresh["age_ms"] <= 6000
+        assert fresh is not None and fresh.source == "mid" and fresh.age_ms <= 6000
         venue.faults.stall = True  # mids (and everything else) stop
         await trio.sleep(25)
         stale = price()
-    assert stale is not None and stale["source"] == "candle_close"
+    assert stale is not None and stale.source == "candle_close"
     last = rows(
         hl_rt,
         "SELECT close FROM hyperliquid_candles WHERE coin='BTC' ORDER BY open_time_ms DESC LIMIT 1",
     )[0]
-    assert stale["price"] == last["close"] and stale["age_ms"] > 15_000
+    assert stale.price == last["close"] and stale.age_ms > 15_000
 
 
 async def test_subscriptions_are_spread_and_sends_paced(

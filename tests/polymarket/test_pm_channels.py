@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import trio
 from pm_helpers import bucket_of, open_pm, rows, settle
 
@@ -21,8 +22,8 @@ from marketmem.sources.polymarket.jobs import (
     discovery_job,
     refresh_job,
 )
-from marketmem.sources.polymarket.reads import markets_for_asset
 from marketmem.storage import db
+from marketmem.storage.reads.polymarket import markets_for_asset
 from marketmem.venues.polymarket import HOUR_MS, SimMarket, Simulator
 from tests.conftest import FIXTURES, T0_MS
 
@@ -49,7 +50,7 @@ def sim_market(sim: Simulator, prefix: str) -> SimMarket:
 def context(rt: Runtime, asset: str) -> dict[str, list[dict]]:
     conn = db.open_ro(rt.db_path)
     try:
-        return markets_for_asset(conn, asset, rt.clock.now_ms())
+        return msgspec.to_builtins(markets_for_asset(conn, asset, rt.clock.now_ms()))
     finally:
         conn.close()
 

@@ -12,7 +12,7 @@ from marketmem.config import Config
 from marketmem.runs import execute_run
 from marketmem.runtime import Runtime
 from marketmem.sources.polymarket.jobs import PolymarketShared, discovery_job, refresh_job
-from marketmem.sources.polymarket.reads import iso
+from marketmem.storage.reads.polymarket import iso
 from marketmem.venues.polymarket import DAY_MS, HOUR_MS, SimMarket, Simulator
 
 # Small pages so the horizon listing takes several (10 catalog events end within 24 h).

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import apsw
+import msgspec
 
 from marketmem.events import (
     PolymarketAssetLink,
@@ -19,8 +20,8 @@ from marketmem.events import (
 )
 from marketmem.plugins import SOURCES
 from marketmem.sources.polymarket import tables
-from marketmem.sources.polymarket.reads import markets_for_asset, search_markets
 from marketmem.storage import db, schema
+from marketmem.storage.reads.polymarket import markets_for_asset, search_markets
 
 NOW = 1_795_564_800_000
 H = 3_600_000
@@ -322,7 +323,7 @@ def test_a_version_1_database_upgrades_in_place_and_takes_nulls(tmp_path: Path) 
     assert [r["market_id"] for r in search(conn, q="solana")] == ["5"]
     assert [r["market_id"] for r in search(conn, q="hold rates")] == ["3"]
     assert search(conn, q="cut rates") == []
-    later = markets_for_asset(conn, "SOL", NOW)["later"]
+    later = msgspec.to_builtins(markets_for_asset(conn, "SOL", NOW))["later"]
     assert [(m["market_id"], m["volume"], m["volume_24h"]) for m in later] == [("5", None, None)]
     conn.execute(
         "INSERT INTO polymarket_markets_fts(polymarket_markets_fts) VALUES('integrity-check')"
@@ -356,4 +357,4 @@ def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
 
 
 def search(conn: apsw.Connection, **kw: Any) -> list[dict[str, Any]]:
-    return search_markets(conn, now_ms=NOW, **kw)
+    return msgspec.to_builtins(search_markets(conn, now_ms=NOW, **kw))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 import trio
 from pm_helpers import bucket_of, open_pm, rows, settle
@@ -28,14 +29,10 @@ from marketmem.sources.polymarket.config import PolymarketConfig
 from marketmem.sources.polymarket.convert import asset_terms
 from marketmem.sources.polymarket.jobs import PolymarketShared, discovery_job, refresh_job
 from marketmem.sources.polymarket.matching import load_terms
-from marketmem.sources.polymarket.reads import (
-    SearchGroup,
-    Vocabulary,
-    markets_for_asset,
-    search_groups,
-    search_markets,
-)
 from marketmem.storage import db
+from marketmem.storage.models.polymarket import Vocabulary
+from marketmem.storage.reads.polymarket import markets_for_asset, search_markets
+from marketmem.storage.sqlite.search import SearchGroup, search_groups
 from marketmem.storage.writer import StorageWriter
 
 NOW = 1_795_564_800_000
@@ -173,7 +170,8 @@ async def tickers(tmp_path: Path) -> Path:
 def search(path: Path, **kw: object) -> list[dict]:
     conn = db.open_ro(path)
     try:
-        return search_markets(conn, now_ms=NOW, **kw)  # type: ignore[arg-type]
+        # As the API answers them.
+        return msgspec.to_builtins(search_markets(conn, now_ms=NOW, **kw))  # type: ignore[arg-type]
     finally:
         conn.close()
 
@@ -368,7 +366,7 @@ async def test_markets_for_asset_from_a_real_run(
         await settle()
         conn = db.open_ro(rt.db_path)
         try:
-            ctx = markets_for_asset(conn, "btc", rt.clock.now_ms())
+            ctx = msgspec.to_builtins(markets_for_asset(conn, "btc", rt.clock.now_ms()))
             assert set(ctx) == {"immediate", "later", "recently_closed"}
             now = rt.clock.now_ms()
             assert ctx["immediate"] and all(
@@ -381,21 +379,21 @@ async def test_markets_for_asset_from_a_real_run(
             assert closed and all(m["resolution"] == "resolved" and m["winner"] for m in closed)
             every = [m["market_id"] for b in ctx.values() for m in b]
             assert len(every) == len(set(every))
-            assert markets_for_asset(conn, "NOPE", now) == {
+            assert msgspec.to_builtins(markets_for_asset(conn, "NOPE", now)) == {
                 "immediate": [],
                 "later": [],
                 "recently_closed": [],
             }
-            found = search_markets(
-                conn, q="bitcoin", asset="BTC", status="closing_soon", now_ms=now
+            found = msgspec.to_builtins(
+                search_markets(conn, q="bitcoin", asset="BTC", status="closing_soon", now_ms=now)
             )
             assert found and all(m["status"] == "closing_soon" for m in found)
             assert all("BTC" in m["assets"] for m in found)
             assert {m["market_id"] for m in found} == {
                 m["market_id"] for m in ctx["immediate"] if "bitcoin" in m["question"].lower()
             }
-            by_ticker = search_markets(
-                conn, q="btc", asset="BTC", status="closing_soon", now_ms=now
+            by_ticker = msgspec.to_builtins(
+                search_markets(conn, q="btc", asset="BTC", status="closing_soon", now_ms=now)
             )
             assert [m["market_id"] for m in by_ticker] == [m["market_id"] for m in found]
         finally:

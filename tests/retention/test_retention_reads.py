@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import msgspec
 from retention_helpers import H0, Store, minute, ro
 
-from marketmem.retention import reads
+from marketmem.retention.forming import current_hour_candle
 from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
+from marketmem.storage.reads import retention as reads
 
 
 def test_current_hour_is_aggregated_from_its_minutes_so_far(store: Store) -> None:
@@ -30,8 +32,8 @@ def test_current_hour_is_aggregated_from_its_minutes_so_far(store: Store) -> Non
         ]
     )
     conn = ro(store.path)
-    got = reads.current_hour_candle(conn, "BTC", H0 + 2 * MINUTE_MS + 30_000)
-    assert got == {
+    got = current_hour_candle(conn, "BTC", H0 + 2 * MINUTE_MS + 30_000)
+    assert got is not None and msgspec.structs.asdict(got) == {
         "coin": "BTC",
         "open_time_ms": H0,
         "close_time_ms": H0 + HOUR_MS - 1,
@@ -44,8 +46,8 @@ def test_current_hour_is_aggregated_from_its_minutes_so_far(store: Store) -> Non
         "minute_count": 2,
         "updated_at_ms": H0 + 170_000,
     }
-    assert reads.current_hour_candle(conn, "BTC", H0 + HOUR_MS) is None  # next hour: none yet
-    assert reads.current_hour_candle(conn, "SOL", H0) is None
+    assert current_hour_candle(conn, "BTC", H0 + HOUR_MS) is None  # next hour: none yet
+    assert current_hour_candle(conn, "SOL", H0) is None
 
 
 def test_probes_see_what_a_pass_would_find(store: Store) -> None:

@@ -10,8 +10,9 @@ import msgspec
 from marketmem.config import Config
 from marketmem.query import OFFSET, Param, has_search_text, limit_param, search_text_param
 from marketmem.source import ReadContext, ReadRoute
-from marketmem.sources.defillama import reads
 from marketmem.sources.defillama.subjects import KINDS
+from marketmem.storage.models.defillama import Subject
+from marketmem.storage.reads import defillama as reads
 
 DEFAULT_LIMIT = 20
 
@@ -24,7 +25,7 @@ class SubjectsSearchResponse(msgspec.Struct, kw_only=True):
 
 
 def _search(ctx: ReadContext, p: dict[str, Any]) -> SubjectsSearchResponse:
-    rows: list[dict[str, Any]] = []
+    rows: list[Subject] = []
     if has_search_text(p["q"]):
         rows = reads.search_subjects(
             ctx.conn,
@@ -35,7 +36,10 @@ def _search(ctx: ReadContext, p: dict[str, Any]) -> SubjectsSearchResponse:
             offset=p["offset"],
         )
     return SubjectsSearchResponse(
-        count=len(rows), limit=p["limit"], offset=p["offset"], subjects=rows
+        count=len(rows),
+        limit=p["limit"],
+        offset=p["offset"],
+        subjects=msgspec.to_builtins(rows),
     )
 
 

@@ -12,12 +12,10 @@
 
 from __future__ import annotations
 
-import apsw
-
 from marketmem.events import DefillamaCapitalFlow, DefillamaCapitalFlowBatch
 from marketmem.httpclient import HttpStatusError, SourceError
 from marketmem.runs import RunContext
-from marketmem.sources.defillama import amounts, reads
+from marketmem.sources.defillama import amounts
 from marketmem.sources.defillama.client import DefillamaClient
 from marketmem.sources.defillama.common import (
     DefillamaSource,
@@ -39,6 +37,8 @@ from marketmem.sources.defillama.flows import (
 from marketmem.sources.defillama.subjects import Subject
 from marketmem.sources.defillama.wire import PeggedAsset, Protocol
 from marketmem.storage import db
+from marketmem.storage.errors import STORAGE_ERROR
+from marketmem.storage.reads import defillama as defillama_reads
 
 # A stored observation this close to "period ago" stands for the value then.
 STORED_TOLERANCE_MS = 3 * 3_600_000
@@ -94,12 +94,12 @@ def read_stored(ctx: RunContext, now_ms: int) -> dict[str, list[tuple[int, float
     ]
     try:
         conn = db.open_ro(ctx.rt.db_path)
-    except apsw.Error as exc:
+    except STORAGE_ERROR as exc:
         ctx.note(f"stored observations unreadable: {type(exc).__name__}: {exc}")
         return {}
     try:
-        return reads.observations(conn, "protocol", "tvl_usd", ranges)
-    except apsw.Error as exc:
+        return defillama_reads.observations(conn, "protocol", "tvl_usd", ranges)
+    except STORAGE_ERROR as exc:
         ctx.note(f"stored observations unreadable: {type(exc).__name__}: {exc}")
         return {}
     finally:

@@ -49,10 +49,11 @@ from marketmem.events import (
 from marketmem.features.config import SECTION as FEATURES
 from marketmem.runs import describe_error
 from marketmem.runtime import Runtime
-from marketmem.sources.hyperliquid import convert, reads
+from marketmem.sources.hyperliquid import convert
 from marketmem.sources.hyperliquid.config import SECTION, HyperliquidConfig
 from marketmem.sources.hyperliquid.info import InfoClient
 from marketmem.storage import db
+from marketmem.storage.reads import hyperliquid as hyperliquid_reads
 
 log = logging.getLogger(__name__)
 
@@ -401,6 +402,6 @@ class ContextPoller:
             return []
         conn = db.open_ro(path)
         try:
-            return sorted(a["coin"] for a in reads.list_assets(conn))
+            return sorted(a.coin for a in hyperliquid_reads.list_assets(conn))
         finally:
             conn.close()

@@ -22,7 +22,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -108,20 +108,20 @@ class GapHealer:
             await self._persist(closed)
             self._changed.set()
 
-    def restore(self, stored: Iterable[dict[str, Any]], coins: list[str]) -> None:
-        """The gaps an earlier process left (``reads.candle_gaps`` rows) for ``coins``."""
+    def restore(self, stored: Iterable[CandleGap], coins: list[str]) -> None:
+        """The gaps an earlier process left (stored candle gaps) for ``coins``."""
         wanted = set(coins)
         for g in stored:
-            if g["coin"] in wanted:
+            if g.coin in wanted:
                 self.gaps.restore(
                     Gap(
-                        coin=g["coin"],
-                        first_ms=g["first_open_ms"],
+                        coin=g.coin,
+                        first_ms=g.first_open_ms,
                         last_ms=None,  # the link is down until this process is acked
-                        reason=g["reason"],
-                        detected_at_ms=g["detected_at_ms"],
-                        attempts=g["attempts"],
-                        last_error=g["last_error"],
+                        reason=g.reason,
+                        detected_at_ms=g.detected_at_ms,
+                        attempts=g.attempts,
+                        last_error=g.last_error,
                     )
                 )
 

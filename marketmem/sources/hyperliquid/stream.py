@@ -40,7 +40,7 @@ import trio
 
 from marketmem.runs import StreamRunWindow, describe_error
 from marketmem.runtime import Runtime
-from marketmem.sources.hyperliquid import reads, wire
+from marketmem.sources.hyperliquid import wire
 from marketmem.sources.hyperliquid.candles import CandleTracker
 from marketmem.sources.hyperliquid.config import SECTION as CONFIG
 from marketmem.sources.hyperliquid.healer import GapHealer
@@ -58,6 +58,7 @@ from marketmem.sources.hyperliquid.planning import (
 from marketmem.sources.hyperliquid.protocol import HyperliquidProtocol
 from marketmem.sources.hyperliquid.resources import HyperliquidResources
 from marketmem.storage import db
+from marketmem.storage.reads import hyperliquid as hyperliquid_reads
 from marketmem.wslink import Link, LinkSettings, LinkStatistics
 
 log = logging.getLogger(__name__)
@@ -306,10 +307,10 @@ class HyperliquidStream:
         conn = db.open_ro(path)
         try:
             for coin in coins:
-                row = reads.last_closed_candle(conn, coin, INTERVAL)
+                row = hyperliquid_reads.last_closed_candle(conn, coin, INTERVAL)
                 if row is not None:
-                    self.tracker.note_stored_closed(coin, row["open_time_ms"])
-            self.healer.restore(reads.candle_gaps(conn), coins)
+                    self.tracker.note_stored_closed(coin, row.open_time_ms)
+            self.healer.restore(hyperliquid_reads.candle_gaps(conn), coins)
         finally:
             conn.close()
 

@@ -10,7 +10,8 @@ import msgspec
 from marketmem.config import Config
 from marketmem.query import OFFSET, Param, has_search_text, limit_param, search_text_param
 from marketmem.source import ReadContext, ReadRoute
-from marketmem.sources.polymarket import reads
+from marketmem.storage.models.polymarket import MarketHit
+from marketmem.storage.reads import polymarket as reads
 
 DEFAULT_LIMIT = 20
 
@@ -23,7 +24,7 @@ class MarketsSearchResponse(msgspec.Struct, kw_only=True):
 
 
 def _search(ctx: ReadContext, p: dict[str, Any]) -> MarketsSearchResponse:
-    rows: list[dict[str, Any]] = []
+    rows: list[MarketHit] = []
     if has_search_text(p["q"]):
         rows = reads.search_markets(
             ctx.conn,
@@ -35,7 +36,7 @@ def _search(ctx: ReadContext, p: dict[str, Any]) -> MarketsSearchResponse:
             now_ms=ctx.now_ms,
         )
     return MarketsSearchResponse(
-        count=len(rows), limit=p["limit"], offset=p["offset"], markets=rows
+        count=len(rows), limit=p["limit"], offset=p["offset"], markets=msgspec.to_builtins(rows)
     )
 
 

@@ -9,22 +9,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from marketmem.storage.reads.polymarket import TABLE_OF as TABLE_OF
+from marketmem.storage.reads.polymarket import Bucket
 
-Bucket = Literal["immediate", "later", "recently_closed", "none"]
 BUCKETS: tuple[Bucket, ...] = ("immediate", "later", "recently_closed")
 
-# The channel that owns each bucket, and the table it fills.
+# The channel that owns each bucket.
 CHANNEL_OF: dict[Bucket, str] = {
     "immediate": "immediate_markets",
     "later": "later_markets",
     "recently_closed": "recently_closed",
 }
-TABLE_OF: dict[Bucket, str] = {
-    "immediate": "polymarket_immediate_markets",
-    "later": "polymarket_later_markets",
-    "recently_closed": "polymarket_recently_closed_markets",
-}
+# The table each fills is the storage's ``TABLE_OF`` (imported above).
 
 
 def classify(

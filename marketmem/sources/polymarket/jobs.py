@@ -5,8 +5,8 @@ Discovery lists every open event and every event closed within the recently-clos
 their markets to assets and publishes one ``PolymarketDiscovered``.
 
 A refresh run (immediate / later / recently closed) takes the stored markets its bucket looks
-at (``reads.placement_candidates``), fetches the fresh state of those that can still change,
-classifies every one of them at the run's time and publishes one ``PolymarketRefreshed``: a
+at (``storage.reads.polymarket.placement_candidates``), fetches the fresh state of those that
+can still change, classifies every one of them at the run's time and publishes one ``PolymarketRefreshed``: a
 market moves between the context tables in one transaction.
 
 The immediate run first lists, the way discovery does, the open events ending within the
@@ -30,7 +30,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-import apsw
 import httpx
 import trio
 
@@ -55,9 +54,11 @@ from marketmem.sources.polymarket.convert import (
     market_row,
 )
 from marketmem.sources.polymarket.matching import Terms, load_terms
-from marketmem.sources.polymarket.reads import discovery_has_data, iso, placement_candidates
 from marketmem.sources.polymarket.wire import FieldError, GammaEvent, GammaMarket
 from marketmem.storage import db
+from marketmem.storage.errors import CANNOT_OPEN
+from marketmem.storage.models.polymarket import Candidate
+from marketmem.storage.reads.polymarket import discovery_has_data, iso, placement_candidates
 
 SOURCE = "polymarket"
 MAX_NOTES = 5
@@ -220,7 +221,7 @@ DISCOVERY_POLL_S = 0.2
 def _discovery_has_data(rt: Runtime) -> bool:
     try:
         conn = db.open_ro(rt.db_path, busy_timeout_ms=rt.config.storage.busy_timeout_ms)
-    except apsw.CantOpenError:
+    except CANNOT_OPEN:
         return False
     try:
         return discovery_has_data(conn)
@@ -249,11 +250,11 @@ async def discovery_ready(rt: Runtime, progress: DiscoveryProgress, limit_s: flo
 
 def _candidates(
     rt: Runtime, bucket: Bucket, now: int, horizon_ms: int, window_ms: int
-) -> list[tuple[str, bool, PolymarketMarketRow | None]]:
+) -> list[Candidate]:
     # A few indexed reads on a read-only connection; quick enough to run on the trio thread.
     try:
         conn = db.open_ro(rt.db_path, busy_timeout_ms=rt.config.storage.busy_timeout_ms)
-    except apsw.CantOpenError:
+    except CANNOT_OPEN:
         return []
     try:
         return placement_candidates(
@@ -288,9 +289,11 @@ def refresh_job(shared: PolymarketShared, bucket: Bucket) -> PollJob:
         cadence_s = rt.config.channel(SOURCE, CHANNEL_OF[bucket]).cadence_s
         discovered = await discovery_ready(rt, shared.discovery, limit_s=cadence_s)
         candidates = [
-            c for c in _candidates(rt, bucket, now, horizon_ms, window_ms) if c[0] not in listed
+            c
+            for c in _candidates(rt, bucket, now, horizon_ms, window_ms)
+            if c.market_id not in listed
         ]
-        candidates += [(mid, True, row) for mid, row in listed.items()]
+        candidates += [Candidate(mid, True, row) for mid, row in listed.items()]
         if not discovered:
             # Later and recently closed markets come from discovery alone; immediate ones
             # also from this run's own listing of its horizon.
@@ -298,9 +301,9 @@ def refresh_job(shared: PolymarketShared, bucket: Bucket) -> PollJob:
                 raise NoInput(NO_DISCOVERY)
             ctx.note(f"{NO_DISCOVERY}: placed only markets listed for the horizon")
         wanted = [
-            mid
-            for mid, linked, row in candidates
-            if linked and _changeable(row) and mid not in listed
+            c.market_id
+            for c in candidates
+            if c.linked and _changeable(c.stored) and c.market_id not in listed
         ]
         fetched: dict[str, GammaMarket] = {}
         if wanted:
@@ -310,8 +313,8 @@ def refresh_job(shared: PolymarketShared, bucket: Bucket) -> PollJob:
         markets: list[PolymarketMarketRow] = []
         placements: list[PolymarketPlacement] = []
         problems: list[str] = []
-        for mid, linked, stored in candidates:
-            row = stored
+        for c in candidates:
+            mid, row = c.market_id, c.stored
             if mid in fetched:
                 try:
                     row = market_row(fetched[mid], now)
@@ -325,7 +328,7 @@ def refresh_job(shared: PolymarketShared, bucket: Bucket) -> PollJob:
             where: Bucket = "none"
             if row is not None:
                 where = classify(
-                    linked=linked,
+                    linked=c.linked,
                     closed=row.closed,
                     archived=row.archived,
                     end_ms=row.end_ms,
