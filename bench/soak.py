@@ -39,9 +39,11 @@ import trio
 from bench.maintenance import insert_hours, minute_rows
 from bench.stream import Lines, VenueLink, assets, machine, with_venue_process
 from marketmem.config import Config
+from marketmem.events import CandleBatch
 from marketmem.pipeline import open_pipeline
 from marketmem.plugins import SOURCES, parse_config
 from marketmem.retention.actor import Maintainer
+from marketmem.retention.tables import mark_pending_hours
 from marketmem.runs import execute_run
 from marketmem.sources.hyperliquid.resources import open_resources
 from marketmem.sources.hyperliquid.stream import HyperliquidStream
@@ -137,6 +139,9 @@ def prefill(path: Path, coins: int, start_ms: int) -> None:
         rows = minute_rows(names, h, min(h + HOUR_MS, start_ms - start_ms % MINUTE_MS))
         with conn:
             conn.executemany(CANDLES.sql, [astuple(r) for r in rows])
+            # As the writer does after a candle batch: the hours wait for their rollup (without
+            # it these minutes are never rolled up, so never expire).
+            mark_pending_hours(conn, [CandleBatch(rows=rows)])
     conn.close()
 
 
