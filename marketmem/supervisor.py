@@ -158,21 +158,15 @@ def held_groups(channels: Sequence[ChannelSpec], actors: Sequence[ActorSpec]) ->
         first, *rest = served(actor)
         for k in rest:
             parent[root(k)] = root(first)
+    # Keys in order: the first of a group seen is its smallest channel, which names it.
     groups: dict[tuple[str, str], HeldGroup] = {}
-
-    def group(k: tuple[str, str]) -> HeldGroup:
-        r = root(k)
-        if r not in groups:
-            groups[r] = HeldGroup(key="")
-        return groups[r]
-
+    for k in sorted(parent):
+        groups.setdefault(root(k), HeldGroup(key=lease_key(*k)))
     for spec in channels:
-        group((spec.source, spec.channel)).channels.append(spec)
+        groups[root((spec.source, spec.channel))].channels.append(spec)
     for actor in actors:
-        group(served(actor)[0]).actors.append(actor)
-    for r, g in groups.items():
-        members = sorted(k for k in parent if root(k) == r)
-        g.key = lease_key(*members[0])
+        groups[root(served(actor)[0])].actors.append(actor)
+    for g in groups.values():
         g.cadence_s = min((c.cadence_s for c in g.channels), default=60.0)
     return sorted(groups.values(), key=lambda g: g.key)
 
