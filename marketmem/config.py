@@ -3,7 +3,7 @@
 Unknown keys are refused, every cadence must be positive, and a bad file becomes a
 ``ConfigError`` whose message names the file, the key path and what was expected, so the CLI
 can print one line and exit 2. ``--config PATH`` or ``MARKETMEM_CONFIG`` picks the file;
-``MARKETMEM_DB`` overrides ``[storage] path``.
+``MARKETMEM_DB`` overrides ``[storage] path`` (or ``url``, when it is a ``postgresql://`` URL).
 
 The sections of the sources are not written here: each source declares its own Struct next
 to it (``marketmem/sources/<name>/config.py``) and its channels in its ``Source`` object, and
@@ -45,7 +45,10 @@ class ChannelConfig(Base):
 
 
 class StorageConfig(Base):
+    # The SQLite file (relative: to the project folder), unless ``url`` is set.
     path: str = "data/marketmem.db"
+    # A ``postgresql://`` URL selects PostgreSQL instead of the SQLite file.
+    url: str = ""
     # The writer commits when a batch reaches this many rows or has gathered this long.
     writer_max_rows: PositiveInt = 20_000
     writer_max_gather_s: PositiveSeconds = 0.005
@@ -114,10 +117,15 @@ class Config(Base):
         return [c for c in self.channels() if c[2].enabled]
 
     def db_path(self) -> Path:
+        """The SQLite file (whatever ``url`` says)."""
         p = Path(self.storage.path)
         if not p.is_absolute():
             p = ROOT / p
         return p
+
+    def database(self) -> str | Path:
+        """Where the data lives: the ``[storage] url`` when set, else the SQLite file."""
+        return self.storage.url or self.db_path()
 
 
 def _struct(name: str, fields: list[tuple[str, Any, Any]], base: type) -> type:
@@ -244,7 +252,16 @@ def _fill_default_cadences(cfg: Config) -> Config:
     return msgspec.structs.replace(cfg, **changes) if changes else cfg
 
 
+POSTGRES_PREFIXES = ("postgresql://", "postgres://")
+
+
 def _check(cfg: Config) -> None:
+    url = cfg.storage.url
+    if url and not url.startswith(POSTGRES_PREFIXES):
+        raise ConfigError(
+            f"{cfg.source_path}: storage.url: expected a postgresql:// URL, got {url.split(':')[0]!r}"
+            " (a SQLite file goes in storage.path)"
+        )
     host, sep, port = cfg.http.bind.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(
@@ -271,5 +288,15 @@ def load_config(explicit: str | None = None, *, sources: tuple[Source, ...]) -> 
     cfg = parse_config(text, source_path=str(path), sources=sources)
     db = os.environ.get("MARKETMEM_DB")
     if db:
-        cfg = msgspec.structs.replace(cfg, storage=msgspec.structs.replace(cfg.storage, path=db))
+        cfg = with_database(cfg, db)
     return cfg
+
+
+def with_database(cfg: Config, location: str) -> Config:
+    """``cfg`` storing at ``location``: a ``postgresql://`` URL, or a SQLite file path (which
+    then wins over a ``url`` of the file)."""
+    if location.startswith(POSTGRES_PREFIXES):
+        storage = msgspec.structs.replace(cfg.storage, url=location)
+    else:
+        storage = msgspec.structs.replace(cfg.storage, path=location, url="")
+    return msgspec.structs.replace(cfg, storage=storage)

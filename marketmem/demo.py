@@ -15,7 +15,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any, TextIO
 
 import msgspec
@@ -31,7 +30,7 @@ from marketmem.runtime import Runtime
 from marketmem.sources.defillama.config import SECTION as DEFILLAMA
 from marketmem.sources.hyperliquid.config import SECTION as HYPERLIQUID
 from marketmem.sources.polymarket.config import SECTION as POLYMARKET
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.storage.models.runs import ChannelHealth
 from marketmem.storage.reads.catalog import table_row_counts
 from marketmem.storage.reads.runs import channel_health
@@ -107,7 +106,7 @@ class DemoAccess:
 class DemoSummary:
     """What the demo left in its database: rows per table and every channel's health."""
 
-    db_path: Path
+    database: str
     rows: dict[str, int]
     channels: list[ChannelHealth]
 
@@ -213,10 +212,10 @@ async def provision_access(
 # --- output ------------------------------------------------------------------------------------
 
 
-def banner(access: DemoAccess, clone_id: str, symbol: str, db_path: Path) -> str:
+def banner(access: DemoAccess, clone_id: str, symbol: str, database: str) -> str:
     """What a new user needs: dashboard URL, the token alone on its line, a curl example."""
     lines = ["", "marketmem demo: every channel runs against local venues on 127.0.0.1"]
-    lines.append(f"  database:  {db_path}")
+    lines.append(f"  database:  {database}")
     base = access.base_url
     if base is not None:
         lines.append(f"  dashboard: {base}/dashboard")
@@ -233,16 +232,18 @@ def banner(access: DemoAccess, clone_id: str, symbol: str, db_path: Path) -> str
 
 
 def read_summary(config: Config, now_ms: int) -> DemoSummary:
-    path = config.db_path()
-    conn = db.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
+    path = config.database()
+    conn = engine.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
     try:
-        return DemoSummary(path, table_row_counts(conn), channel_health(conn, config, now_ms))
+        return DemoSummary(
+            engine.display(path), table_row_counts(conn), channel_health(conn, config, now_ms)
+        )
     finally:
         conn.close()
 
 
 def format_summary(summary: DemoSummary) -> str:
-    lines = [f"demo stopped; database {summary.db_path}", "rows per table:"]
+    lines = [f"demo stopped; database {summary.database}", "rows per table:"]
     width = max((len(t) for t in summary.rows), default=0)
     lines += [f"  {t.ljust(width)}  {n}" for t, n in sorted(summary.rows.items())]
     lines.append("channels:")
@@ -296,7 +297,7 @@ async def run_demo(
             coins = HYPERLIQUID.of(cfg).coins
             token = await provision_access(rt, symbols=list(coins))
             access = DemoAccess(port, token)
-            stream.write(banner(access, DEMO_CLONE, coins[0], cfg.db_path()))
+            stream.write(banner(access, DEMO_CLONE, coins[0], engine.display(cfg.database())))
             stream.flush()
             task_status.started(access)
         # run_service returned: the sources stopped and the writer made its final commit.

@@ -42,7 +42,7 @@ async def open_pipeline(
         instance=config.service.instance(),
     )
     writer = StorageWriter(
-        config.db_path(),
+        config.database(),
         bus,
         settings=config.storage,
         executor=executor,

@@ -40,8 +40,9 @@ class Runtime:
     instance: str | None = None
 
     @property
-    def db_path(self) -> Path:
-        return self.config.db_path()
+    def database(self) -> str | Path:
+        """Where the data lives: a SQLite file or a PostgreSQL URL (``storage.engine``)."""
+        return self.config.database()
 
 
 # A poll job does one run: it publishes its rows through ctx and returns; raising fails the run.

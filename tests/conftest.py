@@ -1,5 +1,10 @@
 """Shared test helpers: recorded fixtures from ../shared/fixtures, configs, pipelines, and the
-PostgreSQL fixtures of tests/pg.py (pg_url, pg_database)."""
+PostgreSQL fixtures of tests/pg.py (pg_url, pg_database).
+
+The storage contract: a test module marked ``engines`` (``pytestmark = pytest.mark.engines``)
+runs every test that builds its config with ``make_config``/``config``/``runtime`` once per
+storage engine: on a SQLite file in tmp_path and on a new PostgreSQL database.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.plugins import parse_config
 from marketmem.runtime import Runtime
-from tests.pg import mark_pg_tests
+from tests.pg import ENGINES, mark_pg_tests
 from tests.pg import pg_database as pg_database
 from tests.pg import pg_url as pg_url
 
@@ -30,6 +35,18 @@ T0_MS = 1_795_564_800_000
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     mark_pg_tests(items)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("engines") and "engine" in metafunc.fixturenames:
+        metafunc.parametrize("engine", ENGINES, indirect=True)
+
+
+@pytest.fixture
+def engine(request: pytest.FixtureRequest) -> str:
+    """The storage engine of the test's database: SQLite, or each in turn in a module marked
+    ``engines``."""
+    return str(getattr(request, "param", "sqlite"))
 
 
 def fixture_path(source: str, name: str) -> Path:
@@ -80,11 +97,15 @@ def fixture_files(source: str, pattern: str = "*") -> list[Path]:
 
 
 @pytest.fixture
-def make_config(tmp_path: Path) -> Callable[..., Config]:
-    """Build a Config from TOML text, with the database in tmp_path."""
+def make_config(
+    tmp_path: Path, engine: str, request: pytest.FixtureRequest
+) -> Callable[..., Config]:
+    """Build a Config from TOML text, with the database in tmp_path (a SQLite file), or a new
+    PostgreSQL database when the test runs on that engine."""
+    url = request.getfixturevalue("pg_database") if engine == "postgresql" else ""
 
     def make(toml: str = "") -> Config:
-        text = f'[storage]\npath = "{tmp_path / "test.db"}"\n' + toml
+        text = f'[storage]\npath = "{tmp_path / "test.db"}"\nurl = "{url}"\n' + toml
         return parse_config(text, source_path="test.toml")
 
     return make

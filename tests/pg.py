@@ -27,6 +27,7 @@ import pytest
 from psycopg import sql
 
 PG_URL_ENV = "MARKETMEM_TEST_PG_URL"
+ENGINES = ("sqlite", "postgresql")
 CONNECT_TIMEOUT_S = 10
 
 
@@ -77,5 +78,7 @@ def pg_database(pg_url: str) -> Iterator[str]:
 def mark_pg_tests(items: list[pytest.Item]) -> None:
     """Mark ``pg`` every collected test that needs the server (directly or via pg_database)."""
     for item in items:
-        if "pg_url" in getattr(item, "fixturenames", ()):
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("engine") == "postgresql"
+        if on_postgres or "pg_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.pg)

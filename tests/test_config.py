@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from marketmem import cli
-from marketmem.config import DEFAULT_CONFIG, ConfigError
+from marketmem.config import DEFAULT_CONFIG, ConfigError, with_database
 from marketmem.plugins import load_config, parse_config
 
 
@@ -109,3 +109,18 @@ def test_enabling_a_channel_without_cadence_keeps_its_own_default() -> None:
     assert cfg.hyperliquid.channels.maintenance.enabled is True
     assert cfg.channel("polymarket", "later_markets").cadence_s == 1800
     assert all(ch.cadence_s > 0 for _, _, ch in cfg.channels())
+
+
+def test_a_storage_url_must_be_postgresql() -> None:
+    with pytest.raises(
+        ConfigError, match=r"storage.url: expected a postgresql:// URL, got 'mysql'"
+    ):
+        parse_config('[storage]\nurl = "mysql://x@y/z"\n', source_path="t.toml")
+
+
+def test_marketmem_db_selects_the_engine_by_its_form() -> None:
+    cfg = parse_config("", source_path="t.toml")
+    pg = with_database(cfg, "postgresql://u:p@127.0.0.1:5432/m")
+    assert pg.database() == "postgresql://u:p@127.0.0.1:5432/m"
+    back = with_database(pg, "/tmp/x.db")
+    assert back.database() == Path("/tmp/x.db") and back.storage.url == ""

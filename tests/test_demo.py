@@ -20,7 +20,7 @@ from marketmem.commands.demo import demo_storage
 from marketmem.config import ROOT, Config
 from marketmem.demo import DEMO_CADENCES, DEMO_COINS, DemoAccess, DemoSummary, run_demo
 from marketmem.executors import inline_executor
-from marketmem.storage import db
+from marketmem.storage import engine as engine_of
 from tests.conftest import T0_MS
 
 DESIGN_TABLES = (
@@ -50,14 +50,15 @@ DESIGN_TABLES = (
 DEMO_S = 120.0
 
 
-def read(path: Path, sql: str) -> list[dict[str, Any]]:
-    conn = db.open_ro(path)
+def read(path: Path | str, sql: str) -> list[dict[str, Any]]:
+    conn = engine_of.open_ro(path)
     try:
-        return db.query(conn, sql)
+        return engine_of.query(conn, sql)
     finally:
         conn.close()
 
 
+@pytest.mark.engines
 async def test_demo_fills_every_table_and_every_channel_runs_ok(
     make_config: Callable[..., Config], autojump_clock: MockClock
 ) -> None:
@@ -106,7 +107,7 @@ async def test_demo_fills_every_table_and_every_channel_runs_ok(
     assert page.status_code == 200
     assert denied.status_code == 401
 
-    path = config.db_path()
+    path = config.database()
     counts = {t: read(path, f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in DESIGN_TABLES}
     assert [t for t, n in counts.items() if n == 0] == []
     # Every enabled channel's latest finished run is ok, and none failed on the way.
@@ -123,7 +124,7 @@ async def test_demo_fills_every_table_and_every_channel_runs_ok(
 
     # Time moved: candles closed and mids changed for every demo coin.
     closed = read(
-        path, "SELECT coin, count(*) AS n FROM hyperliquid_candles WHERE closed=1 GROUP BY coin"
+        path, "SELECT coin, count(*) AS n FROM hyperliquid_candles WHERE closed GROUP BY coin"
     )
     assert {r["coin"] for r in closed} == set(DEMO_COINS)
     mids = read(
@@ -137,7 +138,7 @@ async def test_demo_fills_every_table_and_every_channel_runs_ok(
     )
     assert bridges[0]["n"] > 0
     # The token and the clone went through the writer.
-    assert read(path, "SELECT user FROM api_tokens WHERE revoked_at_ms IS NULL") == [
+    assert read(path, 'SELECT "user" FROM api_tokens WHERE revoked_at_ms IS NULL') == [
         {"user": "demo"}
     ]
     clones = read(path, "SELECT clone_id, owner FROM clones")

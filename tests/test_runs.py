@@ -68,7 +68,7 @@ async def test_runs_reach_the_database(
     # The run row is committed after the rows it counts: wait until the writer caught up.
     while runtime.writer.stats.rows_by_table.get("ingestion_runs", 0) < 2:
         await trio.sleep(0.01)
-    conn = db.open_ro(runtime.db_path)
+    conn = db.open_ro(runtime.database)
     row = db.query(conn, "SELECT * FROM ingestion_runs")[0]
     assert row["run_id"] == result.run_id and row["status"] == "ok" and row["rows_written"] == 1
 
@@ -189,7 +189,7 @@ async def test_a_run_counts_what_was_committed_not_what_it_announced(
 
     result = await execute_run(runtime, "hyperliquid", "registry", job)
     assert (result.status, result.rows_written) == ("ok", 3)
-    assert stored_run(runtime.db_path, result.run_id)["rows_written"] == 3
+    assert stored_run(runtime.database, result.run_id)["rows_written"] == 3
 
 
 async def test_stream_windows_record_what_the_writer_committed(

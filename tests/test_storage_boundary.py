@@ -30,15 +30,14 @@ _WRITES = (
 )
 # module -> (what it still has: "apsw" and/or "sql", why)
 PENDING: dict[str, tuple[frozenset[str], str]] = {
-    "marketmem/features/tables.py": (frozenset({"apsw"}), _WRITES),
     "marketmem/retention/tables.py": (
-        frozenset({"apsw", "sql"}),
+        frozenset({"sql"}),
         _WRITES + "; the rollup and expiry commands read and delete in the same transaction",
     ),
-    "marketmem/sources/defillama/tables.py": (frozenset({"apsw", "sql"}), _WRITES),
-    "marketmem/sources/hyperliquid/tables.py": (frozenset({"apsw", "sql"}), _WRITES),
+    "marketmem/sources/defillama/tables.py": (frozenset({"sql"}), _WRITES),
+    "marketmem/sources/hyperliquid/tables.py": (frozenset({"sql"}), _WRITES),
     "marketmem/sources/polymarket/tables.py": (
-        frozenset({"apsw", "sql"}),
+        frozenset({"sql"}),
         _WRITES + "; a placement reads the stored state it may overwrite in the same transaction",
     ),
 }

@@ -18,7 +18,7 @@ from marketmem.health import Status, healthy, stale_after_s
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import ChannelSpec
 from marketmem.source import open_sources
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.storage.errors import STORAGE_ERROR
 from marketmem.storage.models.hyperliquid import CandleGap
 from marketmem.storage.models.runs import ChannelHealth
@@ -93,12 +93,12 @@ class ChannelReport:
 
 def health_report(config: Config, now_ms: int) -> list[ChannelReport]:
     """Every channel's health; the candles row also lists the candle gaps pending."""
-    path = config.db_path()
-    if not path.exists():
+    path = config.database()
+    if not engine.exists(path):
         rows = channel_health(None, config, now_ms)
         gaps: list[CandleGap] = []
     else:
-        conn = db.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
+        conn = engine.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
         try:
             rows = channel_health(conn, config, now_ms)
             gaps = hl_reads.candle_gaps(conn)
@@ -166,7 +166,9 @@ def _report_or_exit(config: Config) -> list[ChannelReport]:
     try:
         return health_report(config, SystemClock().now_ms())
     except STORAGE_ERROR as exc:
-        raise UsageError(f"cannot read {config.db_path()}: {type(exc).__name__}: {exc}") from None
+        raise UsageError(
+            f"cannot read {engine.display(config.database())}: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:

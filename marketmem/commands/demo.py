@@ -18,6 +18,7 @@ import trio
 
 from marketmem.config import Config
 from marketmem.health import Status, healthy
+from marketmem.storage import engine
 from marketmem.usage import UsageError
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def start_demo(
             seed=DEMO_SEED if seed is None else seed,
         )
     )
-    db = os.environ.get("MARKETMEM_DB") or DEMO_DB
+    db = engine.display(os.environ.get("MARKETMEM_DB") or DEMO_DB)
     print(f"health later: MARKETMEM_DB={db} bin/marketmem status")
     if not all_healthy(summary):
         print("some channels did not end healthy (see above)", file=sys.stderr)

@@ -31,7 +31,7 @@ from marketmem.http.access import list_clones, list_tokens
 from marketmem.http.auth import issue_token, token_id_of, valid_name
 from marketmem.http.server import serve_http
 from marketmem.pipeline import open_pipeline
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.storage.errors import STORAGE_ERROR
 from marketmem.storage.reads import Connection
 from marketmem.storage.writer import CommitRejected
@@ -196,14 +196,21 @@ def cmd_tokens_revoke(args: argparse.Namespace, config: Config) -> int:
 
 
 def _read(config: Config, fn: Callable[[Connection], list[T]]) -> list[T]:
-    path = config.db_path()
-    if not path.exists():
+    path = config.database()
+    if not engine.exists(path):
         return []
-    conn = db.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
+    try:
+        conn = engine.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
+    except STORAGE_ERROR as exc:
+        raise UsageError(
+            f"cannot read {engine.display(path)}: {type(exc).__name__}: {exc}"
+        ) from None
     try:
         return fn(conn)
     except STORAGE_ERROR as exc:
-        raise UsageError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+        raise UsageError(
+            f"cannot read {engine.display(path)}: {type(exc).__name__}: {exc}"
+        ) from None
     finally:
         conn.close()
 

@@ -68,7 +68,7 @@ from marketmem.features.volatility import volatility_profile
 from marketmem.runs import RunContext, describe_error
 from marketmem.runtime import PollJob, Runtime
 from marketmem.sources.hyperliquid.config import SECTION as HYPERLIQUID
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.storage.reads import features as reads
 
 SOURCE = "hyperliquid"
@@ -158,8 +158,8 @@ def configured_coins(rt: Runtime) -> list[str] | None:
     return None if "*" in coins else list(coins)
 
 
-def _listed(path: str) -> list[str] | None:
-    conn = db.open_ro(path)
+def _listed(path: engine.Location) -> list[str] | None:
+    conn = engine.open_ro(path)
     try:
         return reads.listed_perps(conn)
     finally:
@@ -170,7 +170,7 @@ async def candle_coins(st: FeatureState) -> list[str]:
     coins = configured_coins(st.rt)
     if coins is not None:
         return coins
-    listed = await st.executor(_listed, str(st.rt.db_path))
+    listed = await st.executor(_listed, st.rt.database)
     return listed if listed is not None else sorted(st.windows.coins)
 
 
@@ -384,7 +384,7 @@ async def positioning_pressure_job(ctx: RunContext, st: FeatureState) -> None:
     coins = snapshot_coins(ctx.rt, snap)
     t = snap.tick_ms
     ranges = [(t - back - tol, t - back + tol) for back, tol in LOOKBACKS.values()]
-    history = await st.executor(_read_snapshots, str(ctx.rt.db_path), ranges)
+    history = await st.executor(_read_snapshots, ctx.rt.database, ranges)
     run = _Pass(ctx)
     rows: list[PositioningPressure] = []
     for i, coin in enumerate(coins):
@@ -413,8 +413,10 @@ async def positioning_pressure_job(ctx: RunContext, st: FeatureState) -> None:
         await ctx.publish(PositioningPressureBatch(rows=rows))
 
 
-def _read_snapshots(path: str, ranges: list[tuple[int, int]]) -> dict[str, list[AssetCtxSnapshot]]:
-    conn = db.open_ro(path)
+def _read_snapshots(
+    path: engine.Location, ranges: list[tuple[int, int]]
+) -> dict[str, list[AssetCtxSnapshot]]:
+    conn = engine.open_ro(path)
     try:
         return reads.snapshots_between(conn, ranges)
     finally:

@@ -28,7 +28,7 @@ from marketmem.executors import Executor
 from marketmem.features.series import HOUR_MS, MINUTE_MS
 from marketmem.features.windows import KEEP_HOURS, KEEP_MINUTES, CandleWindows
 from marketmem.runtime import Runtime
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.storage.models.features import WindowHour, WindowMinute
 from marketmem.storage.reads import features as reads
 
@@ -120,7 +120,7 @@ class WindowKeeper:
         minutes_since = now_ms - KEEP_MINUTES * MINUTE_MS
         hours_since = now_ms - now_ms % HOUR_MS - KEEP_HOURS * HOUR_MS
         minute_rows, hour_rows = await self.executor(
-            _read_seed, str(self.rt.db_path), minutes_since, hours_since
+            _read_seed, self.rt.database, minutes_since, hours_since
         )
         self.windows.apply_hours(hour_rows)
         self.windows.apply_rows(minute_rows)
@@ -163,9 +163,9 @@ class WindowKeeper:
 
 
 def _read_seed(
-    path: str, minutes_since: int, hours_since: int
+    path: engine.Location, minutes_since: int, hours_since: int
 ) -> tuple[list[WindowMinute], list[WindowHour]]:
-    conn = db.open_ro(path)
+    conn = engine.open_ro(path)
     try:
         return reads.minute_rows(conn, minutes_since), reads.hour_rows(conn, hours_since)
     finally:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import apsw
-
 from marketmem.events import (
     AssetCtxSnapshot,
     AssetCtxSnapshotBatch,
@@ -30,6 +28,7 @@ from marketmem.events import (
 )
 from marketmem.source import Tables
 from marketmem.storage.declare import JSON, Index, Table, row_columns
+from marketmem.storage.engine import Connection
 from marketmem.storage.tables import Upsert, rows_writer
 
 FEATURE_KEY = ("coin", "computed_at_ms")
@@ -74,7 +73,7 @@ FEATURE_TABLES = (
 )
 
 
-def _write_liquidity(conn: apsw.Connection, event: LiquidityProfileBatch) -> dict[str, int]:
+def _write_liquidity(conn: Connection, event: LiquidityProfileBatch) -> dict[str, int]:
     return {
         LIQUIDITY.table: LIQUIDITY.write(conn, event.rows),
         IMPACTS.table: IMPACTS.write(conn, event.impacts),

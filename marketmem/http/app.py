@@ -110,7 +110,7 @@ class Api:
         self.config = config
         self.clock = clock
         self.pool = pool or ReadPool(
-            config.db_path(),
+            config.database(),
             busy_timeout_ms=config.storage.busy_timeout_ms,
             max_threads=config.http.read_threads,
         )

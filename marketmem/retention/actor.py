@@ -40,7 +40,7 @@ from marketmem.runs import RunContext
 from marketmem.runtime import Runtime
 from marketmem.sources.hyperliquid.config import SECTION as HYPERLIQUID
 from marketmem.sources.hyperliquid.config import HyperliquidConfig
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.storage.reads import Connection
 from marketmem.storage.reads import retention as reads
 from marketmem.storage.writer import CommitRejected, StorageWriter
@@ -252,7 +252,9 @@ class Maintainer:
             return await execute_command(writer, event, timeout_s)
 
         started = trio.current_time()
-        conn = db.open_ro(self.rt.db_path, busy_timeout_ms=self.rt.config.storage.busy_timeout_ms)
+        conn = engine.open_ro(
+            self.rt.database, busy_timeout_ms=self.rt.config.storage.busy_timeout_ms
+        )
         try:
             report = await maintenance_pass(
                 send,

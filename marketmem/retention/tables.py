@@ -23,8 +23,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import apsw
-
 from marketmem import metrics
 from marketmem.events import CandleBatch, ExpireMinutes, ExpireRows, ReclaimSpace, RollupHours
 from marketmem.retention.policy import (
@@ -35,7 +33,9 @@ from marketmem.retention.policy import (
 )
 from marketmem.retention.rollup import HOUR_MS, MinuteBar, aggregate_hour, keeps_stored_hour
 from marketmem.source import Tables
+from marketmem.storage import catalog
 from marketmem.storage.declare import INT, REAL, TEXT, Column, Index, Table
+from marketmem.storage.engine import Connection, dialect_of
 from marketmem.storage.tables import AfterWrite
 
 log = logging.getLogger(__name__)
@@ -78,12 +78,12 @@ _UPSERT_HOUR = (
     f"VALUES ({', '.join('?' for _ in _HOUR_COLUMNS)}) "
     "ON CONFLICT (coin, open_time_ms) DO UPDATE SET "
     + ", ".join(f"{c}=excluded.{c}" for c in (*_VALUE_COLUMNS, "rolled_up_at_ms"))
-    + f" WHERE ({', '.join(_VALUE_COLUMNS)}) "
-    f"IS NOT ({', '.join('excluded.' + c for c in _VALUE_COLUMNS)})"
+    + f" WHERE ({', '.join(f'{HOURS_TABLE}.{c}' for c in _VALUE_COLUMNS)}) "
+    f"IS DISTINCT FROM ({', '.join('excluded.' + c for c in _VALUE_COLUMNS)})"
 )
 
 
-def rollup_hours(conn: apsw.Connection, ev: RollupHours) -> dict[str, int]:
+def rollup_hours(conn: Connection, ev: RollupHours) -> dict[str, int]:
     hours: list[Any] = conn.execute(
         f"SELECT hour_ms, coin FROM {PENDING_TABLE} WHERE hour_ms <= ? "
         "ORDER BY hour_ms, coin LIMIT ?",
@@ -157,7 +157,7 @@ _MINUTE_EXPIRED = f"""
 
 
 def _delete_chunk(
-    conn: apsw.Connection, table: str, column: str, where: str, params: dict[str, Any], limit: int
+    conn: Connection, table: str, column: str, where: str, params: dict[str, Any], limit: int
 ) -> int:
     """Delete the oldest ``limit`` rows matching ``where`` (plus rows sharing the last time)."""
     bound = conn.execute(
@@ -175,27 +175,28 @@ def _delete_chunk(
     return conn.changes()
 
 
-def expire_minutes(conn: apsw.Connection, ev: ExpireMinutes) -> dict[str, int]:
+def expire_minutes(conn: Connection, ev: ExpireMinutes) -> dict[str, int]:
     params = {"before": ev.before_ms, "hours_before": ev.hours_before_ms}
     n = _delete_chunk(conn, MINUTES_TABLE, "open_time_ms", _MINUTE_EXPIRED, params, ev.limit)
     return {MINUTES_TABLE: n}
 
 
-def expire_rows(conn: apsw.Connection, ev: ExpireRows) -> dict[str, int]:
+def expire_rows(conn: Connection, ev: ExpireRows) -> dict[str, int]:
     spec = RETAINED_BY_NAME.get(ev.table)
     if spec is None:
         raise ValueError(f"{ev.table!r} is not a retained table (see RETAINED_TABLES)")
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (spec.table,)
-    ).fetchone()
-    if exists is None:
+    if not catalog.has_table(conn, spec.table):
         return {spec.table: 0}
     where = f"c.{spec.time_column} < :before"
     n = _delete_chunk(conn, spec.table, spec.time_column, where, {"before": ev.before_ms}, ev.limit)
     return {spec.table: n}
 
 
-def reclaim_space(conn: apsw.Connection, ev: ReclaimSpace) -> dict[str, int]:
+def reclaim_space(conn: Connection, ev: ReclaimSpace) -> dict[str, int]:
+    """SQLite: hand ``ev.pages`` free pages back to the file system. PostgreSQL: nothing, its
+    autovacuum makes deleted rows' space reusable (VACUUM cannot run in a transaction)."""
+    if dialect_of(conn) != "sqlite":
+        return {}
     # Each step of the pragma moves pages; the cursor must be run to its end.
     for _ in conn.execute(f"PRAGMA incremental_vacuum({int(ev.pages)})"):
         pass
@@ -208,7 +209,7 @@ MARK_PENDING_SQL = (
 )
 
 
-def mark_pending_hours(conn: apsw.Connection, events: Sequence[Any]) -> None:
+def mark_pending_hours(conn: Connection, events: Sequence[Any]) -> None:
     """Mark the (hour, coin) of every 1-minute row of ``events`` for a rollup."""
     hours = {
         (row.open_time_ms - row.open_time_ms % HOUR_MS, row.coin)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import apsw
 import msgspec
 
 from marketmem.events import ApiTokenCreated, ApiTokensRevoked, CloneRemoved, CloneSaved
 from marketmem.source import Tables
 from marketmem.storage.declare import INT, JSON, TEXT, Column, Index, Table
+from marketmem.storage.engine import Connection
 from marketmem.storage.tables import WriteFn
 
 TOKENS = Table(
@@ -45,20 +45,20 @@ CLONES = Table(
 _json = msgspec.json.Encoder()
 
 
-def _token_created(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+def _token_created(conn: Connection, ev: Any) -> dict[str, int]:
     conn.execute(
-        "INSERT INTO api_tokens (token_id, user, token_hash, created_at_ms) VALUES (?, ?, ?, ?) "
+        'INSERT INTO api_tokens (token_id, "user", token_hash, created_at_ms) VALUES (?, ?, ?, ?) '
         "ON CONFLICT(token_id) DO NOTHING",
         (ev.token_id, ev.user, ev.token_hash, ev.created_at_ms),
     )
     return {"api_tokens": conn.changes()}
 
 
-def _tokens_revoked(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+def _tokens_revoked(conn: Connection, ev: Any) -> dict[str, int]:
     if ev.token_id is not None:
         where, key = "token_id=?", ev.token_id
     elif ev.user is not None:
-        where, key = "user=?", ev.user
+        where, key = '"user"=?', ev.user
     else:
         raise ValueError("ApiTokensRevoked needs token_id or user")
     conn.execute(
@@ -68,7 +68,7 @@ def _tokens_revoked(conn: apsw.Connection, ev: Any) -> dict[str, int]:
     return {"api_tokens": conn.changes()}
 
 
-def _clone_saved(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+def _clone_saved(conn: Connection, ev: Any) -> dict[str, int]:
     conn.execute(
         "INSERT INTO clones (clone_id, owner, symbols, created_at_ms, updated_at_ms) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT(clone_id) DO UPDATE SET owner=excluded.owner, "
@@ -78,7 +78,7 @@ def _clone_saved(conn: apsw.Connection, ev: Any) -> dict[str, int]:
     return {"clones": conn.changes()}
 
 
-def _clone_removed(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+def _clone_removed(conn: Connection, ev: Any) -> dict[str, int]:
     conn.execute("DELETE FROM clones WHERE clone_id=?", (ev.clone_id,))
     return {"clones": conn.changes()}
 

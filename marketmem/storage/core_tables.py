@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import apsw
-
 from marketmem.events import RunFinished, RunStarted
 from marketmem.source import Tables
 from marketmem.storage.declare import INT, TEXT, Column, Index, Table
+from marketmem.storage.engine import Connection
 from marketmem.storage.tables import WriteFn
 
 RUNS = Table(
@@ -38,7 +37,7 @@ RUNS = Table(
 INTERRUPTED = "interrupted: the process stopped before this run finished"
 
 
-def _write_started(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+def _write_started(conn: Connection, ev: Any) -> dict[str, int]:
     # A run that already finished (replayed RunStarted) is never set back to running.
     conn.execute(
         "INSERT INTO ingestion_runs (run_id, source, channel, started_at_ms, status, instance) "
@@ -48,7 +47,7 @@ def _write_started(conn: apsw.Connection, ev: Any) -> dict[str, int]:
     return {"ingestion_runs": 1}
 
 
-def _write_finished(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+def _write_finished(conn: Connection, ev: Any) -> dict[str, int]:
     conn.execute(
         "INSERT INTO ingestion_runs (run_id, source, channel, started_at_ms, finished_at_ms, "
         "status, rows_written, error, instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -74,7 +73,7 @@ WRITERS: dict[type, WriteFn] = {RunStarted: _write_started, RunFinished: _write_
 TABLES = Tables((RUNS,), WRITERS)
 
 
-def close_interrupted_runs(conn: apsw.Connection, now_ms: int) -> int:
+def close_interrupted_runs(conn: Connection, now_ms: int) -> int:
     """Mark runs left ``running`` by a crash as failed; called by the writer at start-up."""
     with conn:
         conn.execute(

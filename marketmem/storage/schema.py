@@ -1,4 +1,8 @@
-"""Schema migrations of the SQLite engine, through ``PRAGMA user_version``.
+"""Schema migrations, per engine, and the start-up check of every row type's columns.
+
+SQLite keeps its version in ``PRAGMA user_version``; PostgreSQL in a table, with its own
+history (``storage.postgres.migrations``). ``migrate`` and ``check_columns`` take a connection
+of either engine.
 
 Tables are declared without SQL (``marketmem.storage.declare``) by the core
 (``core_tables``: runs; ``access_tables``: tokens, clones) and by each source
@@ -10,9 +14,8 @@ liquidity columns nullable; migration 3 drops the rollup-marking triggers of the
 (the writer marks hours in the write path). What they do that no declaration can say is
 SQLite's own, in ``storage.sqlite.upgrades``.
 
-TODO(postgres): the PostgreSQL engine keeps its own version (a table, not a pragma) and
-starts at this schema version with migration 1 only (its rendering of the declarations):
-migrations 2 and 3 bring databases of earlier SQLite releases up, which it never had.
+The SQLite migrations below bring databases of earlier releases up; PostgreSQL never had
+those, so its migration 1 renders today's declarations.
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ from collections.abc import Callable, Sequence
 import apsw
 
 from marketmem.source import Source, Tables
-from marketmem.storage import access_tables, core_tables
+from marketmem.storage import access_tables, catalog, core_tables
+from marketmem.storage.engine import Connection
+from marketmem.storage.postgres import migrations as postgres_migrations
+from marketmem.storage.postgres.connection import PostgresConnection
 from marketmem.storage.sqlite import upgrades
 from marketmem.storage.tables import AfterWrite, RowsWriter, Upsert, WriteFn
 from marketmem.usage import CannotStart
@@ -106,11 +112,11 @@ def upserts(sources: Sequence[Source]) -> list[Upsert]:
     return list(found.values())
 
 
-def check_columns(conn: apsw.Connection, sources: Sequence[Source]) -> None:
+def check_columns(conn: Connection, sources: Sequence[Source]) -> None:
     """Refuse to start when a row type's columns are not all in its table."""
     problems: list[str] = []
     for upsert in upserts(sources):
-        have = {row[1] for row in conn.execute(f"PRAGMA table_info({upsert.table})")}
+        have = catalog.table_columns(conn, upsert.table)
         row_type = upsert.row_type.__name__
         if not have:
             problems.append(f"table {upsert.table} (for {row_type}) does not exist")
@@ -129,9 +135,11 @@ def check_columns(conn: apsw.Connection, sources: Sequence[Source]) -> None:
         )
 
 
-def migrate(conn: apsw.Connection, sources: Sequence[Source]) -> int:
-    """Bring the database to SCHEMA_VERSION; returns the version it started at."""
+def migrate(conn: Connection, sources: Sequence[Source]) -> int:
+    """Bring the database to its engine's current schema; returns the version it started at."""
     tables = table_sets(sources)
+    if isinstance(conn, PostgresConnection):
+        return postgres_migrations.migrate(conn, tables, SchemaTooNew)
     row = conn.execute("PRAGMA user_version").fetchone()
     start = int(row[0]) if row else 0
     if start > SCHEMA_VERSION:

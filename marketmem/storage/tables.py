@@ -21,17 +21,27 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import apsw
 import msgspec
 
 from marketmem.events import Row
 
-WriteFn = Callable[[apsw.Connection, Any], dict[str, int]]
+if TYPE_CHECKING:
+    from marketmem.storage.engine import Connection
+
+# Write functions take a connection of either engine (``storage.engine.Connection``) and run
+# statements written for both (see ``storage.reads``).
+WriteFn = Callable[["Connection", Any], dict[str, int]]
 # Bookkeeping of one area over the events another area's WriteFn just wrote, in the same
 # transaction (retention marks the hours of the minutes written); its rows count for no run.
-AfterWrite = Callable[[apsw.Connection, Sequence[Any]], None]
+AfterWrite = Callable[["Connection", Sequence[Any]], None]
+
+
+def greater(a: str, b: str) -> str:
+    """The larger of two SQL expressions, on both engines (SQLite's ``max(a, b)`` is
+    PostgreSQL's ``GREATEST``); ``b`` when either is NULL."""
+    return f"CASE WHEN {a} >= {b} THEN {a} ELSE {b} END"
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,7 @@ class Upsert:
             f"VALUES ({', '.join('?' for _ in cols)}) {conflict}"
         )
 
-    def write(self, conn: apsw.Connection, rows: Sequence[Row]) -> int:
+    def write(self, conn: Connection, rows: Sequence[Row]) -> int:
         if not rows:
             return 0
         astuple = msgspec.structs.astuple
@@ -87,10 +97,10 @@ class RowsWriter:
         self.upsert = upsert
         self.__name__ = f"write_{upsert.table}"
 
-    def __call__(self, conn: apsw.Connection, event: Any) -> dict[str, int]:
+    def __call__(self, conn: Connection, event: Any) -> dict[str, int]:
         return {self.upsert.table: self.upsert.write(conn, event.rows)}
 
-    def write_many(self, conn: apsw.Connection, events: Sequence[Any]) -> dict[str, int]:
+    def write_many(self, conn: Connection, events: Sequence[Any]) -> dict[str, int]:
         rows = [row for event in events for row in event.rows]
         return {self.upsert.table: self.upsert.write(conn, rows)}
 

@@ -1,12 +1,12 @@
-"""The storage writer: the only read-write SQLite connection in the process.
+"""The storage writer: the only read-write database connection in the process.
 
 It subscribes (lossless) to every event type that has a write function, gathers what is
-queued into one transaction (bounded by rows and by gathering time), runs the SQLite work off
-the trio thread, and publishes ``Committed`` after each commit. On shutdown the bus is closed,
+queued into one transaction (bounded by rows and by gathering time), runs the database work
+off the trio thread (SQLite or PostgreSQL, ``storage.engine``), and publishes ``Committed`` after each commit. On shutdown the bus is closed,
 the writer drains its queue to the end and commits it all before ``run`` returns.
 
 A transaction that fails for a condition that can clear (disk full, read-only file, lock,
-I/O error) is retried with backoff, holding its events: nothing accepted is lost, and the
+I/O error, a PostgreSQL server that went away: the connection is opened again) is retried with backoff, holding its events: nothing accepted is lost, and the
 bounded queue pushes back on the sources meanwhile. While it retries, ``failure`` names the
 condition (None once a commit succeeds again) so runs finishing meanwhile are recorded failed.
 Any other failure is a bad event: the batch is replayed one event per transaction and only
@@ -19,10 +19,8 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import apsw
 import msgspec
 import trio
 
@@ -40,26 +38,18 @@ from marketmem.events import (
 )
 from marketmem.executors import Executor, thread_executor
 from marketmem.source import Source
-from marketmem.storage import db, schema
+from marketmem.storage import engine, schema
 from marketmem.storage.core_tables import close_interrupted_runs
+from marketmem.storage.errors import RETRYABLE_WRITE
 from marketmem.storage.tables import AfterWrite, RowsWriter, WriteFn
 
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 2000
 
-RETRYABLE = (
-    apsw.FullError,
-    apsw.ReadOnlyError,
-    apsw.BusyError,
-    apsw.LockedError,
-    apsw.IOError,
-    apsw.CantOpenError,
-)
-
 
 def retryable_cause(exc: BaseException) -> BaseException | None:
-    """The retryable SQLite error behind ``exc``, if any.
+    """The retryable database error behind ``exc``, if any.
 
     On SQLITE_FULL SQLite may roll the whole transaction back itself (seen with many
     statements in one transaction); leaving ``with conn`` then raises ``SQLError('cannot
@@ -68,7 +58,7 @@ def retryable_cause(exc: BaseException) -> BaseException | None:
     """
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, RETRYABLE):
+        if isinstance(seen, RETRYABLE_WRITE):
             return seen
         seen = seen.__context__
     return None
@@ -157,7 +147,7 @@ class StorageWriter:
 
     def __init__(
         self,
-        path: str | Path,
+        location: engine.Location,
         bus: Bus,
         *,
         sources: Sequence[Source],
@@ -169,7 +159,7 @@ class StorageWriter:
         close_interrupted: bool = False,
     ) -> None:
         settings = settings or StorageConfig()
-        self.path = str(path)
+        self.location = location
         self.bus = bus
         self.max_rows = settings.writer_max_rows
         self.max_gather_s = settings.writer_max_gather_s
@@ -192,7 +182,7 @@ class StorageWriter:
             buffer=settings.writer_buffer,
             policy=Policy.LOSSLESS,
         )
-        self._conn: apsw.Connection | None = None
+        self._conn: engine.Connection | None = None
         self.stats = WriterStatistics()
         self.ready = trio.Event()
         self._pending: list[Event] = []
@@ -204,23 +194,39 @@ class StorageWriter:
 
     # --- blocking side (runs in the executor) -------------------------------------------
 
-    def _open(self) -> int:
-        conn = db.open_rw(
-            self.path,
+    def _connect(self) -> engine.Connection:
+        return engine.open_writer(
+            self.location,
             busy_timeout_ms=self.busy_timeout_ms,
             wal_autocheckpoint=self.wal_autocheckpoint,
         )
-        schema.migrate(conn, self.sources)
-        schema.check_columns(conn, self.sources)
+
+    def _open(self) -> int:
+        conn = self._connect()
+        try:
+            schema.migrate(conn, self.sources)
+            schema.check_columns(conn, self.sources)
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
         if not self.close_interrupted:
             return 0
         return close_interrupted_runs(conn, self.clock.now_ms())
 
-    def _write_group(self, group: list[Event]) -> _GroupOutcome:
-        """One transaction: every event of ``group``, in order."""
+    def _connection(self) -> engine.Connection:
+        """The open connection; a PostgreSQL session that was cut is opened again (the
+        failed transaction is retried on the new one)."""
         conn = self._conn
         assert conn is not None
+        if isinstance(conn, engine.PostgresConnection) and conn.closed:
+            conn.close()
+            self._conn = conn = self._connect()
+        return conn
+
+    def _write_group(self, group: list[Event]) -> _GroupOutcome:
+        """One transaction: every event of ``group``, in order."""
+        conn = self._connection()
         out = _GroupOutcome(totals={}, per_event=[], tally={}, finished=[])
         with conn:
             for fn, events in self._runs(group):
@@ -279,7 +285,7 @@ class StorageWriter:
         return runs
 
     async def run_pragma(self, pragma: str) -> list[tuple[Any, ...]]:
-        """Run ``PRAGMA <pragma>`` on the writer's own connection, in its executor.
+        """Run ``PRAGMA <pragma>`` on the writer's own (SQLite) connection, in its executor.
 
         A test hook for faults no file permission can make for root: ``max_page_count=N``
         (SQLITE_FULL once the file would grow) and ``query_only=1`` (ReadOnlyError).

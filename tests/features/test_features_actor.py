@@ -117,7 +117,7 @@ async def service(
 
 
 def read(rt: Runtime, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    conn = db.open_ro(rt.db_path)
+    conn = db.open_ro(rt.database)
     try:
         return db.query(conn, sql, params)
     finally:
@@ -173,7 +173,7 @@ async def test_five_channels_write_rows_every_300_s(
     assert len(impacts) == 3 * 2 * 3 * 2  # runs x coins x notionals x sides
     snaps = read(rt, "SELECT DISTINCT snapshot_ms FROM hyperliquid_asset_ctx_snapshots")
     assert len(snaps) == 3
-    conn = db.open_ro(rt.db_path)
+    conn = db.open_ro(rt.database)
     try:
         latest = latest_features(conn, "BTC")
         assert latest_features(conn, "NOPE") == dict.fromkeys(CHANNELS)

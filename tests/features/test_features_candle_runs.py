@@ -151,7 +151,7 @@ async def test_an_empty_database_fails_the_candle_channels(
             {"status": "failed", "rows_written": 0, "error": error}
         ]
     # The NULL rows are there all the same, with their reasons, for the latest data.
-    conn = db.open_ro(runtime.db_path)
+    conn = db.open_ro(runtime.database)
     try:
         latest = latest_features(conn, "BTC")
     finally:

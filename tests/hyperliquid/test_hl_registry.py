@@ -40,7 +40,7 @@ async def run_registry(rt: Runtime) -> RunFinished:
 
 
 def ro(rt: Runtime) -> Any:
-    return db.open_ro(rt.db_path)
+    return db.open_ro(rt.database)
 
 
 async def test_registry_run_stores_assets_and_categories(
@@ -275,7 +275,7 @@ async def test_local_run_keeps_stream_channels_ok(
                 task_status=task_status,
             )
         )
-    conn = db.open_ro(rt.db_path)
+    conn = db.open_ro(rt.database)
     health = {
         h.channel: h
         for h in channel_health(conn, config, venue.clock.now_ms())

@@ -41,7 +41,7 @@ async def pipeline(config: Config, venue: HyperliquidVenue) -> AsyncIterator[Run
 
 
 def rows(rt: Runtime, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    conn = db.open_ro(rt.db_path)
+    conn = db.open_ro(rt.database)
     try:
         return db.query(conn, sql, params)
     finally:
@@ -179,7 +179,7 @@ async def test_execution_price_falls_back_to_candle_close_when_mids_stop(
     hl_rt: Runtime, venue: HyperliquidVenue, autojump_clock: object
 ) -> None:
     def price() -> ExecutionPrice | None:
-        conn = db.open_ro(hl_rt.db_path)
+        conn = db.open_ro(hl_rt.database)
         try:
             return reads.execution_price(conn, "BTC", venue.clock.now_ms(), max_mid_age_ms=15_000)
         finally:

@@ -31,12 +31,12 @@ H_S = 3600
 
 
 def count(rt: Runtime, table: str) -> int:
-    return rows(rt.db_path, f"SELECT count(*) AS n FROM {table}")[0]["n"]
+    return rows(rt.database, f"SELECT count(*) AS n FROM {table}")[0]["n"]
 
 
 def links_of(rt: Runtime, market_id: str) -> set[str]:
     got = rows(
-        rt.db_path,
+        rt.database,
         "SELECT asset FROM polymarket_market_asset_links WHERE market_id=?",
         (market_id,),
     )
@@ -48,7 +48,7 @@ def sim_market(sim: Simulator, prefix: str) -> SimMarket:
 
 
 def context(rt: Runtime, asset: str) -> dict[str, list[dict]]:
-    conn = db.open_ro(rt.db_path)
+    conn = db.open_ro(rt.database)
     try:
         return msgspec.to_builtins(markets_for_asset(conn, asset, rt.clock.now_ms()))
     finally:
@@ -89,14 +89,14 @@ async def test_discovery_writes_events_markets_and_links(
         assert links_of(rt, sim_market(sim, "Bitcoin all time high").id) == {"BTC"}
         assert links_of(rt, sim_market(sim, "Will Bitcoin close above").id) == {"BTC"}
         assert not rows(
-            rt.db_path,
+            rt.database,
             "SELECT 1 FROM polymarket_markets WHERE market_id=?",
             (sim_market(sim, "Will Bitcoin be above").id,),
         )
         for false_friend in ("Will DOGE cut", "Will Sol Campbell", "Will Ethena", "Will the Fed"):
             assert links_of(rt, sim_market(sim, false_friend).id) == set()
         stored = rows(
-            rt.db_path,
+            rt.database,
             "SELECT * FROM polymarket_markets WHERE market_id=?",
             (sim_market(sim, "Bitcoin all time high").id,),
         )[0]
@@ -122,14 +122,14 @@ async def test_links_are_recomputed_with_the_terms(
         assert await discover(rt) == "ok"
         assert links_of(rt, sol) == {"SOL"}
         stored = "SELECT asset, term FROM polymarket_asset_terms ORDER BY asset"
-        assert [(r["asset"], r["term"]) for r in rows(rt.db_path, stored)] == [
+        assert [(r["asset"], r["term"]) for r in rows(rt.database, stored)] == [
             ("BTC", "bitcoin"),
             ("SOL", "solana"),
         ]
         terms.write_text('[assets.BTC]\nterms = ["bitcoin"]\n')
         assert await discover(rt) == "ok"
         assert links_of(rt, sol) == set()
-        assert [(r["asset"], r["term"]) for r in rows(rt.db_path, stored)] == [("BTC", "bitcoin")]
+        assert [(r["asset"], r["term"]) for r in rows(rt.database, stored)] == [("BTC", "bitcoin")]
         assert links_of(rt, sim_market(sim, "Bitcoin all time high").id) == {"BTC"}
 
 
@@ -139,7 +139,7 @@ async def test_a_failing_page_fails_the_run_and_writes_nothing(
     async with open_pm(make_config, {"filler_events": 250}) as (rt, sim):
         sim.faults.add("malformed", after=1)  # page 2 of the open events
         assert await discover(rt) == "failed"
-        run = rows(rt.db_path, "SELECT * FROM ingestion_runs WHERE channel='discovery'")[0]
+        run = rows(rt.database, "SELECT * FROM ingestion_runs WHERE channel='discovery'")[0]
         assert run["status"] == "failed"
         assert "PayloadError" in run["error"] and "page 2" in run["error"]
         for table in ("polymarket_events", "polymarket_markets", "polymarket_market_asset_links"):
@@ -157,14 +157,14 @@ async def test_a_market_moves_later_immediate_recently_closed(
         assert await discover(rt) == "ok"
         assert await refresh(rt, "immediate") == ("ok", None)
         assert await refresh(rt, "later") == ("ok", None)
-        assert bucket_of(rt.db_path, m.id) == ["later"]
+        assert bucket_of(rt.database, m.id) == ["later"]
         assert m.id in {x["market_id"] for x in context(rt, "BTC")["later"]}
 
         await trio.sleep_until(t0 + 16 * H_S + 600)  # inside the 24 h horizon now
         assert await refresh(rt, "immediate") == ("ok", None)
-        assert bucket_of(rt.db_path, m.id) == ["immediate"]
+        assert bucket_of(rt.database, m.id) == ["immediate"]
         assert await refresh(rt, "later") == ("ok", None)  # does not take it back
-        assert bucket_of(rt.db_path, m.id) == ["immediate"]
+        assert bucket_of(rt.database, m.id) == ["immediate"]
         item = next(x for x in context(rt, "BTC")["immediate"] if x["market_id"] == m.id)
         assert 0 < item["ends_in_s"] <= 24 * H_S
         assert [o["name"] for o in item["outcomes"]] == ["Yes", "No"]
@@ -172,20 +172,20 @@ async def test_a_market_moves_later_immediate_recently_closed(
 
         await trio.sleep_until(t0 + 40 * H_S + 600)  # ended; Gamma still says open
         assert await refresh(rt, "immediate") == ("ok", None)
-        assert bucket_of(rt.db_path, m.id) == ["recently_closed"]
+        assert bucket_of(rt.database, m.id) == ["recently_closed"]
 
         await trio.sleep_until(t0 + 41 * H_S + 600)  # closed and resolved
         assert await refresh(rt, "recently_closed") == ("ok", None)
-        assert bucket_of(rt.db_path, m.id) == ["recently_closed"]
+        assert bucket_of(rt.database, m.id) == ["recently_closed"]
         item = next(x for x in context(rt, "BTC")["recently_closed"] if x["market_id"] == m.id)
         assert (item["resolution"], item["winner"]) == ("resolved", "No")
         assert item["outcomes"][1]["price"] == 1.0
-        stored = rows(rt.db_path, "SELECT * FROM polymarket_markets WHERE market_id=?", (m.id,))
+        stored = rows(rt.database, "SELECT * FROM polymarket_markets WHERE market_id=?", (m.id,))
         assert stored[0]["closed"] == 1 and stored[0]["resolved_outcome"] == 1
 
         await trio.sleep_until(t0 + (41 + 7 * 24) * H_S + 600)  # past the 7-day window
         assert await refresh(rt, "recently_closed") == ("ok", None)
-        assert bucket_of(rt.db_path, m.id) == []
+        assert bucket_of(rt.database, m.id) == []
 
 
 async def test_vanished_markets_leave_the_context_with_a_note(
@@ -195,11 +195,11 @@ async def test_vanished_markets_leave_the_context_with_a_note(
         m = sim_market(sim, "Ethereum all time high")
         assert await discover(rt) == "ok"
         assert await refresh(rt, "later") == ("ok", None)
-        assert bucket_of(rt.db_path, m.id) == ["later"]
+        assert bucket_of(rt.database, m.id) == ["later"]
         m.archived = True
         status, error = await refresh(rt, "later")
         assert status == "ok" and error is not None and m.id in error
-        assert bucket_of(rt.db_path, m.id) == []
+        assert bucket_of(rt.database, m.id) == []
 
 
 async def test_a_failed_refresh_moves_nothing(
@@ -213,7 +213,7 @@ async def test_a_failed_refresh_moves_nothing(
         sim.faults.add("500", 10)
         status, error = await refresh(rt, "immediate")
         assert status == "failed" and error is not None and "HTTP 500" in error
-        assert bucket_of(rt.db_path, m.id) == ["later"]
+        assert bucket_of(rt.database, m.id) == ["later"]
 
 
 async def test_scheduler_never_overlaps_a_run(
@@ -231,7 +231,7 @@ async def test_scheduler_never_overlaps_a_run(
         assert stats.skipped >= 1 and stats.started >= 2
         assert sim.max_in_flight == 1
         await settle()
-        runs = rows(rt.db_path, "SELECT status FROM ingestion_runs WHERE channel='discovery'")
+        runs = rows(rt.database, "SELECT status FROM ingestion_runs WHERE channel='discovery'")
         assert [r["status"] for r in runs if r["status"] != "running"] and all(
             r["status"] in ("ok", "running", "failed") for r in runs
         )

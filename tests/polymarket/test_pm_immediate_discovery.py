@@ -32,12 +32,12 @@ async def run(rt: Runtime, channel: str) -> tuple[str, str | None]:
 
 
 def count(rt: Runtime, table: str) -> int:
-    return rows(rt.db_path, f"SELECT count(*) AS n FROM {table}")[0]["n"]
+    return rows(rt.database, f"SELECT count(*) AS n FROM {table}")[0]["n"]
 
 
 def links_of(rt: Runtime, market_id: str) -> set[str]:
     got = rows(
-        rt.db_path,
+        rt.database,
         "SELECT asset FROM polymarket_market_asset_links WHERE market_id=?",
         (market_id,),
     )
@@ -46,7 +46,7 @@ def links_of(rt: Runtime, market_id: str) -> set[str]:
 
 def stored(rt: Runtime, market_id: str) -> bool:
     return bool(
-        rows(rt.db_path, "SELECT 1 FROM polymarket_markets WHERE market_id=?", (market_id,))
+        rows(rt.database, "SELECT 1 FROM polymarket_markets WHERE market_id=?", (market_id,))
     )
 
 
@@ -75,10 +75,10 @@ async def test_a_new_short_market_is_placed_without_a_new_discovery(
 
         assert await run(rt, "immediate_markets") == ("ok", None)
 
-        assert bucket_of(rt.db_path, short.id) == ["immediate"]
+        assert bucket_of(rt.database, short.id) == ["immediate"]
         assert links_of(rt, short.id) == {"BTC"}
         event = sim.events[-2]
-        got = rows(rt.db_path, "SELECT title FROM polymarket_events WHERE event_id=?", (event.id,))
+        got = rows(rt.database, "SELECT title FROM polymarket_events WHERE event_id=?", (event.id,))
         assert got == [{"title": event.title}]
         # The listing: every page re-sends every filter, pages chained by after_cursor.
         pages = horizon_pages(sim)
@@ -117,4 +117,4 @@ async def test_a_failing_horizon_page_fails_the_run_and_writes_nothing(
         assert not stored(rt, short.id) and links_of(rt, short.id) == set()
         assert count(rt, "polymarket_immediate_markets") == 0
         assert await run(rt, "immediate_markets") == ("ok", None)  # the next run recovers
-        assert bucket_of(rt.db_path, short.id) == ["immediate"]
+        assert bucket_of(rt.database, short.id) == ["immediate"]

@@ -37,7 +37,7 @@ async def run(
 
 
 def count(rt: Runtime, table: str) -> int:
-    return rows(rt.db_path, f"SELECT count(*) AS n FROM {table}")[0]["n"]
+    return rows(rt.database, f"SELECT count(*) AS n FROM {table}")[0]["n"]
 
 
 async def test_later_and_recently_closed_fail_without_discovery_data(
@@ -62,7 +62,7 @@ async def test_later_and_recently_closed_fail_without_discovery_data(
             status, error, written = await run(rt, channel)
             assert (status, error) == ("ok", None) and written > 0, channel
         stored = rows(
-            rt.db_path, "SELECT status, error FROM ingestion_runs WHERE error = ?", (NO_INPUT,)
+            rt.database, "SELECT status, error FROM ingestion_runs WHERE error = ?", (NO_INPUT,)
         )
         assert len(stored) == 4 and all(r["status"] == "failed" for r in stored)
 

@@ -364,7 +364,7 @@ async def test_markets_for_asset_from_a_real_run(
                 rt, "polymarket", channel, refresh_job(PolymarketShared.of(rt.config), bucket)
             )
         await settle()
-        conn = db.open_ro(rt.db_path)
+        conn = db.open_ro(rt.database)
         try:
             ctx = msgspec.to_builtins(markets_for_asset(conn, "btc", rt.clock.now_ms()))
             assert set(ctx) == {"immediate", "later", "recently_closed"}

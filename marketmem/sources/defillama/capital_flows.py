@@ -36,7 +36,7 @@ from marketmem.sources.defillama.flows import (
 )
 from marketmem.sources.defillama.subjects import Subject
 from marketmem.sources.defillama.wire import PeggedAsset, Protocol
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.storage.errors import STORAGE_ERROR
 from marketmem.storage.reads import defillama as defillama_reads
 
@@ -93,7 +93,7 @@ def read_stored(ctx: RunContext, now_ms: int) -> dict[str, list[tuple[int, float
         for secs in PERIODS.values()
     ]
     try:
-        conn = db.open_ro(ctx.rt.db_path)
+        conn = engine.open_ro(ctx.rt.database)
     except STORAGE_ERROR as exc:
         ctx.note(f"stored observations unreadable: {type(exc).__name__}: {exc}")
         return {}

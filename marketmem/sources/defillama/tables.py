@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import apsw
-
 from marketmem.events import (
     DefillamaAssetLink,
     DefillamaCapitalBase,
@@ -32,6 +30,7 @@ from marketmem.events import (
 )
 from marketmem.source import Tables
 from marketmem.storage.declare import TEXT, Column, Index, Search, Table, row_columns
+from marketmem.storage.engine import Connection
 from marketmem.storage.tables import Upsert, WriteFn, rows_writer
 
 SUBJECT_TABLE = Table(
@@ -104,7 +103,7 @@ THROUGHPUT = newest_wins(
 )
 
 
-def write_subjects(conn: apsw.Connection, event: Any) -> dict[str, int]:
+def write_subjects(conn: Connection, event: Any) -> dict[str, int]:
     """Upsert subjects and replace each one's links with those in the batch."""
     assert isinstance(event, DefillamaSubjectBatch)
     n = SUBJECTS.write(conn, event.rows)

@@ -52,7 +52,7 @@ from marketmem.runtime import Runtime
 from marketmem.sources.hyperliquid import convert
 from marketmem.sources.hyperliquid.config import SECTION, HyperliquidConfig
 from marketmem.sources.hyperliquid.info import InfoClient
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.storage.reads import hyperliquid as hyperliquid_reads
 
 log = logging.getLogger(__name__)
@@ -397,10 +397,10 @@ class ContextPoller:
         """Listed perps as the registry stored them (``coins = ["*"]`` without a context).
 
         A small synchronous read, like the stream's start-up read."""
-        path = self.rt.db_path
-        if not path.exists():
+        path = self.rt.database
+        if not engine.exists(path):
             return []
-        conn = db.open_ro(path)
+        conn = engine.open_ro(path)
         try:
             return sorted(a.coin for a in hyperliquid_reads.list_assets(conn))
         finally:

@@ -57,7 +57,7 @@ from marketmem.sources.hyperliquid.planning import (
 )
 from marketmem.sources.hyperliquid.protocol import HyperliquidProtocol
 from marketmem.sources.hyperliquid.resources import HyperliquidResources
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.storage.reads import hyperliquid as hyperliquid_reads
 from marketmem.wslink import Link, LinkSettings, LinkStatistics
 
@@ -301,10 +301,10 @@ class HyperliquidStream:
 
     def _load_stored(self, coins: list[str]) -> None:
         """The last closed bar stored per coin, and the gaps an earlier process left."""
-        path = self.rt.db_path
-        if not path.exists():
+        path = self.rt.database
+        if not engine.exists(path):
             return
-        conn = db.open_ro(path)
+        conn = engine.open_ro(path)
         try:
             for coin in coins:
                 row = hyperliquid_reads.last_closed_candle(conn, coin, INTERVAL)

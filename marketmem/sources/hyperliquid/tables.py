@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import apsw
-
 from marketmem.events import (
     AssetCategoryDef,
     AssetCategoryLink,
@@ -32,7 +30,8 @@ from marketmem.events import (
 )
 from marketmem.source import Tables
 from marketmem.storage.declare import JSON, Index, Table, row_columns
-from marketmem.storage.tables import Upsert, WriteFn, rows_writer
+from marketmem.storage.engine import Connection
+from marketmem.storage.tables import Upsert, WriteFn, greater, rows_writer
 
 CANDLE_TABLE = Table(
     "hyperliquid_candles",
@@ -66,7 +65,7 @@ CANDLES = Upsert(
     Candle,
     key=("coin", "interval", "open_time_ms"),
     # A closed bar never reopens, whatever order pushes and backfills arrive in.
-    update={"closed": "max(hyperliquid_candles.closed, excluded.closed)"},
+    update={"closed": "(hyperliquid_candles.closed OR excluded.closed)"},
 )
 
 # Within a bucket the latest observation wins, even when batches arrive out of order.
@@ -77,7 +76,9 @@ MIDS = Upsert(
     update={
         "price": "CASE WHEN excluded.observed_at_ms >= hyperliquid_mid_prices.observed_at_ms "
         "THEN excluded.price ELSE hyperliquid_mid_prices.price END",
-        "observed_at_ms": "max(excluded.observed_at_ms, hyperliquid_mid_prices.observed_at_ms)",
+        "observed_at_ms": greater(
+            "excluded.observed_at_ms", "hyperliquid_mid_prices.observed_at_ms"
+        ),
     },
 )
 
@@ -86,7 +87,7 @@ ASSETS = Upsert(
     HyperliquidAsset,
     key=("coin",),
     keep=("first_seen_ms",),
-    update={"last_seen_ms": "max(hyperliquid_assets.last_seen_ms, excluded.last_seen_ms)"},
+    update={"last_seen_ms": greater("hyperliquid_assets.last_seen_ms", "excluded.last_seen_ms")},
 )
 TAXONOMY = Upsert("hyperliquid_asset_category_taxonomy", AssetCategoryDef, key=("category_id",))
 CATEGORIES = Upsert("hyperliquid_asset_categories", AssetCategoryLink, key=("coin", "category_id"))
@@ -95,7 +96,7 @@ CATEGORIES = Upsert("hyperliquid_asset_categories", AssetCategoryLink, key=("coi
 GAPS = Upsert("hyperliquid_candle_gaps", CandleGap, key=("coin",))
 
 
-def write_gaps_healed(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+def write_gaps_healed(conn: Connection, ev: Any) -> dict[str, int]:
     assert isinstance(ev, CandleGapsHealed)
     deleted = 0
     for coin in ev.coins:
@@ -104,7 +105,7 @@ def write_gaps_healed(conn: apsw.Connection, ev: Any) -> dict[str, int]:
     return {GAPS.table: deleted}
 
 
-def write_registry(conn: apsw.Connection, ev: Any) -> dict[str, int]:
+def write_registry(conn: Connection, ev: Any) -> dict[str, int]:
     """Upsert the assets; replace the taxonomy and the category map (inside the writer's txn)."""
     assert isinstance(ev, AssetRegistryBatch)
     assets = ASSETS.write(conn, ev.assets)

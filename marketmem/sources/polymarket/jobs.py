@@ -55,7 +55,7 @@ from marketmem.sources.polymarket.convert import (
 )
 from marketmem.sources.polymarket.matching import Terms, load_terms
 from marketmem.sources.polymarket.wire import FieldError, GammaEvent, GammaMarket
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.storage.errors import CANNOT_OPEN
 from marketmem.storage.models.polymarket import Candidate
 from marketmem.storage.reads.polymarket import discovery_has_data, iso, placement_candidates
@@ -220,7 +220,7 @@ DISCOVERY_POLL_S = 0.2
 
 def _discovery_has_data(rt: Runtime) -> bool:
     try:
-        conn = db.open_ro(rt.db_path, busy_timeout_ms=rt.config.storage.busy_timeout_ms)
+        conn = engine.open_ro(rt.database, busy_timeout_ms=rt.config.storage.busy_timeout_ms)
     except CANNOT_OPEN:
         return False
     try:
@@ -253,7 +253,7 @@ def _candidates(
 ) -> list[Candidate]:
     # A few indexed reads on a read-only connection; quick enough to run on the trio thread.
     try:
-        conn = db.open_ro(rt.db_path, busy_timeout_ms=rt.config.storage.busy_timeout_ms)
+        conn = engine.open_ro(rt.database, busy_timeout_ms=rt.config.storage.busy_timeout_ms)
     except CANNOT_OPEN:
         return []
     try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import apsw
 import msgspec
 
 from marketmem.events import (
@@ -31,7 +30,8 @@ from marketmem.events import (
 from marketmem.source import Tables
 from marketmem.sources.polymarket.classify import BUCKETS, TABLE_OF
 from marketmem.storage.declare import TEXT, Column, Index, Search, Table, row_columns
-from marketmem.storage.tables import Upsert, WriteFn
+from marketmem.storage.engine import Connection
+from marketmem.storage.tables import Upsert, WriteFn, greater
 
 EVENT_TABLE = Table("polymarket_events", row_columns(PolymarketEventRow), primary_key=("event_id",))
 # Keyed by a unique market_id, not a primary key: its row id is the FTS5 content rowid.
@@ -72,7 +72,7 @@ def _newer_wins(table: str, row_type: type[Row], key: tuple[str, ...], stamp: st
         for c in cols
         if c != stamp
     }
-    update[stamp] = f"max(excluded.{stamp}, {table}.{stamp})"
+    update[stamp] = greater(f"excluded.{stamp}", f"{table}.{stamp}")
     return Upsert(table, row_type, key=key, update=update)
 
 
@@ -99,13 +99,13 @@ def _params(row: Row) -> tuple[Any, ...]:
     )
 
 
-def _write(conn: apsw.Connection, upsert: Upsert, rows: list[Any]) -> int:
+def _write(conn: Connection, upsert: Upsert, rows: list[Any]) -> int:
     if rows:
         conn.executemany(upsert.sql, [_params(r) for r in rows])
     return len(rows)
 
 
-def write_discovered(conn: apsw.Connection, ev: PolymarketDiscovered) -> dict[str, int]:
+def write_discovered(conn: Connection, ev: PolymarketDiscovered) -> dict[str, int]:
     events = _write(conn, EVENTS, ev.events)
     markets = _write(conn, MARKETS, ev.markets)
     # Links are recomputed: those of every market of this run are replaced.
@@ -125,7 +125,7 @@ def write_discovered(conn: apsw.Connection, ev: PolymarketDiscovered) -> dict[st
     return counts
 
 
-def _placed_at(conn: apsw.Connection, market_id: str) -> int | None:
+def _placed_at(conn: Connection, market_id: str) -> int | None:
     latest: int | None = None
     for b in BUCKETS:
         row = conn.execute(
@@ -136,7 +136,7 @@ def _placed_at(conn: apsw.Connection, market_id: str) -> int | None:
     return latest
 
 
-def write_refreshed(conn: apsw.Connection, ev: PolymarketRefreshed) -> dict[str, int]:
+def write_refreshed(conn: Connection, ev: PolymarketRefreshed) -> dict[str, int]:
     counts = {"polymarket_markets": _write(conn, MARKETS_REFRESH, ev.markets)}
     for b in BUCKETS:
         counts[TABLE_OF[b]] = 0

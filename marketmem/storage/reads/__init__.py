@@ -3,7 +3,7 @@
 Every read function takes a read-only ``Connection`` and returns read models
 (``marketmem.storage.models``). The SQL is written to run on SQLite and PostgreSQL alike,
 with ``?`` placeholders and explicit column lists; what only one engine can say (catalog
-lookups, full-text search, pages) is in that engine's package (``storage.sqlite``).
+lookups, full-text search, pages) is in that engine's package (``storage.sqlite``, ``storage.postgres``).
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeAlias, TypeVar
 
-import apsw
 import msgspec
 
-# What every read takes. SQLite: an apsw connection opened by ``storage.db.open_ro``.
-Connection: TypeAlias = apsw.Connection
+from marketmem.storage import engine
+
+# What every read takes: a connection of either engine (``storage.engine.open_ro``).
+Connection: TypeAlias = engine.Connection
 
 T = TypeVar("T")
 Params = tuple[Any, ...] | dict[str, Any]

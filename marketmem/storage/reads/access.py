@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import msgspec
 
+from marketmem.storage.catalog import has_table
 from marketmem.storage.models.access import ActiveToken, Clone, TokenInfo
 from marketmem.storage.reads import Connection, fetch, fetch_one
-from marketmem.storage.sqlite.catalog import has_table
 
 TOKENS = "api_tokens"
 CLONES = "clones"

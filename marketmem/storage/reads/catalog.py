@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from marketmem.storage import catalog
 from marketmem.storage.reads import Connection, scalar
-from marketmem.storage.sqlite import catalog
 
 has_table = catalog.has_table
 

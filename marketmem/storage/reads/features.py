@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from marketmem.events import AssetCtxSnapshot
+from marketmem.storage.catalog import has_table, table_columns
 from marketmem.storage.models.features import (
     FeatureRow,
     FundingPressureRow,
@@ -29,7 +30,6 @@ from marketmem.storage.models.features import (
 )
 from marketmem.storage.reads import Connection, columns, fetch, first_column
 from marketmem.storage.reads.hyperliquid import ASSETS, CANDLES_1H, CANDLES_1M
-from marketmem.storage.sqlite.catalog import has_table, table_columns
 
 # Channel name -> its table and the model of its latest row.
 FEATURE_TABLES: dict[str, tuple[str, type[FeatureRow]]] = {

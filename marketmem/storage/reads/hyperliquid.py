@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from marketmem.storage.catalog import has_table
 from marketmem.storage.models.hyperliquid import (
     Asset,
     Candle,
@@ -20,7 +21,6 @@ from marketmem.storage.models.hyperliquid import (
     PriceTimes,
 )
 from marketmem.storage.reads import Connection, columns, fetch, fetch_one
-from marketmem.storage.sqlite.catalog import has_table
 
 ASSETS = "hyperliquid_assets"
 CATEGORIES = "hyperliquid_asset_categories"

@@ -5,10 +5,10 @@ whatever the table size).
 
 from __future__ import annotations
 
+from marketmem.storage import catalog
 from marketmem.storage.models.retention import HourMinute
 from marketmem.storage.reads import Connection, columns, fetch, scalar
 from marketmem.storage.reads.hyperliquid import CANDLES_1H, CANDLES_1M, MIDS
-from marketmem.storage.sqlite import catalog
 
 MINUTES_TABLE = CANDLES_1M
 HOURS_TABLE = CANDLES_1H

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from marketmem.config import Config
 from marketmem.health import RunHistory, channel_status, stale_after_s
+from marketmem.storage.catalog import has_table
 from marketmem.storage.models.runs import ChannelHealth, Run
 from marketmem.storage.reads import Connection, columns, fetch_one, scalar
-from marketmem.storage.sqlite.catalog import has_table
 
 RUNS = "ingestion_runs"
 _RUN = columns(Run)
