@@ -78,6 +78,9 @@ class ServiceConfig(Base):
     # This instance's name in ``ingestion_runs`` and ``status`` (and its PostgreSQL
     # sessions); empty: host:pid.
     name: str = ""
+    # With several instances on PostgreSQL: how often a standby asks for the leases it lacks;
+    # 0 derives it from each channel's stale threshold (a quarter of it, at most 30 s).
+    standby_poll_s: Annotated[float, msgspec.Meta(ge=0)] = 0.0
 
     def instance(self) -> str:
         return self.name or f"{socket.gethostname()}:{os.getpid()}"

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 
+from marketmem.shards import Shard
 from marketmem.storage.sqlite import ddl as sqlite_ddl
 
 if TYPE_CHECKING:
@@ -130,6 +131,9 @@ class Source:
     open: Opener | None = None
     routes: Routes | None = None
     commands: Commands | None = None
+    # The coin shard this instance ingests of the source (``[<source>] shard``); its
+    # channels' leases are per shard.
+    shard: Callable[[Config], Shard] | None = None
 
 
 @asynccontextmanager

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import random
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -34,7 +34,9 @@ from marketmem.pipeline import open_pipeline
 from marketmem.runs import describe_error, execute_run, new_run_id
 from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 from marketmem.scheduler import Scheduler
+from marketmem.shards import WHOLE, Shard
 from marketmem.source import open_sources
+from marketmem.storage.engine import open_leases
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +141,15 @@ class HeldGroup:
     cadence_s: float = 60.0
 
 
-def held_groups(channels: Sequence[ChannelSpec], actors: Sequence[ActorSpec]) -> list[HeldGroup]:
+def held_groups(
+    channels: Sequence[ChannelSpec],
+    actors: Sequence[ActorSpec],
+    shards: Mapping[str, Shard] | None = None,
+) -> list[HeldGroup]:
     """Group poll channels and actors by the channels they serve (an actor and the channels
-    it serves, transitively, share a group); each group is named after its first channel."""
+    it serves, transitively, share a group); each group is named after its first channel,
+    and its shard when its source is sharded (``shards``, by source name)."""
+    shards = shards or {}
     parent: dict[tuple[str, str], tuple[str, str]] = {}
 
     def root(k: tuple[str, str]) -> tuple[str, str]:
@@ -161,7 +169,7 @@ def held_groups(channels: Sequence[ChannelSpec], actors: Sequence[ActorSpec]) ->
     # Keys in order: the first of a group seen is its smallest channel, which names it.
     groups: dict[tuple[str, str], HeldGroup] = {}
     for k in sorted(parent):
-        groups.setdefault(root(k), HeldGroup(key=lease_key(*k)))
+        groups.setdefault(root(k), HeldGroup(key=lease_key(*k, shards.get(k[0], WHOLE))))
     for spec in channels:
         groups[root((spec.source, spec.channel))].channels.append(spec)
     for actor in actors:
@@ -179,7 +187,7 @@ def start_held(
     actors: Sequence[ActorSpec],
 ) -> None:
     """Each group of channels and actors under its own lease: run while held, else stand by."""
-    for g in held_groups(channels, actors):
+    for g in held_groups(channels, actors, source_shards(rt.config)):
 
         async def run_group(g: HeldGroup = g) -> None:
             async with trio.open_nursery() as inner:
@@ -188,10 +196,15 @@ def start_held(
                 if g.channels:
                     await inner.start(Scheduler(rt, g.channels).run)
 
-        poll_s = takeover_poll_s(g.cadence_s)
+        poll_s = rt.config.service.standby_poll_s or takeover_poll_s(g.cadence_s)
         nursery.start_soon(
             partial(hold, leases, g.key, run_group, retry_s=poll_s, check_s=CHECK_S), name=g.key
         )
+
+
+def source_shards(config: Config) -> dict[str, Shard]:
+    """The coin shard of each sharded source of ``config``, by source name."""
+    return {src.name: src.shard(config) for src in config.SOURCES if src.shard is not None}
 
 
 async def run_channels_once(
@@ -345,8 +358,10 @@ async def _run_service(
 ) -> None:
     async with (
         open_pipeline(config, clock=clock, executor=executor, local=local, service=True) as rt,
+        open_leases(config.database(), config.service.instance(), executor=executor) as held,
         open_sources(rt) as built,
     ):
+        leases = leases or held
         channels, actors = enabled_specs(rt, list(built) if specs is None else specs)
         log.info(
             "starting %d poll channel(s) and %d actor(s)%s",

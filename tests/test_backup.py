@@ -315,3 +315,15 @@ def test_backup_command(
 
     assert cli.main([*base, "--step-pages", "0", str(tmp_path / "x.db")]) == 2
     assert capsys.readouterr().err == "marketmem: --step-pages must be at least 1\n"
+
+
+def test_backup_on_postgresql_names_pg_dump_and_pg_basebackup_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text('[storage]\nurl = "postgresql://m:secret@127.0.0.1:1/m"\n')
+    assert cli.main(["--config", str(conf), "backup", str(tmp_path / "copy.db")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert "pg_dump" in err and "pg_basebackup" in err and "secret" not in err
+    assert not (tmp_path / "copy.db").exists()

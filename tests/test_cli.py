@@ -20,6 +20,7 @@ from marketmem.storage import db, schema
 ROOT = Path(__file__).resolve().parent.parent
 
 STATUS_KEYS = {
+    "instance",
     "source",
     "channel",
     "enabled",

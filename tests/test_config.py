@@ -124,3 +124,10 @@ def test_marketmem_db_selects_the_engine_by_its_form() -> None:
     assert pg.database() == "postgresql://u:p@127.0.0.1:5432/m"
     back = with_database(pg, "/tmp/x.db")
     assert back.database() == Path("/tmp/x.db") and back.storage.url == ""
+
+
+def test_a_bad_coin_shard_is_one_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"hyperliquid: shard: expected 1 <= i <= n in i/n"):
+        parse_config('[hyperliquid]\nshard = "3/2"\n', source_path="t.toml")
+    with pytest.raises(ConfigError, match=r'shard: expected "i/n"'):
+        parse_config('[hyperliquid]\nshard = "half"\n', source_path="t.toml")

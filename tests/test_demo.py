@@ -118,7 +118,11 @@ async def test_demo_fills_every_table_and_every_channel_runs_ok(
     # The summary read back the same database.
     (summary,) = done
     assert {(c.source, c.channel) for c in summary.channels if c.enabled} == set(DEMO_CADENCES)
-    assert {c.status for c in summary.channels if c.enabled} == {"ok"}
+    assert {c.status for c in summary.channels if c.enabled} == {"ok"}, [
+        (c.channel, c.status, c.last_success_at_ms, c.last_started_at_ms)
+        for c in summary.channels
+        if c.enabled and c.status != "ok"
+    ]
     assert all(summary.rows[t] == counts[t] for t in DESIGN_TABLES)
     assert "demo stopped" in out.getvalue()
 

@@ -17,8 +17,9 @@ from marketmem.pipeline import open_pipeline
 from marketmem.plugins import parse_config
 from marketmem.runs import RunContext
 from marketmem.runtime import ActorSpec, ChannelSpec
+from marketmem.shards import Shard
 from marketmem.source import open_sources
-from marketmem.supervisor import enabled_specs, held_groups, run_service
+from marketmem.supervisor import enabled_specs, held_groups, run_service, source_shards
 from tests.conftest import T0_MS
 from tests.test_leases import LockTable, TableLeases
 
@@ -60,6 +61,20 @@ async def test_an_actor_runs_with_the_channels_it_feeds(
     # Every enabled channel is in exactly one group.
     listed = [c for chans, _ in groups.values() for c in chans]
     assert sorted(listed) == sorted(c.channel for c in channels)
+
+
+async def test_the_leases_of_a_sharded_source_name_its_shard(
+    make_config: Callable[..., Config], autojump_clock: object
+) -> None:
+    every = "\n".join(f"{c} = {{ enabled = true }}" for c in HYPERLIQUID_CHANNELS)
+    cfg = make_config(f'[hyperliquid]\nshard = "2/3"\n[hyperliquid.channels]\n{every}\n')
+    assert source_shards(cfg) == {"hyperliquid": Shard(2, 3)}
+    async with open_pipeline(cfg, executor=inline_executor) as rt, open_sources(rt) as built:
+        channels, actors = enabled_specs(rt, list(built))
+        keys = {g.key for g in held_groups(channels, actors, source_shards(cfg))}
+        whole = {g.key for g in held_groups(channels, actors)}
+    assert "hyperliquid/candles#2/3" in keys and "hyperliquid/registry#2/3" in keys
+    assert keys == {f"{k}#2/3" for k in whole}
 
 
 async def test_one_instance_ingests_and_a_standby_takes_over_within_a_stale_threshold(

@@ -122,6 +122,7 @@ def status_json_rows(rows: list[ChannelReport]) -> list[dict[str, Any]]:
             "last_success_at": iso(r.health.last_success_at_ms),
             "rows_written": r.health.rows_written,
             "error": r.health.error,
+            "instance": r.health.instance,
             "gaps": [
                 {
                     "coin": g.coin,
@@ -183,11 +184,13 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
             "yes" if h.enabled else "no",
             h.status,
             age(now, h.last_success_at_ms),
+            h.instance or "-",
             (h.error or "")[:80],
         ]
         for h in (r.health for r in rows)
     ]
-    print(format_table(["CHANNEL", "ENABLED", "STATUS", "LAST OK", "LAST ERROR"], table))
+    headers = ["CHANNEL", "ENABLED", "STATUS", "LAST OK", "INSTANCE", "LAST ERROR"]
+    print(format_table(headers, table))
     for r in rows:
         if r.gaps:
             print(f"\n{r.health.source}/{r.health.channel}: {len(r.gaps)} candle gap(s) pending")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from marketmem.config import Config
 from marketmem.progress import Progress
+from marketmem.storage import engine
 from marketmem.storage.backup import (
     DEFAULT_PAUSE_S,
     DEFAULT_STEP_PAGES,
@@ -58,7 +59,17 @@ def human_size(n: int) -> str:
     return f"{size:.1f} {unit}"
 
 
+POSTGRES_BACKUP = (
+    "marketmem: backup copies a SQLite file; this database is PostgreSQL ({url}): "
+    "use pg_dump (e.g. pg_dump -Fc -f marketmem.dump URL) or pg_basebackup "
+    "(e.g. pg_basebackup -d URL -D DIR -X stream)"
+)
+
+
 def cmd_backup(args: argparse.Namespace, config: Config) -> int:
+    if engine.is_postgres(config.database()):
+        print(POSTGRES_BACKUP.format(url=engine.display(config.database())), file=sys.stderr)
+        return 1
     if args.step_pages < 1:
         raise UsageError("--step-pages must be at least 1")
     if args.pause_ms < 0:

@@ -152,10 +152,11 @@ def _expected(exc: BaseException) -> bool:
 
 
 def configured_coins(rt: Runtime) -> list[str] | None:
-    """The coins the stream tracks; None for every listed perp (``["*"]``)."""
+    """The coins the stream tracks (of this instance's shard); None for every listed perp
+    (``["*"]``)."""
     cfg = HYPERLIQUID.of(rt.config)
     coins = cfg.local_coins[: cfg.local_max_coins] if rt.local else cfg.coins
-    return None if "*" in coins else list(coins)
+    return None if "*" in coins else cfg.coin_shard().select(coins)
 
 
 def _listed(path: engine.Location) -> list[str] | None:
@@ -171,12 +172,14 @@ async def candle_coins(st: FeatureState) -> list[str]:
     if coins is not None:
         return coins
     listed = await st.executor(_listed, st.rt.database)
-    return listed if listed is not None else sorted(st.windows.coins)
+    shard = HYPERLIQUID.of(st.rt.config).coin_shard()
+    return shard.select(listed if listed is not None else sorted(st.windows.coins))
 
 
 def snapshot_coins(rt: Runtime, snap: AssetContexts) -> list[str]:
     coins = configured_coins(rt)
-    return coins if coins is not None else sorted(snap.by_coin)
+    shard = HYPERLIQUID.of(rt.config).coin_shard()
+    return coins if coins is not None else shard.select(sorted(snap.by_coin))
 
 
 async def _checkpoint(i: int) -> None:

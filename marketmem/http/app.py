@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from importlib import metadata
 from typing import Any, TypeVar
 
 import msgspec
+import trio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -444,10 +446,20 @@ def create_app(
         )
         for spec in api.specs
     ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            # The readers' connections (PostgreSQL: the pool's sessions) end with the server.
+            await trio.to_thread.run_sync(api.pool.close)
+
     app = Starlette(
         routes=routes,
         middleware=[Middleware(BodyLimit, limit=MAX_BODY_BYTES)],
         exception_handlers={HTTPException: _http_exception},
+        lifespan=lifespan,
     )
     # No redirect from ``/path/`` to ``/path``: Starlette builds its Location from the Host
     # header, so a forged Host would get a redirect to a host of the client's choosing.

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import trio
 
 from marketmem.http.errors import ApiError
-from marketmem.storage.readers import Readers, Unavailable, open_readers
+from marketmem.storage.readers import ReadConnections, Unavailable, open_read_connections
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class ReadPool:
     def __init__(self, location: str | Path, *, busy_timeout_ms: int, max_threads: int = 8) -> None:
         self.location = location
         self._limiter = trio.CapacityLimiter(max_threads)
-        self._readers: Readers = open_readers(
+        self._readers: ReadConnections = open_read_connections(
             location, busy_timeout_ms=busy_timeout_ms, max_connections=max_threads
         )
 

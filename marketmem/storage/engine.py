@@ -9,14 +9,20 @@ connection is SQLite's, a ``PostgresConnection`` names its ``dialect``.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
 import apsw
+import trio
 
+from marketmem.executors import Executor
+from marketmem.leases import EveryLease, Leases
 from marketmem.storage import db
 from marketmem.storage.postgres.connection import PostgresConnection
+from marketmem.storage.postgres.leases import PostgresLeases
 
 Connection: TypeAlias = apsw.Connection | PostgresConnection
 Dialect = Literal["sqlite", "postgresql"]
@@ -95,3 +101,21 @@ def query(conn: Connection, sql: str, params: tuple[Any, ...] | dict[str, Any] =
         names = [d.name for d in cur.description or ()]
         return [dict(zip(names, row, strict=True)) for row in cur]
     return db.query(conn, sql, params)
+
+
+@asynccontextmanager
+async def open_leases(
+    location: Location, name: str, *, executor: Executor | None = None
+) -> AsyncIterator[Leases]:
+    """The leases of instance ``name`` on the database at ``location``: SQLite serves one
+    instance and grants every lease; PostgreSQL holds advisory locks on a session of its own,
+    closed on exit (which releases them)."""
+    if not is_postgres(location):
+        yield EveryLease(name)
+        return
+    leases = PostgresLeases(str(location), name, executor=executor)
+    try:
+        yield leases
+    finally:
+        with trio.CancelScope(shield=True):
+            await leases.aclose()

@@ -1,6 +1,6 @@
 """Reading connections for threads that serve many reads (the HTTP API's workers).
 
-``open_readers(location, ...)`` gives an object whose ``call(fn, *args)`` runs
+``open_read_connections(location, ...)`` gives an object whose ``call(fn, *args)`` runs
 ``fn(conn, *args)`` on a reading connection, on the calling (worker) thread:
 
 - SQLite: one read-only connection per thread, opened on first use and kept while the thread
@@ -30,7 +30,7 @@ T = TypeVar("T")
 UNAVAILABLE: tuple[type[Exception], ...] = (*STORAGE_ERROR, psycopg_pool.PoolTimeout)
 
 
-class Readers(Protocol):
+class ReadConnections(Protocol):
     def call(self, fn: Callable[..., T], *args: Any) -> T: ...
 
     def close(self) -> None: ...
@@ -40,7 +40,7 @@ class Unavailable(Exception):
     """No reading connection could be had; ``__cause__`` says why."""
 
 
-class SqliteReaders:
+class SqliteReadConnections:
     def __init__(self, path: engine.Location, *, busy_timeout_ms: int) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
@@ -70,7 +70,7 @@ class SqliteReaders:
         return None
 
 
-class PostgresReaders:
+class PostgresReadConnections:
     def __init__(self, url: str, *, max_connections: int, name: str = "marketmem reader") -> None:
         self.pool = psycopg_pool.ConnectionPool(
             url,
@@ -106,9 +106,9 @@ class PostgresReaders:
         self.pool.close()
 
 
-def open_readers(
+def open_read_connections(
     location: engine.Location, *, busy_timeout_ms: int, max_connections: int
-) -> Readers:
+) -> ReadConnections:
     if engine.is_postgres(location):
-        return PostgresReaders(str(location), max_connections=max_connections)
-    return SqliteReaders(location, busy_timeout_ms=busy_timeout_ms)
+        return PostgresReadConnections(str(location), max_connections=max_connections)
+    return SqliteReadConnections(location, busy_timeout_ms=busy_timeout_ms)

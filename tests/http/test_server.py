@@ -66,6 +66,7 @@ def served(world: World) -> Config:
     )
 
 
+@pytest.mark.engines
 @pytest.mark.parametrize("token_kind", ["none", "alice"])
 async def test_serve_http_binds_reports_its_port_and_answers(world: World, token_kind: str) -> None:
     config = served(world)

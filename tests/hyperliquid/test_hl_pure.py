@@ -7,6 +7,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 
+from marketmem.shards import Shard
 from marketmem.sources.hyperliquid import wire
 from marketmem.sources.hyperliquid.candles import CandleTracker, to_row
 from marketmem.sources.hyperliquid.mids import MidFilter, bucket_of, mid_rows
@@ -164,6 +165,16 @@ def test_select_coins_refuses_unknown_and_skips_delisted() -> None:
     assert sel.perps == ["BTC", "ETH", "kPEPE"]
     star = select_coins(["*"], m, max_coins=2)
     assert star.coins == ["BTC", "ETH"] and star.over_cap == ["kPEPE"]
+
+
+def test_select_coins_keeps_this_instances_shard_only() -> None:
+    names = [f"C{i}" for i in range(40)]
+    m = meta(*names)
+    halves = [select_coins(["*"], m, max_coins=100, shard=Shard(i, 2)).coins for i in (1, 2)]
+    assert sorted(halves[0] + halves[1]) == sorted(names) and not set(halves[0]) & set(halves[1])
+    assert halves[0] and halves[1]
+    fixed = select_coins(["C1", "C2", "C3"], m, max_coins=100, shard=Shard(1, 2))
+    assert fixed.coins == Shard(1, 2).select(["C1", "C2", "C3"]) and fixed.refused == []
 
 
 def test_plan_spreads_subscriptions_within_caps() -> None:

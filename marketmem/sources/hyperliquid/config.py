@@ -11,6 +11,7 @@ from typing import Annotated
 import msgspec
 
 from marketmem.config import Base, PositiveInt, PositiveSeconds
+from marketmem.shards import Shard
 from marketmem.source import Section
 
 
@@ -22,6 +23,10 @@ class HyperliquidConfig(Base):
     # `run --local`: at most `local_max_coins` coins, taken from `local_coins`.
     local_coins: list[str] = msgspec.field(default_factory=lambda: ["BTC", "ETH"])
     local_max_coins: PositiveInt = 3
+    # This instance's coin shard, "i/n": it ingests the coins of shard i of n (by a hash of
+    # the name, the same on every machine); "1/1" ingests every coin. Instances with the
+    # same shard share its leases on PostgreSQL: one ingests, the others stand by.
+    shard: str = "1/1"
     # Retention (rows older than this are deleted by the maintenance channel).
     retention_mids_s: PositiveSeconds = 1800.0
     retention_candles_1m_s: PositiveSeconds = 86_400.0
@@ -79,6 +84,15 @@ class HyperliquidConfig(Base):
     # `run --local`: short reconnect delays.
     local_backoff_initial_s: PositiveSeconds = 0.2
     local_backoff_max_s: PositiveSeconds = 2.0
+
+    def __post_init__(self) -> None:
+        try:
+            Shard.parse(self.shard)
+        except ValueError as exc:
+            raise ValueError(f"shard: {exc}") from None
+
+    def coin_shard(self) -> Shard:
+        return Shard.parse(self.shard)
 
 
 SECTION = Section(("hyperliquid",), HyperliquidConfig)

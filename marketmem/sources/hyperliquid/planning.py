@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from marketmem.shards import WHOLE, Shard
 from marketmem.sources.hyperliquid import wire
 
 
@@ -25,11 +26,15 @@ class CoinSelection:
     perps: list[str]  # every listed perp (mids filter)
 
 
-def select_coins(configured: list[str], meta: wire.Meta, *, max_coins: int) -> CoinSelection:
-    """Configured coins checked against the live universe (``["*"]``: every listed perp)."""
+def select_coins(
+    configured: list[str], meta: wire.Meta, *, max_coins: int, shard: Shard = WHOLE
+) -> CoinSelection:
+    """Configured coins checked against the live universe (``["*"]``: every listed perp);
+    of them, those of this instance's ``shard``."""
     listed = [a.name for a in meta.universe if not a.is_delisted]
     delisted_names = {a.name for a in meta.universe if a.is_delisted}
     wanted = listed if configured == ["*"] else list(dict.fromkeys(configured))
+    wanted = shard.select(wanted)
     known = set(listed)
     coins = [c for c in wanted if c in known]
     refused = [c for c in wanted if c not in known and c not in delisted_names]

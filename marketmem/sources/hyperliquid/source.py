@@ -34,4 +34,5 @@ SOURCE = Source(
     tables=tables.TABLES,
     open=open_hyperliquid,
     routes=api.routes,
+    shard=lambda config: SECTION.of(config).coin_shard(),
 )

@@ -212,7 +212,10 @@ class HyperliquidStream:
         )
         max_coins = budget - (1 if self.want_mids else 0)
         return select_coins(
-            self.configured_coins(), meta, max_coins=max_coins if self.want_candles else 0
+            self.configured_coins(),
+            meta,
+            max_coins=max_coins if self.want_candles else 0,
+            shard=cfg.coin_shard(),
         )
 
     def _subscriptions(self, coins: list[str]) -> list[wire.Subscription]:

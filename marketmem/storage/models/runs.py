@@ -16,6 +16,8 @@ class Run(msgspec.Struct, frozen=True, gc=False):
     status: str
     rows_written: int
     error: str | None
+    # The instance that ran it (``[service] name``; None for runs of releases before 4).
+    instance: str | None = None
 
 
 class ChannelHealth(msgspec.Struct, kw_only=True, frozen=True, gc=False):
@@ -34,3 +36,5 @@ class ChannelHealth(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     last_success_at_ms: int | None
     rows_written: int | None
     error: str | None
+    # The instance that ran the latest run (several instances may share a database).
+    instance: str | None = None

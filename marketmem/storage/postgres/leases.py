@@ -4,7 +4,7 @@ A lease key becomes a 64-bit lock id (the first 8 bytes of its BLAKE2b digest, s
 ``pg_try_advisory_lock(bigint)`` takes). The locks live as long as the session: when the
 holder dies or its connection is cut, the server releases them and a standby's next
 ``try_acquire`` succeeds. psycopg's connection is blocking, so every call runs on a worker
-thread, one at a time; the connection is in autocommit mode (session locks are not
+thread (its executor), one at a time; the connection is in autocommit mode (session locks are not
 transactional) and named after the instance (``application_name``), so ``pg_stat_activity``
 shows who holds what.
 """
@@ -16,7 +16,8 @@ import logging
 from typing import Any
 
 import psycopg
-import trio
+
+from marketmem.executors import Executor, thread_executor
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +31,13 @@ def lock_id(key: str) -> int:
 class PostgresLeases:
     shared = True
 
-    def __init__(self, url: str, name: str) -> None:
+    def __init__(self, url: str, name: str, *, executor: Executor | None = None) -> None:
         self.url = url
         self.name = name
         self.held: set[str] = set()
         self._conn: psycopg.Connection[Any] | None = None
-        self._limiter = trio.CapacityLimiter(1)
+        # One call at a time, on a worker thread of its own (tests under MockClock: inline).
+        self._executor = executor or thread_executor()
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
@@ -53,7 +55,7 @@ class PostgresLeases:
         return None if row is None else row[0]
 
     async def _run(self, sql: str, *params: object) -> Any:
-        return await trio.to_thread.run_sync(self._scalar, sql, *params, limiter=self._limiter)
+        return await self._executor(self._scalar, sql, *params)
 
     async def try_acquire(self, key: str) -> bool:
         if key in self.held and await self.still_held():
@@ -96,4 +98,4 @@ class PostgresLeases:
         self.held.clear()
 
     async def aclose(self) -> None:
-        await trio.to_thread.run_sync(self._drop, limiter=self._limiter)
+        await self._executor(self._drop)

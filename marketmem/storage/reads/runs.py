@@ -70,10 +70,11 @@ def channel_health(conn: Connection | None, config: Config, now_ms: int) -> list
     out: list[ChannelHealth] = []
     have_runs = conn is not None and has_table(conn, RUNS)
     for source, channel, ch in config.channels():
-        history, last = RunHistory(), None
+        history, last, latest = RunHistory(), None, None
         if have_runs:
             assert conn is not None
             history, last = run_history(conn, source, channel)
+            latest = latest_run(conn, source, channel) if last is not None else None
         out.append(
             ChannelHealth(
                 source=source,
@@ -87,6 +88,7 @@ def channel_health(conn: Connection | None, config: Config, now_ms: int) -> list
                 last_success_at_ms=history.last_success_ms,
                 rows_written=last.rows_written if last else None,
                 error=last.error if last else None,
+                instance=latest.instance if latest else None,
             )
         )
     return out
