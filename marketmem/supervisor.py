@@ -343,6 +343,18 @@ async def run_service(
         )
 
 
+@contextlib.asynccontextmanager
+async def _engine_leases(
+    config: Config, given: Leases | None, executor: Executor | None
+) -> AsyncIterator[Leases]:
+    """``given`` (tests), else the leases of the database's engine for this instance."""
+    if given is not None:
+        yield given
+        return
+    async with open_leases(config.database(), config.service.instance(), executor=executor) as held:
+        yield held
+
+
 async def _run_service(
     config: Config,
     signals: AsyncIterator[int] | None,
@@ -357,11 +369,11 @@ async def _run_service(
     task_status: trio.TaskStatus[Runtime],
 ) -> None:
     async with (
+        # First: a second instance on a SQLite file stops here, before it opens the database.
+        _engine_leases(config, leases, executor) as leases,
         open_pipeline(config, clock=clock, executor=executor, local=local, service=True) as rt,
-        open_leases(config.database(), config.service.instance(), executor=executor) as held,
         open_sources(rt) as built,
     ):
-        leases = leases or held
         channels, actors = enabled_specs(rt, list(built) if specs is None else specs)
         log.info(
             "starting %d poll channel(s) and %d actor(s)%s",

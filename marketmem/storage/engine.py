@@ -23,6 +23,7 @@ from marketmem.leases import EveryLease, Leases
 from marketmem.storage import db
 from marketmem.storage.postgres.connection import PostgresConnection
 from marketmem.storage.postgres.leases import PostgresLeases
+from marketmem.storage.sqlite.instance import hold_instance
 
 Connection: TypeAlias = apsw.Connection | PostgresConnection
 Dialect = Literal["sqlite", "postgresql"]
@@ -108,10 +109,11 @@ async def open_leases(
     location: Location, name: str, *, executor: Executor | None = None
 ) -> AsyncIterator[Leases]:
     """The leases of instance ``name`` on the database at ``location``: SQLite serves one
-    instance and grants every lease; PostgreSQL holds advisory locks on a session of its own,
-    closed on exit (which releases them)."""
+    instance (it holds the file, ``sqlite.instance``) and grants every lease; PostgreSQL holds
+    advisory locks on a session of its own, closed on exit (which releases them)."""
     if not is_postgres(location):
-        yield EveryLease(name)
+        with hold_instance(Path(location), name):
+            yield EveryLease(name)
         return
     leases = PostgresLeases(str(location), name, executor=executor)
     try:
