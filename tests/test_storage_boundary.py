@@ -34,12 +34,6 @@ PENDING: dict[str, tuple[frozenset[str], str]] = {
         frozenset({"sql"}),
         _WRITES + "; the rollup and expiry commands read and delete in the same transaction",
     ),
-    "marketmem/sources/defillama/tables.py": (frozenset({"sql"}), _WRITES),
-    "marketmem/sources/hyperliquid/tables.py": (frozenset({"sql"}), _WRITES),
-    "marketmem/sources/polymarket/tables.py": (
-        frozenset({"sql"}),
-        _WRITES + "; a placement reads the stored state it may overwrite in the same transaction",
-    ),
 }
 
 

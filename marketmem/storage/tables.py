@@ -108,3 +108,35 @@ class RowsWriter:
 def rows_writer(upsert: Upsert) -> RowsWriter:
     """A WriteFn for batch events that carry their rows in ``.rows``."""
     return RowsWriter(upsert)
+
+
+def _where(columns: Sequence[str]) -> str:
+    return " AND ".join(f'"{c}" = ?' for c in columns)
+
+
+def delete_rows(
+    conn: Connection, table: str, columns: Sequence[str], keys: Sequence[Sequence[Any]]
+) -> int:
+    """Delete the rows of ``table`` whose ``columns`` equal one of ``keys``; rows deleted."""
+    if not keys:
+        return 0
+    sql = f"DELETE FROM {table} WHERE {_where(columns)}"
+    if len(keys) == 1:
+        conn.execute(sql, tuple(keys[0]))
+    else:
+        conn.executemany(sql, [tuple(k) for k in keys])
+    return conn.changes()
+
+
+def delete_all(conn: Connection, table: str) -> int:
+    """Empty ``table`` (a set replaced whole, inside the writer's transaction)."""
+    conn.execute(f"DELETE FROM {table}")
+    return conn.changes()
+
+
+def stored_value(conn: Connection, table: str, column: str, key: Mapping[str, Any]) -> Any:
+    """``column`` of the row of ``table`` with ``key`` (column -> value); None when absent."""
+    row = conn.execute(
+        f'SELECT "{column}" FROM {table} WHERE {_where(list(key))}', tuple(key.values())
+    ).fetchone()
+    return None if row is None else row[0]

@@ -31,7 +31,7 @@ from marketmem.events import (
 from marketmem.source import Tables
 from marketmem.storage.declare import TEXT, Column, Index, Search, Table, row_columns
 from marketmem.storage.engine import Connection
-from marketmem.storage.tables import Upsert, WriteFn, rows_writer
+from marketmem.storage.tables import Upsert, WriteFn, delete_rows, rows_writer, stored_value
 
 SUBJECT_TABLE = Table(
     "defillama_subjects",
@@ -110,16 +110,10 @@ def write_subjects(conn: Connection, event: Any) -> dict[str, int]:
     # Only subjects whose row this batch won (not a replay older than what is stored).
     current: set[tuple[str, str]] = set()
     for r in event.rows:
-        stored = conn.execute(
-            "SELECT updated_at_ms FROM defillama_subjects WHERE kind=? AND subject_id=?",
-            (r.kind, r.subject_id),
-        ).fetchone()
-        if stored is not None and stored[0] == r.updated_at_ms:
+        key = {"kind": r.kind, "subject_id": r.subject_id}
+        if stored_value(conn, SUBJECTS.table, "updated_at_ms", key) == r.updated_at_ms:
             current.add((r.kind, r.subject_id))
-    if current:
-        conn.executemany(
-            "DELETE FROM defillama_subject_assets WHERE kind=? AND subject_id=?", sorted(current)
-        )
+    delete_rows(conn, LINKS.table, ("kind", "subject_id"), sorted(current))
     links = [link for link in event.links if (link.kind, link.subject_id) in current]
     return {"defillama_subjects": n, "defillama_subject_assets": LINKS.write(conn, links)}
 

@@ -31,7 +31,14 @@ from marketmem.events import (
 from marketmem.source import Tables
 from marketmem.storage.declare import JSON, Index, Table, row_columns
 from marketmem.storage.engine import Connection
-from marketmem.storage.tables import Upsert, WriteFn, greater, rows_writer
+from marketmem.storage.tables import (
+    Upsert,
+    WriteFn,
+    delete_all,
+    delete_rows,
+    greater,
+    rows_writer,
+)
 
 CANDLE_TABLE = Table(
     "hyperliquid_candles",
@@ -98,10 +105,7 @@ GAPS = Upsert("hyperliquid_candle_gaps", CandleGap, key=("coin",))
 
 def write_gaps_healed(conn: Connection, ev: Any) -> dict[str, int]:
     assert isinstance(ev, CandleGapsHealed)
-    deleted = 0
-    for coin in ev.coins:
-        conn.execute("DELETE FROM hyperliquid_candle_gaps WHERE coin=?", (coin,))
-        deleted += conn.changes()
+    deleted = delete_rows(conn, GAPS.table, ("coin",), [(coin,) for coin in ev.coins])
     return {GAPS.table: deleted}
 
 
@@ -109,8 +113,8 @@ def write_registry(conn: Connection, ev: Any) -> dict[str, int]:
     """Upsert the assets; replace the taxonomy and the category map (inside the writer's txn)."""
     assert isinstance(ev, AssetRegistryBatch)
     assets = ASSETS.write(conn, ev.assets)
-    conn.execute("DELETE FROM hyperliquid_asset_category_taxonomy")
-    conn.execute("DELETE FROM hyperliquid_asset_categories")
+    delete_all(conn, TAXONOMY.table)
+    delete_all(conn, CATEGORIES.table)
     return {
         ASSETS.table: assets,
         TAXONOMY.table: TAXONOMY.write(conn, ev.taxonomy),

@@ -31,7 +31,14 @@ from marketmem.source import Tables
 from marketmem.sources.polymarket.classify import BUCKETS, TABLE_OF
 from marketmem.storage.declare import TEXT, Column, Index, Search, Table, row_columns
 from marketmem.storage.engine import Connection
-from marketmem.storage.tables import Upsert, WriteFn, greater
+from marketmem.storage.tables import (
+    Upsert,
+    WriteFn,
+    delete_all,
+    delete_rows,
+    greater,
+    stored_value,
+)
 
 EVENT_TABLE = Table("polymarket_events", row_columns(PolymarketEventRow), primary_key=("event_id",))
 # Keyed by a unique market_id, not a primary key: its row id is the FTS5 content rowid.
@@ -109,10 +116,7 @@ def write_discovered(conn: Connection, ev: PolymarketDiscovered) -> dict[str, in
     events = _write(conn, EVENTS, ev.events)
     markets = _write(conn, MARKETS, ev.markets)
     # Links are recomputed: those of every market of this run are replaced.
-    conn.executemany(
-        "DELETE FROM polymarket_market_asset_links WHERE market_id=?",
-        [(m.market_id,) for m in ev.markets],
-    )
+    delete_rows(conn, LINKS.table, ("market_id",), [(m.market_id,) for m in ev.markets])
     links = _write(conn, LINKS, ev.links)
     counts = {
         "polymarket_events": events,
@@ -120,7 +124,7 @@ def write_discovered(conn: Connection, ev: PolymarketDiscovered) -> dict[str, in
         "polymarket_market_asset_links": links,
     }
     if ev.terms is not None:
-        conn.execute("DELETE FROM polymarket_asset_terms")
+        delete_all(conn, TERMS.table)
         counts["polymarket_asset_terms"] = _write(conn, TERMS, ev.terms)
     return counts
 
@@ -128,11 +132,9 @@ def write_discovered(conn: Connection, ev: PolymarketDiscovered) -> dict[str, in
 def _placed_at(conn: Connection, market_id: str) -> int | None:
     latest: int | None = None
     for b in BUCKETS:
-        row = conn.execute(
-            f"SELECT refreshed_at_ms FROM {TABLE_OF[b]} WHERE market_id=?", (market_id,)
-        ).fetchone()
-        if row is not None and (latest is None or row[0] > latest):
-            latest = row[0]
+        at = stored_value(conn, TABLE_OF[b], "refreshed_at_ms", {"market_id": market_id})
+        if at is not None and (latest is None or at > latest):
+            latest = at
     return latest
 
 
@@ -145,7 +147,7 @@ def write_refreshed(conn: Connection, ev: PolymarketRefreshed) -> dict[str, int]
         if placed is not None and placed > p.at_ms:
             continue
         for b in BUCKETS:
-            conn.execute(f"DELETE FROM {TABLE_OF[b]} WHERE market_id=?", (p.market_id,))
+            delete_rows(conn, TABLE_OF[b], ("market_id",), [(p.market_id,)])
         if p.bucket in CONTEXT and p.row is not None:
             _write(conn, CONTEXT[p.bucket], [p.row])
             counts[TABLE_OF[p.bucket]] += 1
