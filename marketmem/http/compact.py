@@ -93,18 +93,32 @@ def to_answer(value: msgspec.Struct, answer: type[msgspec.Struct]) -> msgspec.St
     return msgspec.convert(msgspec.to_builtins(value), answer)
 
 
+_optional: dict[type, frozenset[str]] = {}
+
+
+def _optional_fields(tp: type[msgspec.Struct]) -> frozenset[str]:
+    names = _optional.get(tp)
+    if names is None:
+        names = frozenset(f.name for f in msgspec.structs.fields(tp) if f.default is UNSET)
+        _optional[tp] = names
+    return names
+
+
 def compact(value: Any) -> Any:
     """``value`` with every null field of every Struct in it left out (set to ``UNSET``);
     values of dicts and items of lists stay, null or not (they are data, not fields)."""
     if isinstance(value, msgspec.Struct):
+        optional = _optional_fields(type(value))
         changes: dict[str, Any] = {}
-        for info in msgspec.structs.fields(value):
-            item = getattr(value, info.name)
+        for name in value.__struct_fields__:
+            item = getattr(value, name)
             if item is None:
-                if info.default is UNSET:
-                    changes[info.name] = UNSET
-            elif (new := compact(item)) is not item:
-                changes[info.name] = new
+                if name in optional:
+                    changes[name] = UNSET
+            elif isinstance(item, (msgspec.Struct, list, dict)):
+                new = compact(item)
+                if new is not item:
+                    changes[name] = new
         return msgspec.structs.replace(value, **changes) if changes else value
     if isinstance(value, list):
         items = [compact(v) for v in value]
