@@ -5,8 +5,9 @@ drive it through ``httpx.ASGITransport``. Handlers parse what needs no database 
 thread, then make one call into a worker thread that authenticates, validates and reads
 (so 401 and 403 come before 422, and a request costs one thread hop). latest-data answers
 from memory, with no hop, while its token and clone checks and the composed answer are
-younger than ``[http] cache_s``. In front of every route, ``BodyLimit`` reads the request body
-to its end (a route that takes none ignores it) or refuses it.
+younger than ``[http] cache_s``, compact unless ``?verbose=1`` (``latest``); ``candles`` cuts
+candle history into pages. In front of every route, ``BodyLimit`` reads the request body to
+its end (a route that takes none ignores it) or refuses it.
 """
 
 from __future__ import annotations

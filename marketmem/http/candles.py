@@ -27,7 +27,7 @@ import msgspec
 from marketmem.config import Config
 from marketmem.http.errors import invalid_parameter
 from marketmem.http.schemas import CandlePage
-from marketmem.query import Param, limit_param
+from marketmem.query import Param
 from marketmem.retention import forming
 from marketmem.retention.policy import RetentionPolicy
 from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
@@ -65,7 +65,14 @@ PARAMS: tuple[Param, ...] = (
         minimum=0,
         maximum=MAX_MS,
     ),
-    limit_param(DEFAULT_LIMIT, MAX_LIMIT),
+    Param(
+        "limit",
+        "integer",
+        f"bars per page (at most {MAX_LIMIT}; larger values are capped)",
+        default=DEFAULT_LIMIT,
+        minimum=1,
+        cap=MAX_LIMIT,
+    ),
     Param(
         "cursor",
         "string",

@@ -111,7 +111,9 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
         ok = {"schema": {"type": "string"}}
     responses: dict[str, Any] = {"200": {"description": "OK", "content": {spec.media_type: ok}}}
     if spec.api:
-        responses["422"] = _error("a query parameter or body field is invalid (it is named)")
+        responses["422"] = _error(
+            "a path or query parameter, or a body field, is invalid (it is named)"
+        )
         responses["503"] = _error("the database or this part of marketmem is not available")
     if spec.auth != "public":
         op["security"] = [{"bearer": []}]
