@@ -213,7 +213,7 @@ async def provision_access(
 
 
 def banner(access: DemoAccess, clone_id: str, symbol: str, database: str) -> str:
-    """What a new user needs: dashboard URL, the token alone on its line, a curl example."""
+    """What a new user needs: dashboard URL, the token alone on its line, curl examples."""
     lines = ["", "marketmem demo: every channel runs against local venues on 127.0.0.1"]
     lines.append(f"  database:  {database}")
     base = access.base_url
@@ -226,6 +226,11 @@ def banner(access: DemoAccess, clone_id: str, symbol: str, database: str) -> str
         lines.append(
             f'  curl -s -X POST -H "Authorization: Bearer {access.token.token}" '
             f"{base}/api/v1/clones/{clone_id}/assets/{symbol}/latest-data"
+        )
+        lines.append("  its 1-hour candles (see README, For agents):")
+        lines.append(
+            f'  curl -s -H "Authorization: Bearer {access.token.token}" '
+            f'"{base}/api/v1/candles/{symbol}?interval=1h"'
         )
     lines.append("  Ctrl-C stops the demo; service logs follow.")
     return "\n".join(lines) + "\n"

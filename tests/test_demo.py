@@ -87,6 +87,7 @@ async def test_demo_fills_every_table_and_every_channel_runs_ok(
         assert access.token.token in banner
         curl = next(line for line in banner if "curl" in line)
         assert f"{base}/api/v1/clones/demo/assets/BTC/latest-data" in curl
+        assert any(f"{base}/api/v1/candles/BTC?interval=1h" in line for line in banner)
         # Let the channels run their first rounds, then read as the printed curl would.
         await trio.sleep(DEMO_S - 30)
         # While the API's reader threads work, trio looks idle and autojump would race the
@@ -96,6 +97,7 @@ async def test_demo_fills_every_table_and_every_channel_runs_ok(
             auth = {"Authorization": f"Bearer {access.token.token}"}
             latest = await client.post("/api/v1/clones/demo/assets/BTC/latest-data", headers=auth)
             page = await client.get("/dashboard")
+            hours = await client.get("/api/v1/candles/BTC?interval=1h", headers=auth)
             denied = await client.post("/api/v1/clones/demo/assets/BTC/latest-data")
         autojump_clock.autojump_threshold = 0.0
     assert latest.status_code == 200, latest.text
@@ -106,6 +108,8 @@ async def test_demo_fills_every_table_and_every_channel_runs_ok(
     assert body["candle_1h"] is not None
     assert page.status_code == 200
     assert denied.status_code == 401
+    assert hours.status_code == 200, hours.text
+    assert hours.json()["bars"][-1]["closed"] is False  # the hour in progress
 
     path = config.database()
     counts = {t: read(path, f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in DESIGN_TABLES}

@@ -5,8 +5,9 @@ drive it through ``httpx.ASGITransport``. Handlers parse what needs no database 
 thread, then make one call into a worker thread that authenticates, validates and reads
 (so 401 and 403 come before 422, and a request costs one thread hop). latest-data answers
 from memory, with no hop, while its token and clone checks and the composed answer are
-younger than ``[http] cache_s``. In front of every route, ``BodyLimit`` reads the request body
-to its end (a route that takes none ignores it) or refuses it.
+younger than ``[http] cache_s``, compact unless ``?verbose=1`` (``latest``); ``candles`` cuts
+candle history into pages. In front of every route, ``BodyLimit`` reads the request body to
+its end (a route that takes none ignores it) or refuses it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from starlette.routing import Route
 from marketmem import metrics as core_metrics
 from marketmem.clock import WallClock
 from marketmem.config import Config
-from marketmem.http import metrics
+from marketmem.http import candles, latest, metrics
 from marketmem.http.access import CachedAccess, check_clone
 from marketmem.http.auth import MalformedAuthorization, bearer_token
 from marketmem.http.body import MAX_BODY_BYTES, decode_body
@@ -38,22 +39,21 @@ from marketmem.http.bodylimit import BodyLimit
 from marketmem.http.cache import KeyedTtlCache, TtlCache
 from marketmem.http.dashboard import read_dashboard
 from marketmem.http.errors import ApiError, api_error_response, error_response, unauthorized
-from marketmem.http.latest import compose_latest
-from marketmem.http.openapi import RouteSpec, build_openapi
+from marketmem.http.openapi import OpenApiDocument, RouteSpec, build_openapi
 from marketmem.http.page import DASHBOARD_HTML
 from marketmem.http.pool import ReadPool
 from marketmem.http.readers import Readers, Unavailable, default_readers
 from marketmem.http.schemas import (
-    ChannelHealth,
+    LATEST_DATA,
+    CandlePage,
     Dashboard,
     HealthResponse,
-    LatestData,
     LatestDataRequest,
 )
 from marketmem.query import InvalidParameter, parse_query
 from marketmem.source import ReadContext, ReadRoute
 from marketmem.storage.errors import BUSY, STORAGE_ERROR, missing_table
-from marketmem.storage.models.runs import ChannelHealth as ChannelHealthRow
+from marketmem.storage.models.runs import ChannelHealth
 from marketmem.storage.reads import Connection
 from marketmem.storage.reads.runs import channel_health
 
@@ -118,11 +118,11 @@ class Api:
         )
         self.readers = readers or default_readers()
         self.max_mid_age_ms = int(config.http.max_mid_age_s * 1000)
-        self.health_cache: TtlCache[list[ChannelHealthRow]] = TtlCache(HEALTH_TTL_MS)
+        self.health_cache: TtlCache[list[ChannelHealth]] = TtlCache(HEALTH_TTL_MS)
         self.dashboard_cache: TtlCache[Dashboard] = TtlCache(DASHBOARD_TTL_MS)
         cache_ms = int(config.http.cache_s * 1000)
         self.access = CachedAccess(cache_ms)
-        self.latest_cache: KeyedTtlCache[LatestKey, LatestData] = KeyedTtlCache(cache_ms)
+        self.latest_cache: KeyedTtlCache[LatestKey, msgspec.Struct] = KeyedTtlCache(cache_ms)
         self.source_routes: dict[str, ReadRoute] = {
             route.operation_id: route
             for src in config.SOURCES
@@ -172,16 +172,37 @@ class Api:
                 "POST",
                 "/api/v1/clones/{clone_id}/assets/{symbol}/latest-data",
                 "latestData",
-                "Compact latest context for one asset of a clone (owner only)",
+                "Compact latest context for one asset of a clone (owner only); ?verbose=1 "
+                "for every field, nulls included",
                 "owner",
+                params=latest.PARAMS,
                 body=LatestDataRequest,
-                response=LatestData,
+                response=LATEST_DATA,
                 path_params=(
                     ("clone_id", "the clone's id"),
                     ("symbol", "an asset symbol the clone trades"),
                 ),
             ),
-            RouteSpec("GET", "/openapi.json", "openapi", "This document", "public", api=False),
+            RouteSpec(
+                "GET",
+                "/api/v1/candles/{symbol}",
+                "candleHistory",
+                "Candle history of a listed perp: 1m bars of the last 24 h, or 1h bars of the "
+                "last 7 days and the hour in progress; ascending, each closed or not, in pages",
+                "bearer",
+                params=candles.PARAMS,
+                response=CandlePage,
+                path_params=(("symbol", "a listed Hyperliquid perp, e.g. BTC"),),
+            ),
+            RouteSpec(
+                "GET",
+                "/openapi.json",
+                "openapi",
+                "This document",
+                "public",
+                response=OpenApiDocument,
+                api=False,
+            ),
             RouteSpec(
                 "GET",
                 "/metrics",
@@ -210,6 +231,7 @@ class Api:
             "ingestionHealth": self.health,
             "ingestionDashboard": self.dashboard,
             "latestData": self.latest_data,
+            "candleHistory": self.candles,
             "openapi": self.openapi,
             "metrics": self.metrics,
             "dashboardPage": self.dashboard_page,
@@ -250,10 +272,9 @@ class Api:
         def work(conn: Connection) -> HealthResponse:
             self.access.authenticate(conn, token, now)
             parse_query((), items)
-            rows = channel_health(conn, self.config, now)
-            # Converted, not passed through: the response's cadences are floats.
-            channels = msgspec.convert(rows, list[ChannelHealth], from_attributes=True)
-            return HealthResponse(generated_at_ms=now, channels=channels)
+            return HealthResponse(
+                generated_at_ms=now, channels=channel_health(conn, self.config, now)
+            )
 
         return json_response(await self.pool.run(work))
 
@@ -282,16 +303,16 @@ class Api:
         if hit is not None:
             return json_response(msgspec.structs.replace(hit, clone_id=clone_id))
 
-        def work(conn: Connection) -> LatestData:
+        def work(conn: Connection) -> msgspec.Struct:
             user = self.access.authenticate(conn, token, now)
             clone = self.access.clone(conn, clone_id, now)
             own_symbol = check_clone(clone, user, clone_id, symbol)
-            parse_query((), items)
+            verbose: bool = parse_query(latest.PARAMS, items)["verbose"]
             wanted = decode_body(body, LatestDataRequest)
 
-            def compose() -> LatestData:
+            def compose() -> msgspec.Struct:
                 health = self.health_cache.get(now, lambda: channel_health(conn, self.config, now))
-                return compose_latest(
+                data = latest.compose_latest(
                     conn,
                     self.readers,
                     clone_id=clone_id,
@@ -301,8 +322,10 @@ class Api:
                     now_ms=now,
                     max_mid_age_ms=self.max_mid_age_ms,
                 )
+                return latest.latest_answer(data, verbose=verbose)
 
-            composed = self.latest_cache.get(latest_key(own_symbol, wanted), now, compose)
+            key = latest_key(own_symbol, wanted, verbose=verbose)
+            composed = self.latest_cache.get(key, now, compose)
             return msgspec.structs.replace(composed, clone_id=clone_id)
 
         return json_response(await self.pool.run(work))
@@ -323,8 +346,21 @@ class Api:
         if user is None or clone is None:
             return None
         own_symbol = check_clone(clone, user, clone_id, symbol)
-        parse_query((), items)
-        return latest_key(own_symbol, decode_body(body, LatestDataRequest))
+        verbose: bool = parse_query(latest.PARAMS, items)["verbose"]
+        return latest_key(own_symbol, decode_body(body, LatestDataRequest), verbose=verbose)
+
+    async def candles(self, request: Request) -> Response:
+        token = request_token(request)
+        symbol = request.path_params["symbol"]
+        items = request.query_params.multi_items()
+        now = self.clock.now_ms()
+
+        def work(conn: Connection) -> CandlePage:
+            self.access.authenticate(conn, token, now)
+            p = parse_query(candles.PARAMS, items)
+            return candles.candle_page(conn, self.config, symbol, p, now)
+
+        return json_response(await self.pool.run(work))
 
     async def openapi(self, request: Request) -> Response:
         return Response(self._openapi, media_type="application/json")
@@ -358,12 +394,12 @@ class Api:
         return HTMLResponse(DASHBOARD_HTML, headers={"Cache-Control": "no-cache"})
 
 
-LatestKey = tuple[str, tuple[str, ...] | None, int, int]
+LatestKey = tuple[str, tuple[str, ...] | None, int, int, bool]
 
 
-def latest_key(symbol: str, wanted: LatestDataRequest) -> LatestKey:
+def latest_key(symbol: str, wanted: LatestDataRequest, *, verbose: bool) -> LatestKey:
     parts = tuple(sorted(set(wanted.include))) if wanted.include is not None else None
-    return symbol, parts, wanted.max_markets, wanted.max_subjects
+    return symbol, parts, wanted.max_markets, wanted.max_subjects, verbose
 
 
 def _failure_response(route: str, request: Request, exc: Exception) -> Response:

@@ -30,12 +30,13 @@ TIME_KEYS = (
 )
 
 
-def data_time_ms(row: Mapping[str, Any] | None, keys: Sequence[str] = TIME_KEYS) -> int | None:
-    """The first integer time among ``keys`` in ``row``, else None."""
+def data_time_ms(row: Any, keys: Sequence[str] = TIME_KEYS) -> int | None:
+    """The first integer time among ``keys`` of ``row`` (a read model's fields, or a
+    mapping's keys), else None."""
     if not row:
         return None
     for key in keys:
-        value = row.get(key)
+        value = row.get(key) if isinstance(row, Mapping) else getattr(row, key, None)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     return None

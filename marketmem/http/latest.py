@@ -1,31 +1,41 @@
 """The latest-data composer: one compact object about one asset for one clone.
 
-Each part is read on its own through ``Readers``: a part with no data is null with a reason in
-``missing``; a part whose reader failed is null with the failure's type (logged and counted),
-and the other parts are still served. Nothing is invented or carried over from elsewhere.
-The readers answer read models; a part enters the answer as their plain JSON form
-(``msgspec.to_builtins``), which is what the answer's schema declares.
+Each part is read on its own through ``Readers`` and converted into its read model: a part
+with no data is null with a reason in ``missing``; a part whose reader failed (or answered
+something that is not its model) is null with the failure's type (logged and counted), and
+the other parts are still served. Nothing is invented or carried over from elsewhere.
+``latest_answer`` turns the composed ``LatestData`` into what is sent (``LATEST_DATA``):
+compact, every null left out, unless ``?verbose=1`` asks for every field.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import msgspec
 
+from marketmem.events import Candle
+from marketmem.http.compact import compact, to_answer
 from marketmem.http.freshness import data_time_ms, part_freshness
 from marketmem.http.readers import Readers, Unavailable
 from marketmem.http.schemas import (
+    LATEST_DATA,
     PART_NAMES,
     ExecutionPrice,
+    Features,
     LatestData,
     LatestDataRequest,
     Markets,
 )
 from marketmem.metrics import REGISTRY
+from marketmem.query import Param
 from marketmem.storage.errors import missing_table
+from marketmem.storage.models.defillama import Subject
+from marketmem.storage.models.features import FeatureRow
+from marketmem.storage.models.polymarket import ContextMarket
+from marketmem.storage.models.retention import FormingHour
 from marketmem.storage.models.runs import ChannelHealth
 from marketmem.storage.reads import Connection
 
@@ -37,13 +47,24 @@ PART_ERRORS = REGISTRY.counter(
     ("part",),
 )
 
-FEATURE_CHANNELS = (
-    "technical_indicators",
-    "funding_pressure",
-    "liquidity_profiles",
-    "volatility_profiles",
-    "positioning_pressure",
+VERBOSE = Param(
+    "verbose",
+    "boolean",
+    "false (default): the compact answer, every null left out (the reasons of a feature "
+    "row's NULL columns stay in its null_reasons, and missing names every absent part); "
+    "true: every field, nulls included",
+    default=False,
 )
+PARAMS: tuple[Param, ...] = (VERBOSE,)
+
+FEATURE_CHANNELS: tuple[str, ...] = tuple(Features.__struct_fields__)
+# The fields of a feature row that are not values: with every other one NULL, the row says
+# only why.
+_ROW_FIELDS = frozenset(
+    {"coin", "computed_at_ms", "window_start_ms", "window_end_ms", "null_reasons", "impacts"}
+)
+
+T = TypeVar("T")
 
 
 class _Missing:
@@ -66,10 +87,19 @@ def _failed(part: str, coin: str, exc: Exception) -> _Missing:
     return _Missing(f"could not be read ({type(exc).__name__})")
 
 
-def _read(part: str, coin: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """What ``fn`` answers as plain JSON values (None stays None), or why it could not."""
+def _convert(part: str, coin: str, value: Any, model: type[T] | Any) -> T | _Missing:
+    """``value`` (a read model or its JSON form) as ``model``, or why it is not one."""
     try:
-        return msgspec.to_builtins(fn(*args, **kwargs))
+        converted: T = msgspec.convert(msgspec.to_builtins(value), model)
+        return converted
+    except Exception as exc:
+        return _failed(part, coin, exc)
+
+
+def _read(part: str, coin: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """What ``fn`` answers, or why it could not."""
+    try:
+        return fn(*args, **kwargs)
     except Unavailable as exc:
         return _Missing(str(exc))
     except Exception as exc:
@@ -81,9 +111,23 @@ def _read(part: str, coin: str, fn: Callable[..., Any], *args: Any, **kwargs: An
         return _failed(part, coin, exc)
 
 
-def _newest(rows: Sequence[Mapping[str, Any]]) -> int | None:
+def _newest(rows: Sequence[Any]) -> int | None:
     times = [t for t in (data_time_ms(r) for r in rows) if t is not None]
     return max(times) if times else None
+
+
+def all_null(row: FeatureRow) -> str | None:
+    """Why ``row`` says nothing, when every value of it is NULL: its reasons, most common
+    first; None when it has a value."""
+    values = [f for f in row.__struct_fields__ if f not in _ROW_FIELDS]
+    if any(getattr(row, f) is not None for f in values):
+        return None
+    counts: dict[str, int] = {}
+    for f in values:
+        reason = row.null_reasons.get(f, "no reason recorded")
+        counts[reason] = counts.get(reason, 0) + 1
+    reasons = sorted(counts, key=lambda r: (-counts[r], r))
+    return f"every value is NULL ({', '.join(reasons)})"
 
 
 def compose_latest(
@@ -100,6 +144,7 @@ def compose_latest(
     parts = set(request.include if request.include is not None else PART_NAMES)
     channels = {(h.source, h.channel): h for h in health}
     out = LatestData(clone_id=clone_id, symbol=symbol, as_of_ms=now_ms)
+    missing = out.missing
 
     def fresh(
         key: str, names: Sequence[tuple[str, str]], at_ms: int | None, present: bool = True
@@ -108,66 +153,95 @@ def compose_latest(
         if rows:
             out.freshness[key] = part_freshness(rows, at_ms, now_ms, present=present)
 
+    def read(part: str, model: Any, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        """The part as ``model``; None when the reader has nothing, ``_Missing`` when it
+        cannot say."""
+        raw = _read(part, symbol, fn, *args, **kw)
+        if raw is None or isinstance(raw, _Missing):
+            return raw
+        return _convert(part, symbol, raw, model)
+
     if "execution_price" in parts:
-        raw = _read(
+        got = read(
             "execution_price",
-            symbol,
+            ExecutionPrice,
             readers.execution_price,
             conn,
             symbol,
             now_ms,
             max_mid_age_ms=max_mid_age_ms,
         )
+        mid_age = f"{max_mid_age_ms / 1000:g}s"
         price: ExecutionPrice | None = None
-        if raw is None:
-            out.missing["execution_price"] = (
-                f"no mid within {max_mid_age_ms / 1000:g}s and no closed candle for {symbol}"
+        if got is None:
+            missing["execution_price"] = (
+                f"no mid within {mid_age} and no closed candle for {symbol}"
             )
-        elif isinstance(raw, _Missing):
-            out.missing["execution_price"] = raw.reason
+        elif isinstance(got, _Missing):
+            missing["execution_price"] = got.reason
         else:
-            try:
-                price = msgspec.convert(raw, ExecutionPrice)
-            except Exception as exc:
-                out.missing["execution_price"] = _failed("execution_price", symbol, exc).reason
+            price = got
+            if price.source == "candle_close":
+                missing["execution_price.mid"] = (
+                    f"no mid within {mid_age} for {symbol}: the price is the latest 1-minute close"
+                )
         out.execution_price = price
         feeds = [("hyperliquid", "mids"), ("hyperliquid", "candles")]
         if price is not None:
             feeds = [("hyperliquid", "mids" if price.source == "mid" else "candles")]
         fresh("execution_price", feeds, price.at_ms if price else None, price is not None)
 
-    for part, label, fn, args in (
-        ("candle_1m", "closed 1-minute candle", readers.last_closed_candle, (conn, symbol)),
+    for part, label, model, fn, args in (
+        (
+            "candle_1m",
+            "closed 1-minute candle",
+            Candle,
+            readers.last_closed_candle,
+            (conn, symbol),
+        ),
         (
             "candle_1h",
             "1-hour candle this hour",
+            FormingHour,
             readers.current_hour_candle,
             (conn, symbol, now_ms),
         ),
     ):
         if part not in parts:
             continue
-        row = _read(part, symbol, fn, *args)
+        row = read(part, model, fn, *args)
         if isinstance(row, _Missing):
-            out.missing[part] = row.reason
+            missing[part] = row.reason
             row = None
         elif row is None:
-            out.missing[part] = f"no {label} for {symbol}"
+            missing[part] = f"no {label} for {symbol}"
         setattr(out, part, row)
         fresh(part, [("hyperliquid", "candles")], data_time_ms(row), row is not None)
 
     if "features" in parts:
         got = _read("features", symbol, readers.latest_features, conn, symbol)
+        rows: dict[str, Any] = {}
         if isinstance(got, _Missing):
             out.features = None
-            out.missing["features"] = got.reason
-            got = {}
+            missing["features"] = got.reason
         else:
-            out.features = {name: got.get(name) for name in FEATURE_CHANNELS}
+            row_models = {f.name: f.type for f in msgspec.structs.fields(Features)}
+            for name in FEATURE_CHANNELS:
+                row = (got or {}).get(name)
+                part = f"features.{name}"
+                if row is not None:
+                    row = _convert(part, symbol, row, row_models[name])
+                if isinstance(row, _Missing):
+                    missing[part] = row.reason
+                    row = None
+                elif row is None:
+                    missing[part] = f"no {name} row for {symbol}"
+                elif (why := all_null(row)) is not None:
+                    missing[part] = why
+                rows[name] = row
+            out.features = Features(**rows)
         for name in FEATURE_CHANNELS:
-            row = got.get(name)
-            if row is None and out.features is not None:
-                out.missing[f"features.{name}"] = f"no {name} row for {symbol}"
+            row = rows.get(name)
             fresh(f"features.{name}", [("hyperliquid", name)], data_time_ms(row), row is not None)
 
     if "polymarket" in parts:
@@ -180,33 +254,56 @@ def compose_latest(
             now_ms,
             limit=request.max_markets,
         )
-        immediate: list[dict[str, Any]] = []
-        later: list[dict[str, Any]] = []
+        buckets: dict[str, list[ContextMarket]] = {"immediate": [], "later": []}
         if isinstance(got, _Missing):
             out.polymarket = None
-            out.missing["polymarket"] = got.reason
+            missing["polymarket"] = got.reason
         else:
-            immediate = list(got.get("immediate", []))[: request.max_markets]
-            later = list(got.get("later", []))[: request.max_markets]
-            out.polymarket = Markets(immediate=immediate, later=later)
+            raw = msgspec.to_builtins(got) or {}
+            for bucket in buckets:
+                markets = _convert(
+                    f"polymarket.{bucket}",
+                    symbol,
+                    list(raw.get(bucket, []))[: request.max_markets],
+                    list[ContextMarket],
+                )
+                if isinstance(markets, _Missing):
+                    missing[f"polymarket.{bucket}"] = markets.reason
+                else:
+                    buckets[bucket] = markets
+                    if not markets:
+                        missing[f"polymarket.{bucket}"] = f"no {bucket} market linked to {symbol}"
+            out.polymarket = Markets(**buckets)
         present = out.polymarket is not None
-        fresh(
-            "polymarket.immediate",
-            [("polymarket", "immediate_markets")],
-            _newest(immediate),
-            present,
-        )
-        fresh("polymarket.later", [("polymarket", "later_markets")], _newest(later), present)
+        for bucket, channel in (("immediate", "immediate_markets"), ("later", "later_markets")):
+            fresh(
+                f"polymarket.{bucket}",
+                [("polymarket", channel)],
+                _newest(buckets[bucket]),
+                present,
+            )
 
     if "defillama" in parts:
         got = _read("defillama", symbol, readers.metrics_for_asset, conn, symbol)
-        subjects: list[dict[str, Any]] = []
+        subjects: list[Subject] = []
+        if not isinstance(got, _Missing):
+            got = _convert(
+                "defillama", symbol, list(got or [])[: request.max_subjects], list[Subject]
+            )
         if isinstance(got, _Missing):
             out.defillama = None
-            out.missing["defillama"] = got.reason
+            missing["defillama"] = got.reason
         else:
-            subjects = list(got)[: request.max_subjects]
+            subjects = got
             out.defillama = subjects
+            if not subjects:
+                missing["defillama"] = f"no DefiLlama subject linked to {symbol}"
         names = [("defillama", c) for c in ("capital_base", "capital_flows", "economic_throughput")]
         fresh("defillama", names, _newest(subjects), out.defillama is not None)
     return out
+
+
+def latest_answer(data: LatestData, *, verbose: bool) -> msgspec.Struct:
+    """What latest-data sends: ``data`` as ``LATEST_DATA``, compact unless ``verbose``."""
+    answer = to_answer(data, LATEST_DATA)
+    return answer if verbose else compact(answer)

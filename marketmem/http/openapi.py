@@ -2,7 +2,10 @@
 
 Each ``RouteSpec`` names its query parameters (the same ``Param``s that validate requests), its
 request and response Structs and who may call it; response schemas come from
-``msgspec.json.schema_components``, so the document cannot drift from what is encoded.
+``msgspec.json.schema_components``, so the document cannot drift from what is encoded. Every
+JSON route answers a Struct, this document included (``OpenApiDocument``: its operations and
+schemas are OpenAPI objects, open by nature). ``tests/http/openapi.snapshot.json`` holds the
+document: any change of the API shows as a diff there.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
+from msgspec import Struct
 
 from marketmem.http.schemas import ErrorBody
 from marketmem.query import Param
@@ -37,6 +41,28 @@ class RouteSpec:
     # An API route reads the database (503 when it cannot) and refuses unknown query
     # parameters (422); documents and pages do neither.
     api: bool = True
+
+
+class ApiInfo(Struct, kw_only=True):
+    title: str
+    version: str
+    description: str
+
+
+class OpenApiComponents(Struct, kw_only=True):
+    """JSON Schemas of the bodies by name, and how to authenticate."""
+
+    schemas: dict[str, dict[str, Any]]
+    securitySchemes: dict[str, dict[str, str]]
+
+
+class OpenApiDocument(Struct, kw_only=True):
+    """An OpenAPI 3.1 document: operations by path and method, and the schemas they name."""
+
+    openapi: str
+    info: ApiInfo
+    paths: dict[str, dict[str, dict[str, Any]]]
+    components: OpenApiComponents
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -80,12 +106,14 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
     if spec.response is not None:
         ok: dict[str, Any] = {"schema": {"$ref": _REF.format(name=spec.response.__name__)}}
     elif spec.media_type == "application/json":
-        ok = {"schema": {"type": "object"}}
+        raise ValueError(f"{spec.operation_id}: a JSON route declares its response Struct")
     else:
         ok = {"schema": {"type": "string"}}
     responses: dict[str, Any] = {"200": {"description": "OK", "content": {spec.media_type: ok}}}
     if spec.api:
-        responses["422"] = _error("a query parameter or body field is invalid (it is named)")
+        responses["422"] = _error(
+            "a path or query parameter, or a body field, is invalid (it is named)"
+        )
         responses["503"] = _error("the database or this part of marketmem is not available")
     if spec.auth != "public":
         op["security"] = [{"bearer": []}]
@@ -102,7 +130,7 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
     return op
 
 
-def build_openapi(specs: Sequence[RouteSpec], *, version: str) -> dict[str, Any]:
+def build_openapi(specs: Sequence[RouteSpec], *, version: str) -> OpenApiDocument:
     structs: list[type[msgspec.Struct]] = [ErrorBody]
     for spec in specs:
         for t in (spec.body, spec.response):
@@ -112,16 +140,16 @@ def build_openapi(specs: Sequence[RouteSpec], *, version: str) -> dict[str, Any]
     paths: dict[str, dict[str, Any]] = {}
     for spec in specs:
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec)
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "marketmem",
-            "version": version,
-            "description": "Market memory: Hyperliquid, Polymarket and DefiLlama, read-only.",
-        },
-        "paths": paths,
-        "components": {
-            "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-    }
+    return OpenApiDocument(
+        openapi="3.1.0",
+        info=ApiInfo(
+            title="marketmem",
+            version=version,
+            description="Market memory: Hyperliquid, Polymarket and DefiLlama, read-only.",
+        ),
+        paths=paths,
+        components=OpenApiComponents(
+            schemas=components,
+            securitySchemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        ),
+    )

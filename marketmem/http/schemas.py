@@ -1,19 +1,33 @@
 """Request and response bodies as msgspec Structs: they encode the responses and, through
 ``msgspec.json.schema_components``, describe them in ``/openapi.json``.
 
-Rows owned by other parts of marketmem (assets, markets, subjects, feature rows) travel as
-plain objects: the JSON form of their read models (``marketmem.storage.models``), which
-document their shape.
+Rows owned by other parts of marketmem travel as their read models
+(``marketmem.storage.models``, ``marketmem.events``), so every field of every answer is typed.
+The latest-data answer is sent as ``LATEST_DATA`` (``http.compact``: the same Structs with
+every nullable field optional), in its compact form (no nulls) or, with ``?verbose=1``, whole.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-Obj = dict[str, Any]
+from marketmem.events import Candle
+from marketmem.http.compact import answer_type
+from marketmem.storage.models.defillama import Subject
+from marketmem.storage.models.features import (
+    FundingPressureRow,
+    LiquidityProfileRow,
+    PositioningPressureRow,
+    TechnicalIndicatorsRow,
+    VolatilityProfileRow,
+)
+from marketmem.storage.models.hyperliquid import Bar
+from marketmem.storage.models.polymarket import ContextMarket
+from marketmem.storage.models.retention import FormingHour
+from marketmem.storage.models.runs import ChannelHealth
 
 PART_NAMES: tuple[str, ...] = (
     "execution_price",
@@ -56,8 +70,19 @@ class ExecutionPrice(Struct, kw_only=True):
 
 
 class Markets(Struct, kw_only=True):
-    immediate: list[Obj]
-    later: list[Obj]
+    immediate: list[ContextMarket]
+    later: list[ContextMarket]
+
+
+class Features(Struct, kw_only=True):
+    """The latest row of each feature channel; null (absent when compact) without one, its
+    reason in ``missing``."""
+
+    technical_indicators: TechnicalIndicatorsRow | None = None
+    funding_pressure: FundingPressureRow | None = None
+    liquidity_profiles: LiquidityProfileRow | None = None
+    volatility_profiles: VolatilityProfileRow | None = None
+    positioning_pressure: PositioningPressureRow | None = None
 
 
 class PartFreshness(Struct, kw_only=True):
@@ -72,37 +97,49 @@ class PartFreshness(Struct, kw_only=True):
 
 
 class LatestData(Struct, kw_only=True):
-    """Parts not asked for are absent; parts asked for but missing are null, with a reason in
-    ``missing`` (keyed by part, ``features.<channel>`` for one feature table)."""
+    """Parts not asked for are absent; a part asked for that has no data is null (absent
+    when compact), and ``missing`` says why, keyed by part: ``features.<channel>`` for one
+    feature row (also when it has a row whose every value is NULL), ``execution_price.mid``
+    when the price is a candle close for want of a fresh mid, ``polymarket.immediate`` /
+    ``polymarket.later`` for an empty list of markets."""
 
     clone_id: str
     symbol: str
     as_of_ms: int
     execution_price: ExecutionPrice | UnsetType | None = UNSET
-    candle_1m: Obj | UnsetType | None = UNSET
-    candle_1h: Obj | UnsetType | None = UNSET
-    features: dict[str, Obj | None] | UnsetType | None = UNSET
+    candle_1m: Candle | UnsetType | None = UNSET
+    candle_1h: FormingHour | UnsetType | None = UNSET
+    features: Features | UnsetType | None = UNSET
     polymarket: Markets | UnsetType | None = UNSET
-    defillama: list[Obj] | UnsetType | None = UNSET
+    defillama: list[Subject] | UnsetType | None = UNSET
     freshness: dict[str, PartFreshness] = msgspec.field(default_factory=dict)
     missing: dict[str, str] = msgspec.field(default_factory=dict)
 
 
+# What latest-data answers: ``LatestData`` with every nullable field optional; its Structs
+# are named ``Latest<Name>`` in /openapi.json.
+LATEST_DATA = answer_type(LatestData, "Latest")
+
+
+# --- candle history ----------------------------------------------------------------------
+
+
+class CandlePage(Struct, kw_only=True):
+    """Bars of one symbol by open time, ascending, within ``start_ms``..``end_ms`` (both
+    inclusive, the range this page was cut from); ``next_cursor`` (pass it as ``cursor``
+    with the same symbol, interval, start and end) when more bars follow, else null."""
+
+    symbol: str
+    interval: Literal["1m", "1h"]
+    start_ms: int
+    end_ms: int
+    limit: int
+    count: int
+    bars: list[Bar]
+    next_cursor: str | None
+
+
 # --- health and dashboard ------------------------------------------------------------------
-
-
-class ChannelHealth(Struct, kw_only=True):
-    source: str
-    channel: str
-    enabled: bool
-    status: str
-    cadence_s: float
-    stale_after_s: float
-    last_started_at_ms: int | None
-    last_finished_at_ms: int | None
-    last_success_at_ms: int | None
-    rows_written: int | None
-    error: str | None
 
 
 class HealthResponse(Struct, kw_only=True):

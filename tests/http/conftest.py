@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from httpkit import CHANNELS_TOML, T0_MS, World, seed
+from httpkit import CHANNELS_TOML, T0_MS, World, registry, seed
 
 from marketmem.clock import FixedClock
 from marketmem.config import Config
@@ -34,6 +34,7 @@ async def world(http_config: Config) -> World:
         ApiTokensRevoked(token_id=carol.token_id, revoked_at_ms=T0_MS),
         CloneSaved(clone_id="c1", owner="alice", symbols=["BTC", "ETH"], saved_at_ms=T0_MS),
         CloneSaved(clone_id="c2", owner="bob", symbols=["SOL"], saved_at_ms=T0_MS),
+        registry("BTC", "ETH", "SOL", "kPEPE", delisted=("LUNA",)),
     ]
     await seed(http_config, *events)
     return World(

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+import msgspec
 
 from marketmem.clock import FixedClock
 from marketmem.config import Config
 from marketmem.events import (
+    AssetRegistryBatch,
     Event,
+    HyperliquidAsset,
     RunFinished,
     RunStarted,
 )
@@ -16,6 +22,24 @@ from marketmem.pipeline import open_pipeline
 
 # 2026-11-25T00:00:00Z, as in tests/conftest.py.
 T0_MS = 1_795_564_800_000
+
+T = TypeVar("T")
+_EMPTY: dict[Any, Any] = {str: "", int: 0, float: 0.0, bool: False, list: [], dict: {}}
+
+
+def row_of(model: type[T], **values: Any) -> T:
+    """A ``model`` row with ``values``; each other field it requires is NULL when it may be,
+    else empty (``""``, 0, ``[]``)."""
+
+    def empty(tp: Any) -> Any:
+        if get_origin(tp) in (Union, types.UnionType) and type(None) in get_args(tp):
+            return None
+        return _EMPTY[get_origin(tp) or tp]
+
+    fields = msgspec.structs.fields(model)
+    required = {f.name: empty(f.type) for f in fields if f.required and f.name not in values}
+    return model(**required, **values)
+
 
 CHANNELS_TOML = """
 [hyperliquid.channels]
@@ -32,6 +56,27 @@ async def seed(config: Config, *events: Event) -> None:
     async with open_pipeline(config, executor=inline_executor) as rt:
         for event in events:
             await rt.bus.publish(event)
+
+
+def registry(*coins: str, delisted: tuple[str, ...] = ()) -> AssetRegistryBatch:
+    """A registry run that lists ``coins`` (and ``delisted`` as delisted)."""
+    assets = [
+        HyperliquidAsset(
+            coin=coin,
+            asset_index=i,
+            sz_decimals=3,
+            max_leverage=20,
+            margin_table_id=None,
+            margin_tiers=None,
+            is_delisted=coin in delisted,
+            only_isolated=False,
+            margin_mode=None,
+            first_seen_ms=T0_MS,
+            last_seen_ms=T0_MS,
+        )
+        for i, coin in enumerate((*coins, *delisted))
+    ]
+    return AssetRegistryBatch(assets=assets, taxonomy=[], categories=[])
 
 
 def run_events(

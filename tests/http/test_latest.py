@@ -11,7 +11,7 @@ import httpx
 import msgspec
 import pytest
 import trio
-from httpkit import T0_MS, World, run_events, seed
+from httpkit import T0_MS, World, row_of, run_events, seed
 
 from marketmem.events import (
     ApiTokensRevoked,
@@ -22,13 +22,66 @@ from marketmem.events import (
     MidBatch,
     MidPrice,
 )
+from marketmem.http.latest import all_null
 from marketmem.http.readers import Readers, Unavailable, default_readers
-from marketmem.http.schemas import ErrorBody, ExecutionPrice, LatestData
+from marketmem.http.schemas import LATEST_DATA, ErrorBody, ExecutionPrice, LatestData
+from marketmem.storage.models.defillama import Subject
+from marketmem.storage.models.features import TechnicalIndicatorsRow, VolatilityProfileRow
+from marketmem.storage.models.polymarket import AssetMarkets, ContextMarket, Outcome
+from marketmem.storage.models.retention import FormingHour
 
 URL = "/api/v1/clones/{clone}/assets/{symbol}/latest-data"
 
-FEATURE = {"coin": "BTC", "computed_at_ms": T0_MS - 60_000, "rsi_14": 55.0, "null_reasons": {}}
-MARKET = {"market_id": "m1", "question": "BTC above 100k?", "end_ms": T0_MS + 3_600_000}
+
+FEATURE = row_of(
+    TechnicalIndicatorsRow,
+    coin="BTC",
+    computed_at_ms=T0_MS - 60_000,
+    m1_rsi_14=55.0,
+    null_reasons={"h1_rsi_14": "too_few_candles"},
+)
+MARKET = row_of(
+    ContextMarket,
+    market_id="m1",
+    question="BTC above 100k?",
+    slug="btc-above-100k",
+    outcomes=[Outcome("Yes", 0.6), Outcome("No", None)],
+    end_ms=T0_MS + 3_600_000,
+    ends_in_s=3_600,
+)
+CANDLE = Candle(
+    coin="BTC",
+    interval="1m",
+    open_time_ms=T0_MS - 90_000,
+    close_time_ms=T0_MS - 30_001,
+    open=100.0,
+    high=102.0,
+    low=99.0,
+    close=101.0,
+    volume=3.0,
+    trades=4,
+    closed=True,
+    updated_at_ms=T0_MS - 30_000,
+)
+HOUR = FormingHour(
+    coin="BTC",
+    open_time_ms=T0_MS,
+    close_time_ms=T0_MS + 3_599_999,
+    open=100.0,
+    high=102.0,
+    low=99.0,
+    close=101.0,
+    volume=3.0,
+    trades=4,
+    minute_count=1,
+    updated_at_ms=T0_MS - 30_000,
+)
+
+
+def subject(i: int) -> Subject:
+    return row_of(
+        Subject, kind="chain", subject_id=f"s{i}", name=f"S{i}", updated_at_ms=T0_MS - 100_000
+    )
 
 
 def url(clone: str = "c1", symbol: str = "BTC") -> str:
@@ -54,28 +107,36 @@ def fake_readers(**overrides: Any) -> Readers:
             "age_ms": 2_000,
         }
 
-    def candle(conn: Any, coin: str, *args: Any) -> Any:
-        return {"coin": coin, "close": 101.0, "updated_at_ms": T0_MS - 30_000}
-
     def features(conn: Any, coin: str) -> Any:
         return {"technical_indicators": FEATURE, "funding_pressure": None}
 
     def markets(conn: Any, asset: str, now_ms: int, *, limit: int) -> Any:
-        return {"immediate": [MARKET] * 10, "later": [], "recently_closed": [MARKET]}
+        return AssetMarkets(immediate=[MARKET] * 10, later=[], recently_closed=[MARKET])
 
     def metrics(conn: Any, asset: str) -> Any:
-        return [{"subject_id": f"s{i}", "updated_at_ms": T0_MS - 100_000} for i in range(9)]
+        return [subject(i) for i in range(9)]
 
     base = replace(
         default_readers(),
         execution_price=execution_price,
-        last_closed_candle=candle,
-        current_hour_candle=candle,
+        last_closed_candle=lambda conn, coin, *a: CANDLE,
+        current_hour_candle=lambda conn, coin, *a: HOUR,
         latest_features=features,
         markets_for_asset=markets,
         metrics_for_asset=metrics,
     )
     return replace(base, **overrides)
+
+
+def nulls_in(node: Any, path: str = "$") -> list[str]:
+    """Where ``node`` (decoded JSON) holds a null."""
+    if node is None:
+        return [path]
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in nulls_in(v, f"{path}.{k}")]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in nulls_in(v, f"{path}[{i}]")]
+    return []
 
 
 # --- who may read ----------------------------------------------------------------------------
@@ -117,7 +178,7 @@ async def test_owner_gets_200_and_symbol_case_does_not_matter(
     async with make_client(readers=fake_readers()) as c:
         r = await c.post(url("c1", "btc"), headers=world.auth(world.alice))
     assert r.status_code == 200, r.text
-    body = msgspec.json.decode(r.content, type=LatestData)
+    body = msgspec.json.decode(r.content, type=LATEST_DATA)
     assert (body.clone_id, body.symbol, body.as_of_ms) == ("c1", "BTC", T0_MS)
 
 
@@ -146,17 +207,19 @@ async def test_every_part_with_freshness(
         *run_events("polymarket", "immediate_markets", finished_ms=T0_MS - 60_000),
     )
     async with make_client(readers=fake_readers()) as c:
-        r = await c.post(url(), headers=world.auth(world.alice), json={"max_markets": 3})
+        r = await c.post(
+            url(), params={"verbose": "1"}, headers=world.auth(world.alice), json={"max_markets": 3}
+        )
     assert r.status_code == 200, r.text
     body = msgspec.json.decode(r.content, type=LatestData)
     assert body.execution_price is not None
     assert (body.execution_price.price, body.execution_price.source) == (101.5, "mid")
-    assert body.candle_1m == {"coin": "BTC", "close": 101.0, "updated_at_ms": T0_MS - 30_000}
-    assert body.features is not None and body.features["technical_indicators"] == FEATURE
-    assert body.features["funding_pressure"] is None
-    assert body.polymarket is not None and len(body.polymarket.immediate) == 3
+    assert body.candle_1m == CANDLE and body.candle_1h == HOUR
+    assert body.features is not None and body.features.technical_indicators == FEATURE
+    assert body.features.funding_pressure is None
+    assert body.polymarket is not None and body.polymarket.immediate == [MARKET] * 3
     assert body.polymarket.later == []
-    assert isinstance(body.defillama, list) and len(body.defillama) == 5
+    assert body.defillama == [subject(i) for i in range(5)]
     # Freshness: data time when the part has one, else the channel's last success.
     f = body.freshness
     assert (f["execution_price"].channel, f["execution_price"].stale) == ("hyperliquid/mids", False)
@@ -171,7 +234,129 @@ async def test_every_part_with_freshness(
         "features.liquidity_profiles": "no liquidity_profiles row for BTC",
         "features.volatility_profiles": "no volatility_profiles row for BTC",
         "features.positioning_pressure": "no positioning_pressure row for BTC",
+        "polymarket.later": "no later market linked to BTC",
     }
+
+
+async def test_the_default_answer_is_compact_and_verbose_keeps_every_field(
+    make_client: Callable[..., httpx.AsyncClient], world: World
+) -> None:
+    async with make_client(readers=fake_readers()) as c:
+        compact = await c.post(url(), headers=world.auth(world.alice))
+        verbose = await c.post(url(), params={"verbose": "1"}, headers=world.auth(world.alice))
+        also_compact = await c.post(
+            url(), params={"verbose": "no"}, headers=world.auth(world.alice)
+        )
+    assert compact.status_code == verbose.status_code == 200
+    small, full = compact.json(), verbose.json()
+    assert nulls_in(small) == [] and also_compact.json() == small
+    assert len(compact.content) < len(verbose.content)
+    # The NULL columns are left out; their reasons stay.
+    row = small["features"]["technical_indicators"]
+    assert row == {
+        "coin": "BTC",
+        "computed_at_ms": T0_MS - 60_000,
+        "m1_rsi_14": 55.0,
+        "null_reasons": {"h1_rsi_14": "too_few_candles"},
+    }
+    assert "funding_pressure" not in small["features"]
+    assert small["polymarket"]["immediate"][0]["outcomes"] == [
+        {"name": "Yes", "price": 0.6},
+        {"name": "No"},
+    ]
+    # The verbose answer is today's full form: every field, nulls included.
+    full_row = full["features"]["technical_indicators"]
+    assert list(full_row) == list(TechnicalIndicatorsRow.__struct_fields__)
+    assert full_row["h1_rsi_14"] is None and full["features"]["funding_pressure"] is None
+    assert small["missing"] == full["missing"]
+    # Both forms are answers of the one documented type.
+    for r in (compact, verbose):
+        msgspec.json.decode(r.content, type=LATEST_DATA)
+
+
+async def test_missing_names_every_absent_part(
+    make_client: Callable[..., httpx.AsyncClient], world: World
+) -> None:
+    """A feature row with every value NULL, a price that is a candle close for want of a
+    mid, no candles, no markets, no subjects: each named with its reason."""
+    empty_row = row_of(
+        VolatilityProfileRow,
+        coin="BTC",
+        computed_at_ms=T0_MS - 60_000,
+        null_reasons={
+            **dict.fromkeys(VolatilityProfileRow.__struct_fields__[4:-2], "too_few_candles"),
+            "regime": "no_history",
+        },
+    )
+
+    def closing_price(conn: Any, coin: str, now_ms: int, **kw: Any) -> Any:
+        return {"price": 99.0, "source": "candle_close", "at_ms": now_ms, "age_ms": 0}
+
+    readers = fake_readers(
+        execution_price=closing_price,
+        last_closed_candle=lambda conn, coin, *a: None,
+        current_hour_candle=lambda conn, coin, *a: None,
+        latest_features=lambda conn, coin: {"volatility_profiles": empty_row},
+        markets_for_asset=lambda conn, a, n, **kw: AssetMarkets(
+            immediate=[], later=[], recently_closed=[]
+        ),
+        metrics_for_asset=lambda conn, a: [],
+    )
+    async with make_client(readers=readers) as c:
+        r = await c.post(url(), headers=world.auth(world.alice))
+    body = r.json()
+    assert nulls_in(body) == []
+    assert body["missing"] == {
+        "execution_price.mid": "no mid within 30s for BTC: the price is the latest 1-minute close",
+        "candle_1m": "no closed 1-minute candle for BTC",
+        "candle_1h": "no 1-hour candle this hour for BTC",
+        "features.technical_indicators": "no technical_indicators row for BTC",
+        "features.funding_pressure": "no funding_pressure row for BTC",
+        "features.liquidity_profiles": "no liquidity_profiles row for BTC",
+        "features.volatility_profiles": "every value is NULL (too_few_candles, no_history)",
+        "features.positioning_pressure": "no positioning_pressure row for BTC",
+        "polymarket.immediate": "no immediate market linked to BTC",
+        "polymarket.later": "no later market linked to BTC",
+        "defillama": "no DefiLlama subject linked to BTC",
+    }
+    # Absent parts are left out; the all-NULL row stays for its reasons.
+    assert set(body) == {
+        "clone_id",
+        "symbol",
+        "as_of_ms",
+        "execution_price",
+        "features",
+        "polymarket",
+        "defillama",
+        "freshness",
+        "missing",
+    }
+    assert list(body["features"]) == ["volatility_profiles"]
+    assert body["features"]["volatility_profiles"]["null_reasons"] == empty_row.null_reasons
+
+
+def test_a_row_is_all_null_only_without_any_value() -> None:
+    row = row_of(VolatilityProfileRow, coin="BTC", computed_at_ms=1, null_reasons={})
+    assert all_null(row) == "every value is NULL (no reason recorded)"
+    assert all_null(msgspec.structs.replace(row, rv_1h=0.0)) is None
+    assert all_null(msgspec.structs.replace(row, regime="calm")) is None
+
+
+async def test_compact_and_verbose_answers_are_cached_apart(
+    make_client: Callable[..., httpx.AsyncClient], world: World
+) -> None:
+    async with make_client(readers=fake_readers()) as c:
+        first = (await c.post(url(), headers=world.auth(world.alice))).json()
+        verbose = await c.post(url(), params={"verbose": "true"}, headers=world.auth(world.alice))
+        again = (await c.post(url(), headers=world.auth(world.alice))).json()
+    assert nulls_in(verbose.json()) != [] and again == first and nulls_in(again) == []
+
+
+async def test_a_bad_verbose_is_422(client: httpx.AsyncClient, world: World) -> None:
+    r = await client.post(url(), params={"verbose": "perhaps"}, headers=world.auth(world.alice))
+    assert error_of(r, 422, "invalid_parameter").startswith("verbose: ")
+    r = await client.post(url(), params={"verbos": "1"}, headers=world.auth(world.alice))
+    assert error_of(r, 422, "invalid_parameter").startswith("verbos: unknown parameter")
 
 
 async def test_body_narrows_the_parts(
@@ -196,13 +381,20 @@ async def test_a_failing_part_is_null_with_a_reason_and_the_rest_is_served(
     def absent(conn: Any, asset: str) -> Any:
         raise Unavailable("metrics_for_asset is not available in this build")
 
-    readers = fake_readers(markets_for_asset=broken, metrics_for_asset=absent)
+    def not_a_row(conn: Any, coin: str) -> Any:
+        return {"technical_indicators": {"coin": coin}}
+
+    readers = fake_readers(
+        markets_for_asset=broken, metrics_for_asset=absent, latest_features=not_a_row
+    )
     async with make_client(readers=readers) as c:
-        r = await c.post(url(), headers=world.auth(world.alice))
+        r = await c.post(url(), params={"verbose": "1"}, headers=world.auth(world.alice))
     assert r.status_code == 200
     body = msgspec.json.decode(r.content, type=LatestData)
     assert body.polymarket is None and body.missing["polymarket"] == "could not be read (KeyError)"
     assert body.defillama is None and "not available" in body.missing["defillama"]
+    assert body.features is not None and body.features.technical_indicators is None
+    assert body.missing["features.technical_indicators"] == "could not be read (ValidationError)"
     assert body.execution_price is not None and body.candle_1m is not None
     assert body.freshness["polymarket.immediate"].stale and body.freshness["defillama"].stale
     assert any("polymarket" in rec.getMessage() for rec in caplog.records)
@@ -220,13 +412,14 @@ async def test_nothing_known_is_null_with_reasons_never_invented(
         metrics_for_asset=lambda conn, a: [],
     )
     async with make_client(readers=readers) as c:
-        r = await c.post(url("c1", "ETH"), headers=world.auth(world.alice))
+        r = await c.post(url("c1", "ETH"), params={"verbose": "1"}, headers=world.auth(world.alice))
     body = msgspec.json.decode(r.content, type=LatestData)
     assert body.execution_price is None and body.candle_1m is None and body.candle_1h is None
     assert body.missing["execution_price"] == "no mid within 30s and no closed candle for ETH"
     assert body.missing["candle_1m"] == "no closed 1-minute candle for ETH"
     assert body.missing["candle_1h"] == "no 1-hour candle this hour for ETH"
-    assert body.features == dict.fromkeys(body.features or {}, None)
+    assert body.features is not None
+    assert msgspec.structs.astuple(body.features) == (None,) * 5
     assert all(f.stale for f in body.freshness.values())
 
 
@@ -275,7 +468,7 @@ async def seed_market(world: World, *, mid_age_ms: int | None, candles: bool) ->
 
 
 async def latest(client: httpx.AsyncClient, world: World) -> LatestData:
-    r = await client.post(url(), headers=world.auth(world.alice))
+    r = await client.post(url(), params={"verbose": "1"}, headers=world.auth(world.alice))
     assert r.status_code == 200, r.text
     return msgspec.json.decode(r.content, type=LatestData)
 
@@ -289,10 +482,10 @@ async def test_fresh_mid_is_the_execution_price(client: httpx.AsyncClient, world
     assert body.freshness["execution_price"].channel == "hyperliquid/mids"
     # The last closed minute and the hour so far come with it.
     assert body.candle_1m is not None
-    assert (body.candle_1m["open_time_ms"], body.candle_1m["close"]) == (NOW - MIN, 101.0)
+    assert (body.candle_1m.open_time_ms, body.candle_1m.close) == (NOW - MIN, 101.0)
     assert body.candle_1h is not None
-    assert body.candle_1h["open_time_ms"] == T0_MS
-    assert body.candle_1h["close"] == 99.5
+    assert body.candle_1h.open_time_ms == T0_MS
+    assert body.candle_1h.close == 99.5
     assert "execution_price" not in body.missing
 
 
@@ -306,6 +499,7 @@ async def test_stale_mid_falls_back_to_the_candle_close(
     assert (price.source, price.price) == ("candle_close", 99.5)
     assert price.age_ms == NOW - price.at_ms <= 1_000
     assert body.freshness["execution_price"].channel == "hyperliquid/candles"
+    assert body.missing["execution_price.mid"].startswith("no mid within 30s for BTC")
 
 
 async def test_no_mid_and_no_candle_is_null_with_reasons(

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from httpkit import T0_MS, World, run_events, seed
+from httpkit import T0_MS, World, row_of, run_events, seed
 
 from marketmem.clock import FixedClock
 from marketmem.http.app import create_app
@@ -25,12 +25,16 @@ from marketmem.sources.defillama.api import SubjectsSearchResponse
 from marketmem.sources.defillama.subjects import KINDS
 from marketmem.sources.hyperliquid.api import AssetsResponse
 from marketmem.sources.polymarket.api import MarketsSearchResponse
+from marketmem.storage.models.defillama import Subject
+from marketmem.storage.models.hyperliquid import Asset
+from marketmem.storage.models.polymarket import MarketHit
 from marketmem.storage.reads import defillama as dl_reads
 from marketmem.storage.reads import hyperliquid as hl_reads
 from marketmem.storage.reads import polymarket as pm_reads
 
 BEARER_ROUTES = [
     "/api/v1/assets",
+    "/api/v1/candles/BTC",
     "/api/v1/ingestion/health",
     "/api/v1/polymarket/markets/search",
     "/api/v1/defillama/subjects/search",
@@ -53,12 +57,20 @@ class Recorder:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: dict[str, dict[str, Any]] = {}
-        self.patch(monkeypatch, hl_reads, "list_assets", [{"coin": "BTC", "categories": ["l1"]}])
         self.patch(
-            monkeypatch, pm_reads, "search_markets", [{"market_id": "1", "question": "BTC?"}]
+            monkeypatch, hl_reads, "list_assets", [row_of(Asset, coin="BTC", categories=["l1"])]
         )
         self.patch(
-            monkeypatch, dl_reads, "search_subjects", [{"subject_id": "aave", "kind": "protocol"}]
+            monkeypatch,
+            pm_reads,
+            "search_markets",
+            [row_of(MarketHit, market_id="1", question="BTC?", outcomes=[], tags=[], assets=[])],
+        )
+        self.patch(
+            monkeypatch,
+            dl_reads,
+            "search_subjects",
+            [row_of(Subject, subject_id="aave", kind="protocol", name="Aave", updated_at_ms=0)],
         )
 
     def patch(self, monkeypatch: pytest.MonkeyPatch, module: Any, name: str, answer: Any) -> None:
@@ -140,7 +152,7 @@ async def test_assets_passes_filters_and_returns_rows(
         )
     assert r.status_code == 200
     body = msgspec.json.decode(r.content, type=AssetsResponse)
-    assert body.count == 1 and body.assets[0]["coin"] == "BTC"
+    assert body.count == 1 and body.assets[0].coin == "BTC"
     assert rec.calls["list_assets"] == {"args": (), "category": "l1", "include_delisted": True}
 
 
@@ -180,7 +192,7 @@ async def test_search_routes_validate_cap_and_pass_parameters(
         )
         assert r.status_code == 200, r.text
         subjects = msgspec.json.decode(r.content, type=SubjectsSearchResponse)
-        assert subjects.subjects[0]["subject_id"] == "aave"
+        assert subjects.subjects[0].subject_id == "aave"
         call = rec.calls["search_subjects"]
         assert (call["q"], call["kind"], call["asset"], call["limit"], call["offset"]) == (
             "aave",
@@ -384,6 +396,7 @@ async def test_openapi_describes_every_route(client: httpx.AsyncClient) -> None:
         ("get", "/api/v1/polymarket/markets/search"),
         ("get", "/api/v1/defillama/subjects/search"),
         ("post", "/api/v1/clones/{clone_id}/assets/{symbol}/latest-data"),
+        ("get", "/api/v1/candles/{symbol}"),
         ("get", "/openapi.json"),
         ("get", "/metrics"),
         ("get", "/dashboard"),
@@ -391,7 +404,7 @@ async def test_openapi_describes_every_route(client: httpx.AsyncClient) -> None:
     assert {(m, p) for p, ops in doc["paths"].items() for m in ops} == expected
     latest = doc["paths"]["/api/v1/clones/{clone_id}/assets/{symbol}/latest-data"]["post"]
     assert {"200", "401", "403", "404", "422"} <= set(latest["responses"])
-    assert {p["name"] for p in latest["parameters"]} == {"clone_id", "symbol"}
+    assert {p["name"] for p in latest["parameters"]} == {"clone_id", "symbol", "verbose"}
     search = doc["paths"]["/api/v1/polymarket/markets/search"]["get"]
     assert [p["name"] for p in search["parameters"]] == ["q", "asset", "status", "limit", "offset"]
     offset = next(p for p in search["parameters"] if p["name"] == "offset")

@@ -107,17 +107,24 @@ async def test_search_returns_null_numbers_and_ranks_them_last(
 
 async def test_latest_data_carries_null_numbers(client: tuple[httpx.AsyncClient, str]) -> None:
     c, token = client
-    r = await c.post(
-        "/api/v1/clones/c1/assets/BTC/latest-data",
-        json={"include": ["polymarket"]},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert r.status_code == 200, r.text
-    markets = r.json()["polymarket"]
+    forms = {}
+    for form, params in (("verbose", {"verbose": "1"}), ("compact", {})):
+        r = await c.post(
+            "/api/v1/clones/c1/assets/BTC/latest-data",
+            params=params,
+            json={"include": ["polymarket"]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 200, r.text
+        forms[form] = r.json()["polymarket"]
+    markets = forms["verbose"]
     immediate = {m["market_id"]: m for m in markets["immediate"]}
     assert immediate["20"]["volume"] is None and immediate["2"]["volume"] == 9000.0
     later = [m["market_id"] for m in markets["later"]]
     assert later == ["1", "21"]  # known volume first, unknown last
+    # The compact answer leaves the unknown volume out.
+    compact = {m["market_id"]: m for m in forms["compact"]["immediate"]}
+    assert "volume" not in compact["20"] and compact["2"]["volume"] == 9000.0
 
 
 async def test_search_by_ticker_finds_what_search_by_name_finds(

@@ -21,7 +21,7 @@ class SubjectsSearchResponse(msgspec.Struct, kw_only=True):
     count: int
     limit: int
     offset: int
-    subjects: list[dict[str, Any]]
+    subjects: list[Subject]
 
 
 def _search(ctx: ReadContext, p: dict[str, Any]) -> SubjectsSearchResponse:
@@ -39,7 +39,7 @@ def _search(ctx: ReadContext, p: dict[str, Any]) -> SubjectsSearchResponse:
         count=len(rows),
         limit=p["limit"],
         offset=p["offset"],
-        subjects=msgspec.to_builtins(rows),
+        subjects=rows,
     )
 
 

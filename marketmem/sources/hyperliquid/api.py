@@ -10,19 +10,20 @@ import msgspec
 from marketmem.config import Config
 from marketmem.query import Param
 from marketmem.source import ReadContext, ReadRoute
+from marketmem.storage.models.hyperliquid import Asset
 from marketmem.storage.reads import hyperliquid as reads
 
 
 class AssetsResponse(msgspec.Struct, kw_only=True):
     count: int
-    assets: list[dict[str, Any]]
+    assets: list[Asset]
 
 
 def _list_assets(ctx: ReadContext, p: dict[str, Any]) -> AssetsResponse:
     rows = reads.list_assets(
         ctx.conn, category=p["category"], include_delisted=p["include_delisted"]
     )
-    return AssetsResponse(count=len(rows), assets=msgspec.to_builtins(rows))
+    return AssetsResponse(count=len(rows), assets=rows)
 
 
 def routes(config: Config) -> Sequence[ReadRoute]:

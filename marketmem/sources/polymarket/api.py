@@ -20,7 +20,7 @@ class MarketsSearchResponse(msgspec.Struct, kw_only=True):
     count: int
     limit: int
     offset: int
-    markets: list[dict[str, Any]]
+    markets: list[MarketHit]
 
 
 def _search(ctx: ReadContext, p: dict[str, Any]) -> MarketsSearchResponse:
@@ -36,7 +36,7 @@ def _search(ctx: ReadContext, p: dict[str, Any]) -> MarketsSearchResponse:
             now_ms=ctx.now_ms,
         )
     return MarketsSearchResponse(
-        count=len(rows), limit=p["limit"], offset=p["offset"], markets=msgspec.to_builtins(rows)
+        count=len(rows), limit=p["limit"], offset=p["offset"], markets=rows
     )
 
 

@@ -10,7 +10,7 @@ import msgspec
 
 from marketmem.events import Candle, CandleGap, MidPrice
 
-__all__ = ["Asset", "Candle", "CandleGap", "CategoryCount", "ExecutionPrice", "HourCandle"]
+__all__ = ["Asset", "Bar", "Candle", "CandleGap", "CategoryCount", "ExecutionPrice", "HourCandle"]
 __all__ += ["MidPrice", "PriceTimes"]
 
 
@@ -55,6 +55,22 @@ class HourCandle(msgspec.Struct, frozen=True, gc=False):
     minute_count: int
     rolled_up_at_ms: int
     interval: str = "1h"
+
+
+class Bar(msgspec.Struct, frozen=True, gc=False):
+    """One bar of a candle history (1m or 1h) and whether it is closed: a minute as its row
+    says, a stored (rolled-up) hour always, an hour aggregated from its minutes once it has
+    ended."""
+
+    open_time_ms: int
+    close_time_ms: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    trades: int
+    closed: bool
 
 
 class ExecutionPrice(msgspec.Struct, kw_only=True, frozen=True, gc=False):

@@ -1,5 +1,6 @@
-"""Reads of the Hyperliquid tables: the asset registry, candles, mids, the execution price,
-pending candle gaps, and the latest price times the dashboard shows.
+"""Reads of the Hyperliquid tables: the asset registry, candles (and pages of candle
+history), mids, the execution price, pending candle gaps, and the latest price times the
+dashboard shows.
 
 Tables that do not exist yet (a fresh database, or ``hyperliquid_candles_1h`` before the
 retention engine made it) read as empty.
@@ -12,6 +13,7 @@ from typing import Any
 from marketmem.storage.catalog import has_table
 from marketmem.storage.models.hyperliquid import (
     Asset,
+    Bar,
     Candle,
     CandleGap,
     CategoryCount,
@@ -20,7 +22,7 @@ from marketmem.storage.models.hyperliquid import (
     MidPrice,
     PriceTimes,
 )
-from marketmem.storage.reads import Connection, columns, fetch, fetch_one
+from marketmem.storage.reads import Connection, columns, fetch, fetch_one, first_column, scalar
 
 ASSETS = "hyperliquid_assets"
 CATEGORIES = "hyperliquid_asset_categories"
@@ -35,12 +37,19 @@ _ASSET_FIELDS = tuple(c for c in Asset.__struct_fields__ if c != "categories")
 _ASSET = ", ".join(f"a.{c}" for c in _ASSET_FIELDS)
 _CANDLE = columns(Candle)
 _HOUR = ", ".join(c for c in HourCandle.__struct_fields__ if c != "interval")
+_BAR = ", ".join(c for c in Bar.__struct_fields__ if c != "closed")
 
 
 def _candle(*row: Any) -> Candle:
     values = dict(zip(Candle.__struct_fields__, row, strict=True))
     values["closed"] = bool(values["closed"])  # stored as an integer
     return Candle(**values)
+
+
+def _bar(*row: Any) -> Bar:
+    values = dict(zip(Bar.__struct_fields__, row, strict=True))
+    values["closed"] = bool(values["closed"])  # stored as an integer
+    return Bar(**values)
 
 
 def _asset(row: tuple[Any, ...], categories: list[str]) -> Asset:
@@ -80,6 +89,21 @@ def list_assets(
         ):
             cats.setdefault(coin, []).append(cid)
     return [_asset(r, cats.get(r[0], [])) for r in rows]
+
+
+def listed_coin(conn: Connection, symbol: str) -> str | None:
+    """The listed (not delisted) perp ``symbol`` names: spelled as given, else the one coin
+    that matches it ignoring case; None when none (or several) do."""
+    if not has_table(conn, ASSETS):
+        return None
+    coins: list[str] = first_column(
+        conn,
+        f"SELECT coin FROM {ASSETS} WHERE lower(coin) = lower(?) AND NOT is_delisted",
+        (symbol,),
+    )
+    if symbol in coins:
+        return symbol
+    return coins[0] if len(coins) == 1 else None
 
 
 def category_taxonomy(conn: Connection) -> list[CategoryCount]:
@@ -137,6 +161,36 @@ def candles(
     hours = fetch(conn, HourCandle, sql, tuple(params))
     hours.reverse()
     return hours
+
+
+def bars(
+    conn: Connection, coin: str, interval: str, start_ms: int, end_ms: int, limit: int
+) -> list[Bar]:
+    """The first ``limit`` bars of ``coin`` opened in [start_ms, end_ms], ascending: 1m from
+    the stored minutes (closed as their rows say), 1h from the rolled-up hours (all closed;
+    the hours not rolled up yet are ``retention.forming``'s)."""
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {INTERVALS}, got {interval!r}")
+    table = CANDLES_1M if interval == "1m" else CANDLES_1H
+    if not has_table(conn, table):
+        return []
+    where = "coin = ? AND open_time_ms >= ? AND open_time_ms <= ?"
+    params = (coin, start_ms, end_ms, limit)
+    if interval == "1m":
+        sql = f"SELECT {_BAR}, closed FROM {table} WHERE {where} AND interval = '1m'"
+        return fetch(conn, _bar, f"{sql} ORDER BY open_time_ms LIMIT ?", params)
+    sql = f"SELECT {_BAR}, 1 FROM {table} WHERE {where} ORDER BY open_time_ms LIMIT ?"
+    return fetch(conn, _bar, sql, params)
+
+
+def newest_hour(conn: Connection, coin: str) -> int | None:
+    """The open time of the latest rolled-up hour of ``coin`` (None before the first)."""
+    if not has_table(conn, CANDLES_1H):
+        return None
+    value: int | None = scalar(
+        conn, f"SELECT max(open_time_ms) FROM {CANDLES_1H} WHERE coin = ?", (coin,)
+    )
+    return value
 
 
 def last_closed_candle(
