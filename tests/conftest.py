@@ -1,5 +1,6 @@
-"""Shared test helpers: recorded fixtures from ../shared/fixtures, configs, pipelines, and the
-PostgreSQL fixtures of tests/pg.py (pg_url, pg_database)."""
+"""Shared test helpers: recorded fixtures from ../shared/fixtures, configs, pipelines, the
+PostgreSQL fixtures of tests/pg.py (pg_url, pg_database), and test artefacts
+(``save_artifact``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from tests.pg import pg_url as pg_url
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures"
+# What tests leave to look at (screenshots); git-ignored, listed at the end of the run.
+ARTIFACTS = ROOT / "test-artifacts"
+_saved_artifacts: list[Path] = []
 
 # 2026-11-25T00:00:00Z, a fixed start for wall clocks under MockClock.
 T0_MS = 1_795_564_800_000
@@ -30,6 +34,20 @@ T0_MS = 1_795_564_800_000
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     mark_pg_tests(items)
+
+
+def save_artifact(name: str, data: bytes) -> Path:
+    """Write ``data`` to ``test-artifacts/name``; its path is printed when the run ends."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    path.write_bytes(data)
+    _saved_artifacts.append(path)
+    return path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for path in _saved_artifacts:
+        terminalreporter.write_line(f"test artefact: {path}")
 
 
 def fixture_path(source: str, name: str) -> Path:
