@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -95,6 +96,7 @@ async def test_demo_fills_every_table_and_every_channel_runs_ok(
             auth = {"Authorization": f"Bearer {access.token.token}"}
             latest = await client.post("/api/v1/clones/demo/assets/BTC/latest-data", headers=auth)
             page = await client.get("/dashboard")
+            charts = await client.get("/dashboard/charts")
             denied = await client.post("/api/v1/clones/demo/assets/BTC/latest-data")
         autojump_clock.autojump_threshold = 0.0
     assert latest.status_code == 200, latest.text
@@ -105,6 +107,9 @@ async def test_demo_fills_every_table_and_every_channel_runs_ok(
     assert body["candle_1h"] is not None
     assert page.status_code == 200
     assert denied.status_code == 401
+    # The demo's API serves the service's own telemetry: the writer's charts have samples.
+    assert charts.status_code == 200 and 'data-live="true"' in charts.text
+    assert re.search(r'data-chart="writer-latency" data-marks="[1-9]', charts.text)
 
     path = config.db_path()
     counts = {t: read(path, f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in DESIGN_TABLES}
