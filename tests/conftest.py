@@ -4,6 +4,7 @@ PostgreSQL fixtures of tests/pg.py (pg_url, pg_database), and test artefacts
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -26,10 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 # What tests leave to look at (screenshots); git-ignored, listed at the end of the run.
 ARTIFACTS = ROOT / "test-artifacts"
-_saved_artifacts: list[Path] = []
 
 # 2026-11-25T00:00:00Z, a fixed start for wall clocks under MockClock.
 T0_MS = 1_795_564_800_000
+
+
+_STARTED = pytest.StashKey[float]()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -41,13 +44,22 @@ def save_artifact(name: str, data: bytes) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
     path.write_bytes(data)
-    _saved_artifacts.append(path)
     return path
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for path in _saved_artifacts:
-        terminalreporter.write_line(f"test artefact: {path}")
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_STARTED] = time.time()
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    # By time, not by a list: a test module may import this file under another name.
+    started = config.stash.get(_STARTED, time.time())
+    if ARTIFACTS.is_dir():
+        for path in sorted(ARTIFACTS.iterdir()):
+            if path.stat().st_mtime >= started:
+                terminalreporter.write_line(f"test artefact: {path}")
 
 
 def fixture_path(source: str, name: str) -> Path:
