@@ -247,7 +247,8 @@ def _svg(chart_id: str, title: str, size: Size, marks: int, body: list[str]) -> 
         f'xmlns="http://www.w3.org/2000/svg" width="{size.width}" height="{size.height}" '
         f'viewBox="0 0 {size.width} {size.height}" role="img" aria-label="{escape(title)}">'
     )
-    caption = f'<text class="title" x="4" y="13">{escape(title)}</text>'
+    # A chart without room above its plot (a strip in a table row) is named by its row.
+    caption = f'<text class="title" x="4" y="13">{escape(title)}</text>' if size.top >= 16 else ""
     return "".join([head, f"<title>{escape(title)}</title>", caption, *body, "</svg>"])
 
 

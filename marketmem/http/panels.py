@@ -228,7 +228,7 @@ def runs_row(ch: ChannelRuns, skips: Sequence[tuple[int, int]] | None, now_ms: i
     start = strip_start(now_ms)
     strip = charts.strip_chart(
         chart_id("runs", ch.source, ch.channel),
-        "",
+        f"{name}: runs over 24 h",
         outcome_cells(ch.minutes, skips or (), start_ms=start),
         start_ms=start,
         end_ms=start + STRIP_MS,
@@ -238,7 +238,7 @@ def runs_row(ch: ChannelRuns, skips: Sequence[tuple[int, int]] | None, now_ms: i
     )
     rows = charts.column_chart(
         chart_id("rows", ch.source, ch.channel),
-        "",
+        f"{name}: rows written per minute",
         rows_per_minute(ch.minutes, now_ms - ROWS_MS),
         start_ms=now_ms - ROWS_MS,
         end_ms=now_ms,
