@@ -72,6 +72,8 @@ class HttpConfig(Base):
     # Token and clone checks and composed latest data are reused this long (0: never), so a
     # revoked token or changed clone takes effect within it.
     cache_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
+    # The dashboard page fetches its tables and charts again this often.
+    dashboard_refresh_s: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 10.0
 
 
 class ServiceConfig(Base):

@@ -298,7 +298,10 @@ async def run_demo(
                     http=False,
                 )
             )
-            port: int | None = await outer.start(serve_http, cfg, clock) if http else None
+            port: int | None = None
+            if http:
+                serve = partial(serve_http, cfg, clock, telemetry=rt.telemetry)
+                port = await outer.start(serve)
             coins = HYPERLIQUID.of(cfg).coins
             token = await provision_access(rt, symbols=list(coins))
             access = DemoAccess(port, token)

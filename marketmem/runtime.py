@@ -23,6 +23,7 @@ from marketmem.executors import Executor, thread_executor
 if TYPE_CHECKING:
     from marketmem.runs import RunContext
     from marketmem.storage.writer import StorageWriter
+    from marketmem.telemetry import Telemetry
 
 
 @dataclass
@@ -38,6 +39,8 @@ class Runtime:
     executor: Executor = field(default_factory=thread_executor)
     # This instance's name, recorded with every run it starts.
     instance: str | None = None
+    # The service's in-process statistics for its dashboard (the supervisor's; else None).
+    telemetry: Telemetry | None = None
 
     @property
     def database(self) -> str | Path:

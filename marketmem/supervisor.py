@@ -4,7 +4,8 @@ Order: the storage writer starts first (``open_pipeline``), then every source is
 (``open_sources``: each opens its own resources and closes them at the end), the HTTP API
 (``serve_api``: restarted with backoff when it crashes), the scheduler with every enabled poll
 channel and every enabled long-running actor (each restarted with backoff when it crashes, its
-crash recorded as a failed run of its channel) and the bus observer. SIGINT/SIGTERM or
+crash recorded as a failed run of its channel), the bus observer and the telemetry its
+dashboard charts (``marketmem.telemetry``). SIGINT/SIGTERM or
 ``--duration`` stop ingestion and tell the API to stop (it drains its requests within
 hypercorn's graceful timeout); the sources close, the bus closes, the writer drains and makes
 its final commit, and ``run_service`` returns.
@@ -37,6 +38,7 @@ from marketmem.scheduler import Scheduler
 from marketmem.shards import WHOLE, Shard
 from marketmem.source import open_sources
 from marketmem.storage.engine import open_leases
+from marketmem.telemetry import Telemetry, run_telemetry, scheduler_skips
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +295,13 @@ async def _serve_until_stopped(
     ``task_status``."""
     async with trio.open_nursery() as nursery:
         port: int = await nursery.start(
-            partial(serve_http, rt.config, rt.clock, shutdown_trigger=stopping.wait)
+            partial(
+                serve_http,
+                rt.config,
+                rt.clock,
+                telemetry=rt.telemetry,
+                shutdown_trigger=stopping.wait,
+            )
         )
         if task_status is not None:
             task_status.started(port)
@@ -375,6 +383,7 @@ async def _run_service(
         open_sources(rt) as built,
     ):
         channels, actors = enabled_specs(rt, list(built) if specs is None else specs)
+        rt.telemetry = Telemetry(rt.clock.now_ms())
         log.info(
             "starting %d poll channel(s) and %d actor(s)%s",
             len(channels),
@@ -392,6 +401,8 @@ async def _run_service(
                 if duration_s is not None:
                     ingestion.cancel_scope.deadline = trio.current_time() + duration_s
                 ingestion.start_soon(observe_bus, rt)
+                skips = scheduler_skips((c.source, c.channel) for c in channels)
+                ingestion.start_soon(run_telemetry, rt.telemetry, rt.bus, rt.clock, skips)
                 if leases is not None and leases.shared:
                     start_held(ingestion, rt, leases, channels, actors)
                 else:

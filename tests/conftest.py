@@ -1,5 +1,6 @@
-"""Shared test helpers: recorded fixtures from ../shared/fixtures, configs, pipelines, and the
-PostgreSQL fixtures of tests/pg.py (pg_url, pg_database).
+"""Shared test helpers: recorded fixtures from ../shared/fixtures, configs, pipelines, the
+PostgreSQL fixtures of tests/pg.py (pg_url, pg_database), and test artefacts
+(``save_artifact``).
 
 The storage contract: a test module marked ``engines`` (``pytestmark = pytest.mark.engines``)
 runs every test that builds its config with ``make_config``/``config``/``runtime`` once per
@@ -8,6 +9,7 @@ storage engine: on a SQLite file in tmp_path and on a new PostgreSQL database.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -28,9 +30,14 @@ from tests.pg import pg_url as pg_url
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures"
+# What tests leave to look at (screenshots); git-ignored, listed at the end of the run.
+ARTIFACTS = ROOT / "test-artifacts"
 
 # 2026-11-25T00:00:00Z, a fixed start for wall clocks under MockClock.
 T0_MS = 1_795_564_800_000
+
+
+_STARTED = pytest.StashKey[float]()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -47,6 +54,29 @@ def engine(request: pytest.FixtureRequest) -> str:
     """The storage engine of the test's database: SQLite, or each in turn in a module marked
     ``engines``."""
     return str(getattr(request, "param", "sqlite"))
+
+
+def save_artifact(name: str, data: bytes) -> Path:
+    """Write ``data`` to ``test-artifacts/name``; its path is printed when the run ends."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    path.write_bytes(data)
+    return path
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_STARTED] = time.time()
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    # By time, not by a list: a test module may import this file under another name.
+    started = config.stash.get(_STARTED, time.time())
+    if ARTIFACTS.is_dir():
+        for path in sorted(ARTIFACTS.iterdir()):
+            if path.stat().st_mtime >= started:
+                terminalreporter.write_line(f"test artefact: {path}")
 
 
 def fixture_path(source: str, name: str) -> Path:

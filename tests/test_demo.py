@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -98,6 +99,7 @@ async def test_demo_fills_every_table_and_every_channel_runs_ok(
             latest = await client.post("/api/v1/clones/demo/assets/BTC/latest-data", headers=auth)
             page = await client.get("/dashboard")
             hours = await client.get("/api/v1/candles/BTC?interval=1h", headers=auth)
+            charts = await client.get("/dashboard/charts")
             denied = await client.post("/api/v1/clones/demo/assets/BTC/latest-data")
         autojump_clock.autojump_threshold = 0.0
     assert latest.status_code == 200, latest.text
@@ -110,6 +112,9 @@ async def test_demo_fills_every_table_and_every_channel_runs_ok(
     assert denied.status_code == 401
     assert hours.status_code == 200, hours.text
     assert hours.json()["bars"][-1]["closed"] is False  # the hour in progress
+    # The demo's API serves the service's own telemetry: the writer's charts have samples.
+    assert charts.status_code == 200 and 'data-live="true"' in charts.text
+    assert re.search(r'data-chart="writer-latency" data-marks="[1-9]', charts.text)
 
     path = config.database()
     counts = {t: read(path, f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in DESIGN_TABLES}

@@ -37,10 +37,19 @@ from marketmem.http.auth import MalformedAuthorization, bearer_token
 from marketmem.http.body import MAX_BODY_BYTES, decode_body
 from marketmem.http.bodylimit import BodyLimit
 from marketmem.http.cache import KeyedTtlCache, TtlCache
+from marketmem.http.channelpage import PARAMS as CHANNEL_PAGE_PARAMS
+from marketmem.http.channelpage import ChannelPage, read_channel_page, render_channel_page
 from marketmem.http.dashboard import read_dashboard
-from marketmem.http.errors import ApiError, api_error_response, error_response, unauthorized
+from marketmem.http.errors import (
+    ApiError,
+    api_error_response,
+    error_response,
+    not_found,
+    unauthorized,
+)
 from marketmem.http.openapi import OpenApiDocument, RouteSpec, build_openapi
-from marketmem.http.page import DASHBOARD_HTML
+from marketmem.http.page import csp, dashboard_page
+from marketmem.http.panels import Panels, read_panels, render_panels
 from marketmem.http.pool import ReadPool
 from marketmem.http.readers import Readers, Unavailable, default_readers
 from marketmem.http.schemas import (
@@ -56,6 +65,7 @@ from marketmem.storage.errors import BUSY, STORAGE_ERROR, missing_table
 from marketmem.storage.models.runs import ChannelHealth
 from marketmem.storage.reads import Connection
 from marketmem.storage.reads.runs import channel_health
+from marketmem.telemetry import Telemetry, TelemetryView
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +73,12 @@ _json = msgspec.json.Encoder()
 
 HEALTH_TTL_MS = 1_000
 DASHBOARD_TTL_MS = 2_000
+# What the pages hold; the channel page's errors stay out of shared caches.
+PAGE_HEADERS = {"Cache-Control": "no-cache"}
+PRIVATE_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": csp("", scripts=False),
+}
 
 T = TypeVar("T")
 
@@ -99,7 +115,8 @@ def json_response(value: Any) -> Response:
 
 
 class Api:
-    """The handlers and what they share: config, wall clock, read pool, readers, caches."""
+    """The handlers and what they share: config, wall clock, read pool, readers, caches, and
+    the service's in-process telemetry when this process runs the writer (None in ``serve``)."""
 
     def __init__(
         self,
@@ -108,9 +125,11 @@ class Api:
         *,
         pool: ReadPool | None = None,
         readers: Readers | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
+        self.telemetry = telemetry
         self.pool = pool or ReadPool(
             config.database(),
             busy_timeout_ms=config.storage.busy_timeout_ms,
@@ -120,6 +139,8 @@ class Api:
         self.max_mid_age_ms = int(config.http.max_mid_age_s * 1000)
         self.health_cache: TtlCache[list[ChannelHealth]] = TtlCache(HEALTH_TTL_MS)
         self.dashboard_cache: TtlCache[Dashboard] = TtlCache(DASHBOARD_TTL_MS)
+        self.panels_cache: TtlCache[Panels] = TtlCache(DASHBOARD_TTL_MS)
+        self._page, self._page_csp = dashboard_page(config.http.dashboard_refresh_s)
         cache_ms = int(config.http.cache_s * 1000)
         self.access = CachedAccess(cache_ms)
         self.latest_cache: KeyedTtlCache[LatestKey, msgspec.Struct] = KeyedTtlCache(cache_ms)
@@ -221,6 +242,25 @@ class Api:
                 media_type="text/html",
                 api=False,
             ),
+            RouteSpec(
+                "GET",
+                "/dashboard/charts",
+                "dashboardCharts",
+                "The dashboard's charts as an HTML fragment of SVG (no error texts)",
+                "public",
+                media_type="text/html",
+            ),
+            RouteSpec(
+                "GET",
+                "/dashboard/channels/{source}/{channel}",
+                "channelPage",
+                "HTML page of one channel: health, outcomes, its latest runs with full errors",
+                "bearer",
+                params=CHANNEL_PAGE_PARAMS,
+                media_type="text/html",
+                path_params=(("source", "a source, e.g. hyperliquid"), ("channel", "its channel")),
+                not_found="no such source/channel in this configuration",
+            ),
         ]
 
     def handler(self, operation_id: str) -> Handler:
@@ -235,6 +275,8 @@ class Api:
             "openapi": self.openapi,
             "metrics": self.metrics,
             "dashboardPage": self.dashboard_page,
+            "dashboardCharts": self.dashboard_charts,
+            "channelPage": self.channel_page,
         }
         return handlers[operation_id]
 
@@ -391,7 +433,52 @@ class Api:
         )
 
     async def dashboard_page(self, request: Request) -> Response:
-        return HTMLResponse(DASHBOARD_HTML, headers={"Cache-Control": "no-cache"})
+        headers = {**PAGE_HEADERS, "Content-Security-Policy": self._page_csp}
+        return HTMLResponse(self._page, headers=headers)
+
+    def _live(self) -> TelemetryView | None:
+        # Copied here, on the trio thread the telemetry actor updates it from.
+        return self.telemetry.view() if self.telemetry is not None else None
+
+    async def dashboard_charts(self, request: Request) -> Response:
+        parse_query((), request.query_params.multi_items())
+        now = self.clock.now_ms()
+        live = self._live()
+
+        def work(conn: Connection) -> Panels:
+            return self.panels_cache.get(
+                now,
+                lambda: read_panels(conn, self.config, now, max_mid_age_ms=self.max_mid_age_ms),
+            )
+
+        panels = await self.pool.run(work)
+        return HTMLResponse(render_panels(panels, live), headers=PAGE_HEADERS)
+
+    async def channel_page(self, request: Request) -> Response:
+        token = request_token(request)
+        source = request.path_params["source"]
+        channel = request.path_params["channel"]
+        items = request.query_params.multi_items()
+        now = self.clock.now_ms()
+        live = self._live()
+
+        def work(conn: Connection) -> tuple[ChannelPage, int]:
+            self.access.authenticate(conn, token, now)
+            limit: int = parse_query(CHANNEL_PAGE_PARAMS, items)["limit"]
+            page = read_channel_page(conn, self.config, source, channel, now, limit=limit)
+            if page is None:
+                name = f"{source}/{channel}"
+                raise not_found(f"no channel {name[:100]!r} in this configuration")
+            return page, limit
+
+        page, limit = await self.pool.run(work)
+        skips = None if live is None else live.skips.get((source, channel), ())
+        return HTMLResponse(
+            render_channel_page(
+                page, skips, limit=limit, skips_since_ms=live.started_at_ms if live else None
+            ),
+            headers=PRIVATE_PAGE_HEADERS,
+        )
 
 
 LatestKey = tuple[str, tuple[str, ...] | None, int, int, bool]
@@ -471,8 +558,9 @@ def create_app(
     *,
     pool: ReadPool | None = None,
     readers: Readers | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Starlette:
-    api = Api(config, clock, pool=pool, readers=readers)
+    api = Api(config, clock, pool=pool, readers=readers, telemetry=telemetry)
     routes = [
         Route(
             spec.path,

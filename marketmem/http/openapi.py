@@ -41,6 +41,8 @@ class RouteSpec:
     # An API route reads the database (503 when it cannot) and refuses unknown query
     # parameters (422); documents and pages do neither.
     api: bool = True
+    # When a path names something that may not exist (404): what the 404 says.
+    not_found: str = ""
 
 
 class ApiInfo(Struct, kw_only=True):
@@ -123,6 +125,8 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
     if spec.auth == "owner":
         responses["403"] = _error("the clone belongs to another user")
         responses["404"] = _error("unknown clone, or a symbol the clone does not trade")
+    if spec.not_found:
+        responses["404"] = _error(spec.not_found)
     # Every route reads a body to its end before it runs (one that takes none ignores it).
     responses["408"] = _error("the request body did not arrive in time")
     responses["413"] = _error("request body too large")

@@ -1,7 +1,7 @@
 """Serving the API with Hypercorn's trio worker on ``[http] bind``.
 
-``serve_http(config, clock, *, shutdown_trigger, task_status)`` is what ``bin/marketmem run``
-(the supervisor) and ``bin/marketmem serve`` start: it binds, reports the bound port through
+``serve_http(config, clock, *, telemetry, shutdown_trigger, task_status)`` is what
+``bin/marketmem run`` (the supervisor, with its telemetry) and ``bin/marketmem serve`` start: it binds, reports the bound port through
 ``task_status.started(port)`` and serves until cancelled or until its shutdown trigger fires
 (hypercorn then drains the requests under way within ``graceful_timeout``).
 """
@@ -20,6 +20,7 @@ from hypercorn.trio import serve
 from marketmem.clock import WallClock
 from marketmem.config import Config
 from marketmem.http.app import create_app
+from marketmem.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,15 @@ async def serve_http(
     clock: WallClock,
     *,
     app: Any = None,
+    telemetry: Telemetry | None = None,
     shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the API on ``config.http.bind`` until cancelled, or until ``shutdown_trigger``
     returns: then no new request is taken and those under way get ``graceful_timeout`` to
-    finish. Reports the bound port."""
-    asgi: Any = app if app is not None else create_app(config, clock)
+    finish. Reports the bound port. ``telemetry``: the in-process statistics of the service
+    this process runs, for the dashboard (None: the API alone)."""
+    asgi: Any = app if app is not None else create_app(config, clock, telemetry=telemetry)
     hc = hypercorn_config(config.http.bind)
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(

@@ -67,6 +67,9 @@ MODE_CHECKS = {
 REFUSES_VALID = {
     "candleHistory": "a symbol that is not listed, a reversed or too wide range, another's cursor"
 }
+# Path parameters that name something the populated world has: alice's clone, a listed
+# symbol, a channel.
+EXISTING = {"clone_id": "c1", "symbol": "BTC", "source": "hyperliquid", "channel": "candles"}
 
 
 def has_input(spec: RouteSpec) -> bool:
@@ -162,12 +165,11 @@ def test_generated_requests_get_no_5xx_and_documented_answers(
     def generated(case: Any) -> None:
         check(case, checks, statuses)
         if spec.path_params and mode != "no_token":
-            # Random path parameters name no clone (404 before the body is read) and no listed
-            # symbol: send the same query and body again to alice's own clone and BTC, so they
-            # are validated too. The swap may make a negative case valid: only the
-            # mode-neutral checks apply.
-            mine = {"clone_id": "c1", "symbol": "BTC"}
-            case.path_parameters = {name: mine[name] for name, _ in spec.path_params}
+            # Random path parameters name nothing (404 before the body is read) and no listed
+            # symbol: send the same query and body again to what exists (alice's own clone,
+            # BTC, a channel), so they are validated too. The swap may make a negative case
+            # valid: only the mode-neutral checks apply.
+            case.path_parameters = {name: EXISTING[name] for name, _ in spec.path_params}
             check(case, CHECKS if mode == "negative" else checks, owned)
 
     generated()
@@ -186,7 +188,9 @@ BEARER = [spec for spec in ROUTES if spec.auth != "public"]
 
 
 def request_of(spec: RouteSpec) -> tuple[str, str, dict[str, Any]]:
-    path = spec.path.replace("{clone_id}", "c1").replace("{symbol}", "BTC")
+    path = spec.path
+    for name, value in EXISTING.items():
+        path = path.replace("{" + name + "}", value)
     return spec.method, path, {"json": {}} if spec.body is not None else {}
 
 

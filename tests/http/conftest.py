@@ -1,7 +1,11 @@
-"""HTTP test fixtures: a database seeded through the real writer, tokens, clones, a client."""
+"""HTTP test fixtures: a database seeded through the real writer, tokens, clones, a client, and
+Debian's chromium for the browser tests."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -59,3 +63,25 @@ def make_client(world: World) -> Callable[..., Any]:
 async def client(make_client: Callable[..., httpx.AsyncClient]) -> AsyncIterator[httpx.AsyncClient]:
     async with make_client() as c:
         yield c
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium, installed when missing (as root); skipped only if that fails."""
+    if not os.path.exists(CHROMIUM):
+        apt = shutil.which("apt-get")
+        if apt is None or os.geteuid() != 0:
+            pytest.skip("chromium is missing and cannot be installed (needs apt-get as root)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = [apt, "install", "-y", "-q", "chromium"]
+        done = subprocess.run(install, env=env, capture_output=True, timeout=900)
+        if done.returncode != 0:
+            subprocess.run([apt, "update", "-q"], env=env, capture_output=True, timeout=600)
+            done = subprocess.run(install, env=env, capture_output=True, timeout=900)
+        if done.returncode != 0 or not os.path.exists(CHROMIUM):
+            tail = done.stderr.decode(errors="replace")[-300:]
+            pytest.skip(f"could not install chromium with apt-get: {tail}")
+    return CHROMIUM

@@ -400,6 +400,8 @@ async def test_openapi_describes_every_route(client: httpx.AsyncClient) -> None:
         ("get", "/openapi.json"),
         ("get", "/metrics"),
         ("get", "/dashboard"),
+        ("get", "/dashboard/charts"),
+        ("get", "/dashboard/channels/{source}/{channel}"),
     }
     assert {(m, p) for p, ops in doc["paths"].items() for m in ops} == expected
     latest = doc["paths"]["/api/v1/clones/{clone_id}/assets/{symbol}/latest-data"]["post"]

@@ -4,10 +4,7 @@ sockets, and the dashboard page rendered by headless Chromium from that server."
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -26,27 +23,6 @@ from marketmem.config import Config
 from marketmem.http.body import MAX_BODY_BYTES
 from marketmem.http.bodylimit import BodyLimit
 from marketmem.http.server import serve_http
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's chromium, installed when missing (as root); skipped only if that fails."""
-    if not os.path.exists(CHROMIUM):
-        apt = shutil.which("apt-get")
-        if apt is None or os.geteuid() != 0:
-            pytest.skip("chromium is missing and cannot be installed (needs apt-get as root)")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = [apt, "install", "-y", "-q", "chromium"]
-        done = subprocess.run(install, env=env, capture_output=True, timeout=900)
-        if done.returncode != 0:
-            subprocess.run([apt, "update", "-q"], env=env, capture_output=True, timeout=600)
-            done = subprocess.run(install, env=env, capture_output=True, timeout=900)
-        if done.returncode != 0 or not os.path.exists(CHROMIUM):
-            tail = done.stderr.decode(errors="replace")[-300:]
-            pytest.skip(f"could not install chromium with apt-get: {tail}")
-    return CHROMIUM
 
 
 def served_config(make_config: Callable[..., Config]) -> Config:

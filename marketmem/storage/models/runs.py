@@ -1,4 +1,5 @@
-"""Read models of runs and health: one ``ingestion_runs`` row, and a channel's health."""
+"""Read models of runs and health: one ``ingestion_runs`` row, a channel's health, and its
+finished runs counted per minute (the dashboard's charts)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,13 @@ class ChannelHealth(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     error: str | None
     # The instance that ran the latest run (several instances may share a database).
     instance: str | None = None
+
+
+class RunMinute(msgspec.Struct, frozen=True, gc=False):
+    """The finished runs of one channel with one status (ok or failed) whose finish falls in
+    the minute starting at ``minute_ms``: how many, and the rows they wrote."""
+
+    minute_ms: int
+    status: str
+    runs: int
+    rows_written: int

@@ -1,6 +1,6 @@
 """Reads of the Hyperliquid tables: the asset registry, candles (and pages of candle
-history), mids, the execution price, pending candle gaps, and the latest price times the
-dashboard shows.
+history), mids, the execution price, pending candle gaps, and what the dashboard shows
+(latest price times, the coins it charts).
 
 Tables that do not exist yet (a fresh database, or ``hyperliquid_candles_1h`` before the
 retention engine made it) read as empty.
@@ -281,3 +281,19 @@ def latest_price_times(conn: Connection) -> PriceTimes:
             )
         ]
     return PriceTimes(mid=mid, candle_1m=candle_1m)
+
+
+def coins_since(conn: Connection, since_ms: int) -> list[str]:
+    """The coins with a 1m candle opened at or after ``since_ms``: in registry order (asset
+    index), then the coins the registry does not know, by name."""
+    if not has_table(conn, CANDLES_1M):
+        return []
+    recent = f"SELECT DISTINCT coin FROM {CANDLES_1M} WHERE interval = '1m' AND open_time_ms >= ?"
+    if not has_table(conn, ASSETS):
+        return first_column(conn, f"{recent} ORDER BY coin", (since_ms,))
+    return first_column(
+        conn,
+        f"SELECT r.coin FROM ({recent}) r LEFT JOIN {ASSETS} a ON a.coin = r.coin "
+        "ORDER BY CASE WHEN a.asset_index IS NULL THEN 1 ELSE 0 END, a.asset_index, r.coin",
+        (since_ms,),
+    )

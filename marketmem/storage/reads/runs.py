@@ -1,4 +1,5 @@
-"""Reads of ``ingestion_runs``: a channel's run history, and the health of every channel.
+"""Reads of ``ingestion_runs``: a channel's run history, the health of every channel, and a
+channel's finished runs counted per minute.
 
 Health follows ``marketmem.health``; a database without the runs table (or none at all:
 ``conn`` None) reports every channel as never run.
@@ -9,11 +10,14 @@ from __future__ import annotations
 from marketmem.config import Config
 from marketmem.health import RunHistory, channel_status, stale_after_s
 from marketmem.storage.catalog import has_table
-from marketmem.storage.models.runs import ChannelHealth, Run
-from marketmem.storage.reads import Connection, columns, fetch_one, scalar
+from marketmem.storage.models.runs import ChannelHealth, Run, RunMinute
+from marketmem.storage.reads import Connection, columns, fetch, fetch_one, scalar
 
 RUNS = "ingestion_runs"
 _RUN = columns(Run)
+MINUTE_MS = 60_000
+# The minute a run finished in: integer division, on SQLite and PostgreSQL alike.
+_FINISH_MINUTE = f"(finished_at_ms / {MINUTE_MS}) * {MINUTE_MS}"
 
 
 def latest_run(conn: Connection, source: str, channel: str) -> Run | None:
@@ -47,6 +51,36 @@ def last_success_ms(conn: Connection, source: str, channel: str) -> int | None:
         (source, channel),
     )
     return value
+
+
+def recent_runs(conn: Connection, source: str, channel: str, *, limit: int) -> list[Run]:
+    """The channel's ``limit`` latest runs, the latest started first (empty without the
+    table)."""
+    if not has_table(conn, RUNS):
+        return []
+    return fetch(
+        conn,
+        Run,
+        f"SELECT {_RUN} FROM {RUNS} WHERE source = ? AND channel = ? "
+        "ORDER BY started_at_ms DESC, run_id DESC LIMIT ?",
+        (source, channel, max(0, limit)),
+    )
+
+
+def run_minutes(conn: Connection, source: str, channel: str, since_ms: int) -> list[RunMinute]:
+    """The channel's runs that finished (ok or failed) at or after ``since_ms``, counted per
+    minute of their finish and status, with the rows they wrote; by minute, then status."""
+    if not has_table(conn, RUNS):
+        return []
+    return fetch(
+        conn,
+        RunMinute,
+        f"SELECT {_FINISH_MINUTE} AS minute_ms, status, count(*) AS runs, "
+        "CAST(sum(rows_written) AS BIGINT) AS rows_written "
+        f"FROM {RUNS} WHERE source = ? AND channel = ? AND status IN ('ok', 'failed') "
+        f"AND finished_at_ms >= ? GROUP BY {_FINISH_MINUTE}, status ORDER BY minute_ms, status",
+        (source, channel, since_ms),
+    )
 
 
 def run_history(conn: Connection, source: str, channel: str) -> tuple[RunHistory, Run | None]:
