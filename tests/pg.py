@@ -7,7 +7,8 @@ of their own. The fixtures, made available everywhere by ``tests/conftest.py``:
 - ``pg_url`` (session): that URL. Skips with the reason when the variable is unset; fails, not
   skips, when it is set but the server cannot be reached.
 - ``pg_database`` (function): the URL of a new empty database ``t_<random>`` for one test,
-  dropped after it (``WITH (FORCE)``: a connection the test left open does not block it).
+  dropped after it (``WITH (FORCE)``: a connection the test left open does not block it;
+  retried while an autovacuum worker, which FORCE may not end, is on it).
   Advisory locks are per database too, so tests on their own databases never contend.
 
 Every test that uses either is marked ``pg``: ``bin/test -m pg`` runs only the PostgreSQL
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -29,6 +31,7 @@ from psycopg import sql
 PG_URL_ENV = "MARKETMEM_TEST_PG_URL"
 ENGINES = ("sqlite", "postgresql")
 CONNECT_TIMEOUT_S = 10
+DROP_ATTEMPTS = 100
 
 
 def database_url(url: str, name: str) -> str:
@@ -50,8 +53,20 @@ def fresh_database(admin_url: str) -> Iterator[str]:
     try:
         yield database_url(admin_url, name)
     finally:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident)
+        for attempt in range(DROP_ATTEMPTS):
+            try:
+                with psycopg.connect(
+                    admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+                ) as conn:
+                    conn.execute(drop)
+                break
+            except psycopg.errors.InsufficientPrivilege:
+                # An autovacuum worker on the database has no role a non-superuser may
+                # signal, so FORCE refuses; it is done in moments.
+                if attempt + 1 == DROP_ATTEMPTS:
+                    raise
+                time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,9 @@ from marketmem.sources.defillama.wire import (
     Protocol,
     StablecoinChain,
 )
-from marketmem.storage.sqlite.search import fts_query
+from marketmem.storage.postgres import search as postgres
+from marketmem.storage.search import subject_words
+from marketmem.storage.sqlite import search as sqlite
 
 DAY = 86_400
 
@@ -353,10 +355,17 @@ def test_match_rows_by_slug_name_and_chain_type() -> None:
     assert [s.kind for s, _ in no_chains] == ["protocol", "protocol"]
 
 
-def test_fts_query() -> None:
-    assert fts_query("hyper liquid") == '"hyper"* "liquid"*'
-    assert fts_query('aave-v3 "OR"') == '"aave"* "v3"* "OR"*'
-    assert fts_query("  ?! ") is None
+def test_subject_search_words_are_quoted_prefixes() -> None:
+    assert subject_words("hyper liquid") == ("hyper", "liquid")
+    assert subject_words("  ?! ") is None
+    words = subject_words('aave-v3 "OR" & !c :* foo_bar')
+    assert words is not None
+    assert sqlite.subject_match(words) == '"aave"* "v3"* "OR"* "c"* "foo_bar"*'
+    # A phrase within one column (A to D: the labels of the columns' positions).
+    assert postgres.subject_query(words) == (
+        "'aave':* & 'v3':* & 'or':* & 'c':* & ('foo':A <-> 'bar':*A | 'foo':B <-> 'bar':*B | "
+        "'foo':C <-> 'bar':*C | 'foo':D <-> 'bar':*D)"
+    )
 
 
 # --- the subjects file ----------------------------------------------------------------------

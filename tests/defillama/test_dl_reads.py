@@ -1,14 +1,14 @@
-"""DefiLlama tables and readers: upsert rules, link replacement, FTS search, latest metrics."""
+"""DefiLlama tables and readers on each storage engine (``engines``): upsert rules, link
+replacement, full-text search, latest metrics."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
-import apsw
 import msgspec
 import pytest
 
+from marketmem.config import Config
 from marketmem.events import (
     DefillamaAssetLink,
     DefillamaCapitalBase,
@@ -23,9 +23,13 @@ from marketmem.events import (
 )
 from marketmem.plugins import SOURCES
 from marketmem.sources.defillama.tables import WRITERS
-from marketmem.storage import db, schema
+from marketmem.storage import engine as storage_engine
+from marketmem.storage import schema
+from marketmem.storage.engine import Connection
 from marketmem.storage.models.defillama import Subject
 from marketmem.storage.reads import defillama as reads
+
+pytestmark = pytest.mark.engines
 
 H = 3_600_000
 T = 1_795_564_800_000
@@ -82,14 +86,18 @@ def flow_row(sid: str, observed: int, change: float | None) -> DefillamaCapitalF
 
 
 @pytest.fixture
-def conn(tmp_path: Path) -> Iterator[apsw.Connection]:
-    c = db.open_rw(tmp_path / "t.db")
+def conn(config: Config) -> Iterator[Connection]:
+    c = storage_engine.open_writer(config.database())
     schema.migrate(c, SOURCES)
     yield c
     c.close()
 
 
-def write(conn: apsw.Connection, *events: Event) -> dict[str, int]:
+def query(conn: Connection, sql: str) -> list[dict]:
+    return storage_engine.query(conn, sql)
+
+
+def write(conn: Connection, *events: Event) -> dict[str, int]:
     totals: dict[str, int] = {}
     with conn:
         for ev in events:
@@ -98,7 +106,7 @@ def write(conn: apsw.Connection, *events: Event) -> dict[str, int]:
     return totals
 
 
-def seed(conn: apsw.Connection) -> None:
+def seed(conn: Connection) -> None:
     write(
         conn,
         DefillamaSubjectBatch(
@@ -150,7 +158,7 @@ def ids(results: list[Subject]) -> list[tuple[str, str]]:
     return [(r.kind, r.subject_id) for r in results]
 
 
-def test_search_by_prefix_over_names_symbols_and_slugs(conn: apsw.Connection) -> None:
+def test_search_by_prefix_over_names_symbols_and_slugs(conn: Connection) -> None:
     seed(conn)
     assert set(ids(reads.search_subjects(conn, q="hyper"))) == {
         ("protocol", "hyperliquid-bridge"),
@@ -167,7 +175,7 @@ def test_search_by_prefix_over_names_symbols_and_slugs(conn: apsw.Connection) ->
     assert ids(reads.search_subjects(conn, q="AND hyper*")) == []
 
 
-def test_search_filters_and_pages(conn: apsw.Connection) -> None:
+def test_search_filters_and_pages(conn: Connection) -> None:
     seed(conn)
     assert ids(reads.search_subjects(conn, kind="chain")) == [
         ("chain", "Ethereum"),
@@ -187,7 +195,7 @@ def test_search_filters_and_pages(conn: apsw.Connection) -> None:
     assert reads.search_subjects(conn, limit=0) == []
 
 
-def test_results_carry_latest_metrics(conn: apsw.Connection) -> None:
+def test_results_carry_latest_metrics(conn: Connection) -> None:
     seed(conn)
     # As the API answers them.
     [eth] = msgspec.to_builtins(reads.search_subjects(conn, q="ethereum"))
@@ -208,7 +216,7 @@ def test_results_carry_latest_metrics(conn: apsw.Connection) -> None:
     )
 
 
-def test_metrics_for_asset(conn: apsw.Connection) -> None:
+def test_metrics_for_asset(conn: Connection) -> None:
     seed(conn)
     hype = reads.metrics_for_asset(conn, "hype")
     # Largest capital base first.
@@ -217,19 +225,19 @@ def test_metrics_for_asset(conn: apsw.Connection) -> None:
     assert reads.metrics_for_asset(conn, "NOPE") == []
 
 
-def test_newer_rows_win_and_replays_change_nothing(conn: apsw.Connection) -> None:
+def test_newer_rows_win_and_replays_change_nothing(conn: Connection) -> None:
     seed(conn)
     write(conn, DefillamaCapitalFlowBatch(rows=[flow_row("Ethereum", T + H, None)]))
     # An older replay does not overwrite the newer row.
     write(conn, DefillamaCapitalFlowBatch(rows=[flow_row("Ethereum", T, 10.0)]))
-    stored = db.query(conn, "SELECT observed_at_ms, change_usd FROM defillama_capital_flows")
+    stored = query(conn, "SELECT observed_at_ms, change_usd FROM defillama_capital_flows")
     assert stored == [{"observed_at_ms": T + H, "change_usd": None}]
-    before = db.query(conn, "SELECT count(*) n FROM defillama_capital_base")[0]["n"]
+    before = query(conn, "SELECT count(*) n FROM defillama_capital_base")[0]["n"]
     write(conn, DefillamaCapitalBaseBatch(rows=[base("chain", "Ethereum", "tvl_usd", T - H, 60.0)]))
-    assert db.query(conn, "SELECT count(*) n FROM defillama_capital_base")[0]["n"] == before
+    assert query(conn, "SELECT count(*) n FROM defillama_capital_base")[0]["n"] == before
 
 
-def test_subject_updates_reindex_and_replace_links(conn: apsw.Connection) -> None:
+def test_subject_updates_reindex_and_replace_links(conn: Connection, engine: str) -> None:
     seed(conn)
     renamed = subject("protocol", "aave-v3", "Aave Three", "AAVE", at=T + H)
     counts = write(
@@ -253,19 +261,24 @@ def test_subject_updates_reindex_and_replace_links(conn: apsw.Connection) -> Non
     )
     [row] = reads.search_subjects(conn, q="aave")
     assert (row.name, row.assets) == ("Aave Three", ["AAVE"])
-    fts = db.query(conn, "SELECT count(*) n FROM defillama_subjects_fts")[0]["n"]
-    assert fts == 5
-    with conn:
-        conn.execute(
-            "INSERT INTO defillama_subjects_fts(defillama_subjects_fts) VALUES('integrity-check')"
-        )
+    if engine == "sqlite":
+        fts = query(conn, "SELECT count(*) n FROM defillama_subjects_fts")[0]["n"]
+        assert fts == 5
+        with conn:
+            conn.execute(
+                "INSERT INTO defillama_subjects_fts(defillama_subjects_fts) "
+                "VALUES('integrity-check')"
+            )
+    else:  # the search column is generated from the row itself
+        vectors = query(conn, "SELECT search_vector::text v FROM defillama_subjects")
+        assert len(vectors) == 5 and any("'three':2A" in r["v"] for r in vectors)
 
 
-def test_readers_work_on_a_read_only_connection(tmp_path: Path) -> None:
-    rw = db.open_rw(tmp_path / "r.db")
+def test_readers_work_on_a_read_only_connection(config: Config) -> None:
+    rw = storage_engine.open_writer(config.database())
     schema.migrate(rw, SOURCES)
     seed(rw)
-    ro = db.open_ro(tmp_path / "r.db")
+    ro = storage_engine.open_ro(config.database())
     try:
         assert len(reads.search_subjects(ro, q="eth")) == 1
         assert reads.observations(ro, "chain", "tvl_usd", [(T - 2 * H, T - 2 * H + 60_000)]) == {

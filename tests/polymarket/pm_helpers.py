@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import trio
@@ -15,7 +14,8 @@ from marketmem.config import Config
 from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import Runtime
-from marketmem.storage import db
+from marketmem.storage import engine
+from marketmem.storage.engine import Location
 from marketmem.venues.polymarket import Simulator, serve_polymarket_venue
 from tests.conftest import T0_MS
 
@@ -40,15 +40,15 @@ async def settle() -> None:
     await trio.sleep(1)
 
 
-def rows(path: Path, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict]:
-    conn = db.open_ro(path)
+def rows(location: Location, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict]:
+    conn = engine.open_ro(location)
     try:
-        return db.query(conn, sql, params)
+        return engine.query(conn, sql, params)
     finally:
         conn.close()
 
 
-def bucket_of(path: Path, market_id: str) -> list[str]:
+def bucket_of(path: Location, market_id: str) -> list[str]:
     """Every context table that holds ``market_id`` (at most one when all is well)."""
     found = []
     for table in (

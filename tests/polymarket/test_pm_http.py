@@ -1,5 +1,6 @@
-"""The Polymarket HTTP routes over a real database: unknown numbers (NULL) come back as null
-and rank last; search by ticker finds what search by name finds."""
+"""The Polymarket HTTP routes over a real database of each engine (``engines``): unknown
+numbers (NULL) come back as null and rank last; search by ticker finds what search by name
+finds."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from marketmem.http.app import create_app
 from marketmem.http.auth import issue_token
 from marketmem.pipeline import open_pipeline
 from marketmem.sources.polymarket.convert import context_row
+
+pytestmark = pytest.mark.engines
 
 SEARCH = "/api/v1/polymarket/markets/search"
 H = 3_600_000

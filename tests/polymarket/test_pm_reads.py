@@ -1,9 +1,9 @@
-"""Search and context reads, and the writer rules behind them (one table per market)."""
+"""Search and context reads, and the writer rules behind them (one table per market), on
+each storage engine (``engines``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -29,11 +29,16 @@ from marketmem.sources.polymarket.config import PolymarketConfig
 from marketmem.sources.polymarket.convert import asset_terms
 from marketmem.sources.polymarket.jobs import PolymarketShared, discovery_job, refresh_job
 from marketmem.sources.polymarket.matching import load_terms
-from marketmem.storage import db
+from marketmem.storage import engine as storage_engine
+from marketmem.storage.engine import Location
 from marketmem.storage.models.polymarket import Vocabulary
+from marketmem.storage.postgres import search as postgres
 from marketmem.storage.reads.polymarket import markets_for_asset, search_markets
-from marketmem.storage.sqlite.search import SearchGroup, search_groups
+from marketmem.storage.search import Phrase, SearchGroup, search_groups
+from marketmem.storage.sqlite import search as sqlite
 from marketmem.storage.writer import StorageWriter
+
+pytestmark = pytest.mark.engines
 
 NOW = 1_795_564_800_000
 H = 3_600_000
@@ -113,9 +118,9 @@ LINKS = [link("1", "BTC"), link("2", "BTC"), link("3", "BTC"), link("4", "ETH"),
          link("7", "BTC")]  # fmt: skip
 
 
-async def write(path: Path, *events: object) -> StorageWriter:
+async def write(location: Location, *events: object) -> StorageWriter:
     bus = Bus()
-    writer = StorageWriter(path, bus, sources=SOURCES, executor=inline_executor)
+    writer = StorageWriter(location, bus, sources=SOURCES, executor=inline_executor)
     async with trio.open_nursery() as nursery:
         await nursery.start(writer.run)
         for ev in events:
@@ -129,13 +134,13 @@ TERMS = asset_terms(load_terms(PolymarketConfig().terms_path()))
 
 
 @pytest.fixture
-async def dbpath(tmp_path: Path) -> Path:
-    path = tmp_path / "pm.db"
+async def dbpath(config: Config) -> Location:
+    location = config.database()
     await write(
-        path,
+        location,
         PolymarketDiscovered(events=[event("e1")], markets=MARKETS, links=LINKS, terms=TERMS),
     )
-    return path
+    return location
 
 
 # Markets for ticker search: one linked to BTC by its event slug alone (no BTC word in what
@@ -153,10 +158,10 @@ TICKER_LINKS = [link("8", "BTC"), link("9", "BTC"), link("11", "SOL"), link("12"
 
 
 @pytest.fixture
-async def tickers(tmp_path: Path) -> Path:
-    path = tmp_path / "tickers.db"
+async def tickers(config: Config) -> Location:
+    location = config.database()
     await write(
-        path,
+        location,
         PolymarketDiscovered(
             events=[],
             markets=MARKETS + TICKER_MARKETS,
@@ -164,11 +169,11 @@ async def tickers(tmp_path: Path) -> Path:
             terms=TERMS,
         ),
     )
-    return path
+    return location
 
 
-def search(path: Path, **kw: object) -> list[dict]:
-    conn = db.open_ro(path)
+def search(location: Location, **kw: object) -> list[dict]:
+    conn = storage_engine.open_ro(location)
     try:
         # As the API answers them.
         return msgspec.to_builtins(search_markets(conn, now_ms=NOW, **kw))  # type: ignore[arg-type]
@@ -180,7 +185,7 @@ def ids(found: list[dict]) -> list[str]:
     return [m["market_id"] for m in found]
 
 
-async def test_full_text_relevance_then_volume(dbpath: Path) -> None:
+async def test_full_text_relevance_then_volume(dbpath: Location) -> None:
     assert ids(search(dbpath, q="bitcoin reach")) == ["1"]
     got = ids(search(dbpath, q="bitcoin"))
     assert set(got) == {"1", "2", "3", "5", "7"}
@@ -191,7 +196,7 @@ async def test_full_text_relevance_then_volume(dbpath: Path) -> None:
     assert search(dbpath, q="dogecoin") == []
 
 
-async def test_search_by_ticker_finds_what_search_by_name_finds(tickers: Path) -> None:
+async def test_search_by_ticker_finds_what_search_by_name_finds(tickers: Location) -> None:
     by_name = ids(search(tickers, q="bitcoin", limit=100))
     assert {"1", "2", "3", "5", "7", "8", "9"} == set(by_name)  # "8" by its link alone
     assert ids(search(tickers, q="btc", limit=100)) == by_name  # same markets, same order
@@ -208,7 +213,7 @@ async def test_search_by_ticker_finds_what_search_by_name_finds(tickers: Path) -
     assert ids(search(tickers, q="binance coin")) == ids(search(tickers, q="bnb")) == ["13"]
 
 
-async def test_ticker_search_ranks_linked_then_relevant_then_by_volume(tickers: Path) -> None:
+async def test_ticker_search_ranks_linked_then_relevant_then_by_volume(tickers: Location) -> None:
     got = ids(search(tickers, q="sol", limit=100))
     assert got[-1] == "10"  # the text match that is not linked to SOL comes last
     by_btc = ids(search(tickers, q="btc", limit=100))
@@ -220,8 +225,8 @@ async def test_ticker_search_ranks_linked_then_relevant_then_by_volume(tickers: 
     assert ids(search(tickers, q="noon")) == ["8"]
 
 
-async def test_without_stored_terms_search_is_plain_full_text(tmp_path: Path) -> None:
-    path = tmp_path / "plain.db"
+async def test_without_stored_terms_search_is_plain_full_text(config: Config) -> None:
+    path = config.database()
     await write(
         path, PolymarketDiscovered(events=[], markets=MARKETS + TICKER_MARKETS, links=LINKS)
     )
@@ -242,27 +247,46 @@ def test_search_groups() -> None:
         unambiguous={"BTC": (("bitcoin",), ("btc",)), "BNB": (("binance", "coin"), ("bnb",)),
                      "SOL": (("solana",),)},
     )  # fmt: skip
-    assert search_groups("BTC price", vocab) == [
-        SearchGroup('("BTC" OR "bitcoin")', ("BTC",)),
-        SearchGroup('"price"*'),
+    # Each group as FTS5's MATCH expression and as PostgreSQL's tsquery, with its assets.
+    assert rendered(search_groups("BTC price", vocab)) == [
+        ('("BTC" OR "bitcoin")', "('btc' | 'bitcoin')", ("BTC",)),
+        ('"price"*', "'price':*", ()),
     ]
-    assert search_groups("will Binance coin", vocab) == [
-        SearchGroup('"will"'),
-        SearchGroup('("Binance coin"* OR "bnb")', ("BNB",)),
+    assert rendered(search_groups("will Binance coin", vocab)) == [
+        ('"will"', "'will'", ()),
+        (
+            '("Binance coin"* OR "bnb")',
+            "(('binance':A <-> 'coin':*A | 'binance':B <-> 'coin':*B | 'binance':C <-> "
+            "'coin':*C | 'binance':D <-> 'coin':*D) | 'bnb')",
+            ("BNB",),
+        ),
     ]
-    assert search_groups("sol", vocab) == [SearchGroup('("sol"* OR "solana")', ("SOL",))]
-    assert search_groups("solana", vocab) == [SearchGroup('"solana"*', ("SOL",))]
-    assert search_groups('btc" OR NEAR(', vocab)[0] == SearchGroup('("btc" OR "bitcoin")', ("BTC",))
+    assert rendered(search_groups("sol", vocab)) == [
+        ('("sol"* OR "solana")', "('sol':* | 'solana')", ("SOL",))
+    ]
+    assert rendered(search_groups("solana", vocab)) == [('"solana"*', "'solana':*", ("SOL",))]
+    assert rendered(search_groups('btc" OR NEAR(', vocab))[0] == (
+        '("btc" OR "bitcoin")',
+        "('btc' | 'bitcoin')",
+        ("BTC",),
+    )
+    assert search_groups("Bitcoin", vocab) == [
+        SearchGroup((Phrase(("Bitcoin",), prefix=True), Phrase(("btc",))), ("BTC",))
+    ]
     with pytest.raises(ValueError, match="no searchable words"):
         search_groups(" ?! ", vocab)
 
 
-async def test_without_q_orders_by_volume(dbpath: Path) -> None:
+def rendered(groups: list[SearchGroup]) -> list[tuple[str, str | None, tuple[str, ...]]]:
+    return [(sqlite.match(g), postgres.group_query(g), g.assets) for g in groups]
+
+
+async def test_without_q_orders_by_volume(dbpath: Location) -> None:
     vols = [m["volume"] for m in search(dbpath)]
     assert vols == sorted(vols, reverse=True) and len(vols) == len(MARKETS)
 
 
-async def test_filters_by_asset_and_status(dbpath: Path) -> None:
+async def test_filters_by_asset_and_status(dbpath: Location) -> None:
     assert set(ids(search(dbpath, asset="btc"))) == {"1", "2", "3", "5", "7"}
     assert ids(search(dbpath, asset="ETH")) == ["4"]
     assert set(ids(search(dbpath, q="bitcoin", status="open"))) == {"1", "2", "3"}
@@ -279,7 +303,7 @@ async def test_filters_by_asset_and_status(dbpath: Path) -> None:
     )
 
 
-async def test_paging(dbpath: Path) -> None:
+async def test_paging(dbpath: Location) -> None:
     every = ids(search(dbpath, q="bitcoin", limit=100))
     pages = [ids(search(dbpath, q="bitcoin", limit=2, offset=o)) for o in (0, 2, 4)]
     assert [x for p in pages for x in p] == every
@@ -290,19 +314,36 @@ async def test_paging(dbpath: Path) -> None:
     "kw",
     [{"status": "soon"}, {"limit": 0}, {"limit": 101}, {"offset": -1}, {"q": "???"}],
 )
-async def test_bad_arguments(dbpath: Path, kw: dict) -> None:
+async def test_bad_arguments(dbpath: Location, kw: dict) -> None:
     with pytest.raises(ValueError):
         search(dbpath, **kw)
 
 
 def test_search_groups_quote_everything() -> None:
     plain = Vocabulary(assets_of={}, unambiguous={})
-    got = [g.fts for g in search_groups('bitcoin "100k" OR NEAR(', plain)]
-    assert got == ['"bitcoin"', '"100k"', '"OR"', '"NEAR"*']
+    groups = search_groups('bitcoin "100k" OR NEAR(', plain)
+    assert [sqlite.match(g) for g in groups] == ['"bitcoin"', '"100k"', '"OR"', '"NEAR"*']
+    assert postgres.tsquery(groups) == "'bitcoin' & '100k' & 'or' & 'near':*"
+    # tsquery's operators are no words: what is left are quoted lexemes.
+    groups = search_groups("a & b | !c :* <-> (d", plain)
+    assert [sqlite.match(g) for g in groups] == ['"a"', '"b"', '"c"', '"d"*']
+    assert postgres.tsquery(groups) == "'a' & 'b' & 'c' & 'd':*"
 
 
-async def test_placements_keep_a_market_in_one_table(tmp_path: Path) -> None:
-    path = tmp_path / "pm.db"
+def test_postgres_lexemes_fold_as_the_search_column_does() -> None:
+    # Case and diacritics fold in every script; what is not a letter or a digit splits.
+    assert postgres.lexemes("ÉCOLE") == ["ecole"]
+    assert postgres.lexemes("Naïve") == ["naive"]
+    assert postgres.lexemes("ПРИВЕТ") == ["привет"]
+    assert postgres.lexemes("x²") == ["x"]  # ² is a number, not a decimal digit
+    assert postgres.quote("it's") == "'it''s'" and postgres.quote("a\\b") == "'a\\\\b'"
+    groups = search_groups("Café", Vocabulary(assets_of={}, unambiguous={}))
+    assert postgres.tsquery(groups) == "'cafe':*"
+    assert postgres.tsquery(search_groups("²", Vocabulary(assets_of={}, unambiguous={}))) is None
+
+
+async def test_placements_keep_a_market_in_one_table(config: Config) -> None:
+    path = config.database()
 
     def placed(bucket: str, at: int) -> PolymarketPlacement:
         row = PolymarketContextMarket(
@@ -332,8 +373,8 @@ async def test_placements_keep_a_market_in_one_table(tmp_path: Path) -> None:
     assert bucket_of(path, "1") == []
 
 
-async def test_refresh_keeps_discovery_fields_and_older_rows_never_win(tmp_path: Path) -> None:
-    path = tmp_path / "pm.db"
+async def test_refresh_keeps_discovery_fields_and_older_rows_never_win(config: Config) -> None:
+    path = config.database()
     fresh = market("1", "Will Bitcoin reach $150,000 by December 31?", volume=7.0,
                    event_title="", tags=[], fetched_at_ms=NOW + 10)  # fmt: skip
     stale = market("1", "Will Bitcoin reach $150,000 by December 31?", volume=1.0,
@@ -347,7 +388,7 @@ async def test_refresh_keeps_discovery_fields_and_older_rows_never_win(tmp_path:
     row = rows(path, "SELECT * FROM polymarket_markets WHERE market_id='1'")[0]
     assert row["volume"] == 7.0 and row["fetched_at_ms"] == NOW + 10
     assert row["event_title"] == MARKETS[0].event_title and row["tags"] == '["crypto"]'
-    # The FTS index follows the stored row.
+    # The search index follows the stored row.
     assert ids(search(path, q="december")) == ["1"]
 
 
@@ -364,7 +405,7 @@ async def test_markets_for_asset_from_a_real_run(
                 rt, "polymarket", channel, refresh_job(PolymarketShared.of(rt.config), bucket)
             )
         await settle()
-        conn = db.open_ro(rt.database)
+        conn = storage_engine.open_ro(rt.database)
         try:
             ctx = msgspec.to_builtins(markets_for_asset(conn, "btc", rt.clock.now_ms()))
             assert set(ctx) == {"immediate", "later", "recently_closed"}

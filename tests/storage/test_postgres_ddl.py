@@ -5,7 +5,8 @@ Every table of the core and of ``marketmem.plugins.SOURCES`` is created in a new
 (``information_schema.columns``, its key constraints, ``pg_indexes``, ``pg_constraint``): each
 column's type, nullability, default and collation, the generated search column, each table's
 primary key and unique columns, every index with its method and columns, and the CHECKs. Then
-the parts that are more than a type: full-text search, case-insensitive keys, a CHECK.
+the parts that are more than a type: full-text search (the words of the search column and
+their weight labels), case-insensitive keys, a CHECK.
 """
 
 from __future__ import annotations
@@ -187,3 +188,23 @@ def test_search_case_insensitive_keys_and_checks_behave(conn: psycopg.Connection
             "INSERT INTO ingestion_runs (run_id, source, channel, started_at_ms, status) "
             "VALUES ('r1', 's', 'c', 0, 'bogus')"
         )
+
+
+def test_the_search_column_holds_the_words_fts5_finds_labelled_by_column(
+    conn: psycopg.Connection[Any],
+) -> None:
+    conn.execute(
+        "INSERT INTO polymarket_markets (market_id, condition_id, event_title, slug, question, "
+        "outcomes, clob_token_ids, active, closed, archived, resolution, tags, fetched_at_ms) "
+        "VALUES ('1', '0x1', 'Crème BRÛLÉE', 'btc-1.5m', 'Will Zürich’s “Café” hit 1.5?', "
+        "'[\"Yes\", \"No\"]', '[]', true, false, false, 'open', '[\"Up-or-Down\"]', 0)"
+    )
+    (vector,) = conn.execute("SELECT search_vector::text FROM polymarket_markets").fetchone()
+    # Case and diacritics folded in every script, split at every character that is not a
+    # letter or a digit (no "zürich’s", "“café”" or "1.5" as one word, no hyphenated whole);
+    # question A, event title B, slug C, tags D (unmarked).
+    assert vector == (
+        "'1':6A,11C '5':7A '5m':12C 'brulee':9B 'btc':10C 'cafe':4A 'creme':8B 'down':15 "
+        "'hit':5A 'or':14 's':3A 'up':13 'will':1A 'zurich':2A"
+    )
+    assert [ddl.search_label(i) for i in range(6)] == ["A", "B", "C", "D", "D", "D"]

@@ -4,12 +4,15 @@ A ``Table`` becomes its ``CREATE TABLE`` and one ``CREATE INDEX`` per index, all
 ``IF NOT EXISTS``. Types: INT ``BIGINT``, REAL ``DOUBLE PRECISION``, TEXT ``TEXT``, BOOL
 ``BOOLEAN``, JSON ``JSONB`` (the server checks that a value is JSON, and lists such as tags
 can be queried and indexed). A ``Search`` is a generated ``tsvector`` column
-``search_vector`` over the searched columns, ``to_tsvector('simple', ...)`` (words split and
-lower-cased, not stemmed; unlike FTS5's unicode61 it keeps diacritics), with a GIN index
-``<table>_search``. A case-insensitive column takes the ICU collation ``marketmem_nocase``
-(nondeterministic: keys and ``=`` ignore case, as SQLite's NOCASE does), which the first
-statement creates when a table needs it. Clustering means nothing here: rows live in a heap,
-the primary key is an index. Identifiers are always quoted (``user`` is a keyword).
+``search_vector`` over the searched columns, ``to_tsvector('simple', ...)`` of each column's
+text as FTS5's unicode61 tokenizer sees it (``search_text``: lower-cased, diacritics removed,
+split at every character that is not a letter or a digit; not stemmed), labelled by column
+position (``setweight``: A, B, C, then D) so that a query weighs columns as bm25 does, with a
+GIN index ``<table>_search``. A case-insensitive column takes the ICU collation
+``marketmem_nocase`` (nondeterministic: keys and ``=`` ignore case, as SQLite's NOCASE does),
+which the first statement creates when a table needs it. Clustering means nothing here: rows
+live in a heap, the primary key is an index. Identifiers are always quoted (``user`` is a
+keyword).
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ TYPES: dict[ColumnType, str] = {
 }
 SEARCH_COLUMN = "search_vector"
 SEARCH_CONFIG = "simple"
+# ICU's root locale, which initdb imports: lower() and [:alnum:] that know every script.
+SEARCH_COLLATION = "und-x-icu"
+SEARCH_LABELS = "ABCD"
 NOCASE = "marketmem_nocase"
 CREATE_NOCASE = (
     f'CREATE COLLATION IF NOT EXISTS "{NOCASE}" '
@@ -78,17 +84,36 @@ def search_index(table: Table) -> str:
     return f"{table.name}_search"
 
 
+def search_text(value: str) -> str:
+    """The SQL of the text expression ``value`` as the words FTS5's unicode61 finds in it:
+    lower-cased in every script (an ICU collation: the database's own may be C), diacritics
+    removed (NFD, then the combining marks U+0300 to U+036F dropped), and every run of
+    characters that are not letters or digits made one space, so that the parser of
+    ``to_tsvector`` finds neither hyphenated words, numbers with decimals, hosts nor quotes
+    inside words, only the words. ``normalize`` needs a UTF8 database."""
+    lowered = f"lower({value} COLLATE {ident(SEARCH_COLLATION)})"
+    bare = f"regexp_replace(normalize({lowered}, NFD), '[\\u0300-\\u036f]+', '', 'g')"
+    return f"regexp_replace({bare}, '[^[:alnum:]]+', ' ', 'g')"
+
+
+def search_label(position: int) -> str:
+    """The weight label of the searched column at ``position`` (0: A, 1: B, 2: C, then D)."""
+    return SEARCH_LABELS[min(position, len(SEARCH_LABELS) - 1)]
+
+
 def search_definition(table: Table) -> str:
     """The generated ``tsvector`` column of ``table``'s search."""
     assert table.search is not None
     vectors = []
-    for name in table.search.columns:
+    for position, name in enumerate(table.search.columns):
         column = table.column(name)
         value = ident(name)
+        if column.type is JSON:
+            value = f"{value}::text"  # its words, as SQLite's JSON text holds them
         if column.nullable:
-            empty = "'null'::jsonb" if column.type is JSON else "''"
-            value = f"coalesce({value}, {empty})"
-        vectors.append(f"to_tsvector('{SEARCH_CONFIG}', {value})")
+            value = f"coalesce({value}, '')"
+        words = f"to_tsvector('{SEARCH_CONFIG}', {search_text(value)})"
+        vectors.append(f"setweight({words}, '{search_label(position)}')")
     return f"{ident(SEARCH_COLUMN)} tsvector GENERATED ALWAYS AS ({' || '.join(vectors)}) STORED"
 
 

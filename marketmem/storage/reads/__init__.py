@@ -3,7 +3,8 @@
 Every read function takes a read-only ``Connection`` and returns read models
 (``marketmem.storage.models``). The SQL is written to run on SQLite and PostgreSQL alike,
 with ``?`` placeholders and explicit column lists; what only one engine can say (catalog
-lookups, full-text search, pages) is in that engine's package (``storage.sqlite``, ``storage.postgres``).
+lookups, full-text search, pages) is in that engine's package (``storage.sqlite``,
+``storage.postgres``), reached through ``storage.catalog`` and ``storage.search``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Reads of the DefiLlama tables for the HTTP API and the channels.
 
 ``search_subjects`` is full-text search over subject names, symbols and slugs
-(``storage.sqlite.search``), filterable by kind and linked asset; ``metrics_for_asset``
+(``storage.search``), filterable by kind and linked asset; ``metrics_for_asset``
 lists the subjects linked to an asset. Each comes as a ``Subject`` with its assets and its
 latest metrics. ``observations`` is the stored capital-base series the flows compare with.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from marketmem.storage import search
 from marketmem.storage.models.defillama import BaseValue, Flow, Subject, Throughput
 from marketmem.storage.reads import Connection, columns
-from marketmem.storage.sqlite import search
 
 SUBJECTS = "defillama_subjects"
 SUBJECT_ASSETS = "defillama_subject_assets"
@@ -49,15 +49,15 @@ def search_subjects(
     offset: int = 0,
 ) -> list[Subject]:
     """Subjects matching ``q`` (best match first; without q, by name) with latest metrics."""
-    match = None
+    words = None
     if q is not None and q.strip():
-        match = search.fts_query(q)
-        if match is None:
+        words = search.subject_words(q)
+        if words is None:
             return []
     rows = search.subject_rows(
         conn,
         _SUBJECT,
-        match=match,
+        words=words,
         kind=kind,
         asset=asset,
         limit=max(0, min(limit, MAX_LIMIT)),

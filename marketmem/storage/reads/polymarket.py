@@ -1,7 +1,7 @@
 """Reads of the Polymarket tables.
 
 For the HTTP API: ``search_markets`` (full-text over question, event title, slug and tags:
-``storage.sqlite.search``; a query word that is an asset's term, "btc", also finds that
+``storage.search``; a query word that is an asset's term, "btc", also finds that
 asset's other terms, "bitcoin", and its linked markets; ranked by asset, relevance, then
 volume) and ``markets_for_asset`` (the immediate / later / recently-closed context of one
 asset). For the refresh channels: ``placement_candidates``, the stored markets a channel
@@ -16,6 +16,7 @@ from typing import Any, Literal
 import msgspec
 
 from marketmem.events import PolymarketMarketRow
+from marketmem.storage import search
 from marketmem.storage.models.polymarket import (
     AssetMarkets,
     Candidate,
@@ -27,7 +28,6 @@ from marketmem.storage.models.polymarket import (
 )
 from marketmem.storage.reads import Connection, scalar
 from marketmem.storage.reads.runs import RUNS
-from marketmem.storage.sqlite import search
 
 STATUSES = ("open", "closing_soon", "closed")
 DEFAULT_CLOSING_SOON_MS = 86_400_000

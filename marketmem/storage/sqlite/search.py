@@ -1,68 +1,40 @@
-"""Full-text search on SQLite (FTS5): the MATCH expressions made of a user's words, and the
-search queries of Polymarket markets and DefiLlama subjects.
+"""Full-text search on SQLite (FTS5): the groups of ``storage.search`` as MATCH expressions,
+and the search queries of Polymarket markets and DefiLlama subjects.
 
-Every word is quoted (a user cannot write FTS5 syntax), the last one as a prefix. PostgreSQL
-will search a generated ``tsvector`` column (``to_tsvector('simple', ...)``) with
-``to_tsquery`` terms (``'word':*`` for a prefix, ``|`` between a term's alternatives) and rank
-by ``ts_rank`` with the same column weights where FTS5 ranks by bm25.
+Every phrase is quoted (a user cannot write FTS5 syntax), a prefix marked ``*``; a group's
+alternatives are joined by OR, groups by AND. The ``unicode61`` tokenizer folds case and
+diacritics and splits at every character that is not a letter or a digit. Relevance is bm25
+with the column weights ``storage.search`` gives (FTS5 weighs by column position too).
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import msgspec
-
-from marketmem.storage.models.polymarket import Vocabulary, Words
+from marketmem.storage.models.polymarket import Words
 from marketmem.storage.reads import Connection
 
-WORD = re.compile(r"[^\W_]+")
+if TYPE_CHECKING:
+    from marketmem.storage.search import Phrase, SearchGroup
 
 
-class SearchGroup(msgspec.Struct, frozen=True):
-    """Words of a query that must match together: an FTS5 expression, and the assets whose
-    linked markets match the group too (when the words are one of their terms)."""
-
-    fts: str
-    assets: tuple[str, ...] = ()
+def phrase(p: Phrase) -> str:
+    return '"' + " ".join(p.words) + '"' + ("*" if p.prefix else "")
 
 
-def _phrase(words: Words, prefix: bool = False) -> str:
-    return '"' + " ".join(words) + '"' + ("*" if prefix else "")
+def match(group: SearchGroup) -> str:
+    """The FTS5 expression of ``group``: its phrase, or its alternatives OR'ed."""
+    options = [phrase(p) for p in group.options]
+    return options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")"
 
 
-def search_groups(q: str, vocab: Vocabulary) -> list[SearchGroup]:
-    """The groups every match of ``q`` must satisfy, one per word, each quoted (safe FTS5),
-    the last as a prefix. A word, or a run of words, that is a term of an asset ("btc",
-    "binance coin") matches that asset's unambiguous terms too, and the markets linked to
-    it: ``btc`` finds what ``bitcoin`` finds, and ``sol`` what ``solana`` finds. Raises
-    ValueError without words."""
-    typed = tuple(WORD.findall(q))  # as typed: the FTS5 tokenizer folds case itself
-    if not typed:
-        raise ValueError("q has no searchable words")
-    words = tuple(w.casefold() for w in typed)
-    longest = max((len(t) for t in vocab.assets_of), default=0)
-    groups: list[SearchGroup] = []
-    i = 0
-    while i < len(words):
-        n = next(
-            (
-                n
-                for n in range(min(longest, len(words) - i), 0, -1)
-                if words[i : i + n] in vocab.assets_of
-            ),
-            1,
-        )
-        run, last = words[i : i + n], i + n == len(words)
-        assets = tuple(sorted(vocab.assets_of.get(run, ())))
-        options = [_phrase(typed[i : i + n], prefix=last)]
-        options += [_phrase(t) for a in assets for t in vocab.unambiguous.get(a, ()) if t != run]
-        options = list(dict.fromkeys(options))
-        fts = options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")"
-        groups.append(SearchGroup(fts, assets))
-        i += n
-    return groups
+def subject_match(words: Words) -> str:
+    """Every word of a subject search, quoted, as a prefix (FTS5's implicit AND)."""
+    return " ".join(f'"{w}"*' for w in words)
+
+
+def _bm25(table: str, weights: tuple[float, ...]) -> str:
+    return f"bm25({table}, {', '.join(repr(w) for w in weights)})"
 
 
 _TEXT_MATCH = "SELECT rowid FROM polymarket_markets_fts WHERE polymarket_markets_fts MATCH :{param}"
@@ -79,39 +51,22 @@ def _linked_to(params: dict[str, Any], prefix: str, assets: list[str]) -> str:
     )
 
 
-# ``closed`` and ``archived`` compare with TRUE/FALSE: a BOOLEAN column on PostgreSQL, and on
-# SQLite an equality the (closed, end_ms) index can seek on.
-_STATUS = {
-    "open": "m.closed = FALSE AND m.archived = FALSE AND (m.end_ms IS NULL OR m.end_ms > :now)",
-    "closing_soon": "m.closed = FALSE AND m.archived = FALSE AND m.end_ms > :now "
-    "AND m.end_ms <= :soon",
-    "closed": "(m.closed = TRUE OR m.end_ms <= :now)",
-}
-
-
 def market_rows(
     conn: Connection,
     select: str,
     *,
     groups: list[SearchGroup] | None,
-    asset: str | None,
-    status: str | None,
-    limit: int,
-    offset: int,
-    now_ms: int,
-    soon_ms: int,
+    filters: list[str],
+    params: dict[str, Any],
+    weights: tuple[float, ...],
 ) -> list[tuple[Any, ...]]:
-    """The ``select`` columns (of ``polymarket_markets m``) of one page of markets matching
-    every group (none: every market), linked to ``asset``, of ``status``; ranked by linked
-    to an asset the query names, then text relevance (bm25 over question, title, slug and
-    tags; a market matched only by its link comes after every text match), then volume
-    (unknown last). The query binds its parameters by name: it is assembled from parts."""
+    """``storage.search.market_rows`` on SQLite: ``filters`` (binding ``params`` by name)
+    narrow the text and link matches; relevance is bm25 (lower is better)."""
     where: list[str] = []
-    params: dict[str, Any] = {"now": now_ms, "soon": soon_ms}
     source, named, relevance, scored = "polymarket_markets m", "0", "0", ""
     if groups:
-        params["q"] = " AND ".join(g.fts for g in groups)  # every group, in the text
-        fts = "bm25(polymarket_markets_fts, 4.0, 2.0, 1.0, 1.0)"
+        params["q"] = " AND ".join(match(g) for g in groups)  # every group, in the text
+        fts = _bm25("polymarket_markets_fts", weights)
         by_asset = [g for g in groups if g.assets]
         if not by_asset:
             source = (
@@ -131,25 +86,17 @@ def market_rows(
             relevance = "coalesce(r.score, 0.0)"
             named = _linked_to(params, "named", [a for g in by_asset for a in g.assets])
             where.append(f"(m.rowid IN (SELECT id FROM r) OR {named})")
-            plain = [g.fts for g in groups if not g.assets]
+            plain = [match(g) for g in groups if not g.assets]
             if plain:
                 params["plain"] = " AND ".join(plain)
                 where.append(f"m.rowid IN ({_TEXT_MATCH.format(param='plain')})")
             if len(by_asset) > 1:  # each asset word by its text or its own links
                 for i, g in enumerate(by_asset):
-                    params[f"w{i}"] = g.fts
+                    params[f"w{i}"] = match(g)
                     text = _TEXT_MATCH.format(param=f"w{i}")
                     linked = _linked_to(params, f"w{i}a", list(g.assets))
                     where.append(f"(m.rowid IN ({text}) OR {linked})")
-    if asset:
-        params["asset"] = asset
-        where.append(
-            "m.market_id IN (SELECT market_id FROM polymarket_market_asset_links "
-            "WHERE asset = :asset)"
-        )
-    if status is not None:
-        where.append(_STATUS[status])
-    params.update(limit=limit, offset=offset)
+    where += filters
     sql = (
         f"{scored}SELECT {select}, {named} AS named, {relevance} AS rank FROM {source} "
         + (f"WHERE {' AND '.join(where)} " if where else "")
@@ -159,51 +106,26 @@ def market_rows(
     return list(conn.execute(sql, params))
 
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-
-
-def fts_query(text: str) -> str | None:
-    """A user's words as an FTS5 query: every word, as a prefix (None when no word)."""
-    tokens = _TOKEN.findall(text)
-    if not tokens:
-        return None
-    return " ".join(f'"{t}"*' for t in tokens)
-
-
 def subject_rows(
     conn: Connection,
     select: str,
     *,
-    match: str | None,
-    kind: str | None,
-    asset: str | None,
-    limit: int,
-    offset: int,
+    words: Words | None,
+    filters: list[str],
+    params: dict[str, Any],
+    weights: tuple[float, ...],
 ) -> list[tuple[Any, ...]]:
-    """The ``select`` columns (of ``defillama_subjects s``) of one page of subjects matching
-    the FTS5 query ``match`` (best match first; None: every subject, by name), of ``kind``,
-    linked to ``asset``."""
-    where: list[str] = []
-    params: list[Any] = []
+    """``storage.search.subject_rows`` on SQLite: ``filters`` bind ``params`` by name."""
+    where = list(filters)
     joins = ""
     order = "lower(s.name), s.kind, s.subject_id"
-    if match is not None:
+    if words is not None:
         joins = "JOIN defillama_subjects_fts f ON f.rowid = s.rowid"
-        where.append("defillama_subjects_fts MATCH ?")
-        params.append(match)
-        order = "f.rank, " + order
-    if kind is not None:
-        where.append("s.kind = ?")
-        params.append(kind)
-    if asset is not None:
-        where.append(
-            "EXISTS (SELECT 1 FROM defillama_subject_assets a WHERE a.kind = s.kind "
-            "AND a.subject_id = s.subject_id AND a.asset = ?)"
-        )
-        params.append(asset)
+        where.insert(0, "defillama_subjects_fts MATCH :q")
+        params["q"] = subject_match(words)
+        order = f"{_bm25('defillama_subjects_fts', weights)}, " + order
     sql = f"SELECT {select} FROM defillama_subjects s {joins}"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY {order} LIMIT ? OFFSET ?"
-    params += [limit, offset]
-    return list(conn.execute(sql, tuple(params)))
+    sql += f" ORDER BY {order} LIMIT :limit OFFSET :offset"
+    return list(conn.execute(sql, params))
