@@ -9,7 +9,7 @@ The sections of the sources are not written here: each source declares its own S
 to it (``marketmem/sources/<name>/config.py``) and its channels in its ``Source`` object, and
 ``config_type`` builds the Config Struct from the tuple of sources. Each source that records
 runs gets a ``channels`` table with one entry per declared channel; a channel that is not
-listed keeps its default (its declared cadence, disabled).
+listed keeps its default: enabled, at its declared cadence (``enabled = false`` turns it off).
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class Base(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
 
 
 class ChannelConfig(Base):
-    enabled: bool = False
+    # Every channel runs unless the file turns it off: a key left out keeps its default.
+    enabled: bool = True
     # Left out in a file (0 here, never accepted from a file): parse_config fills in the
     # channel's own declared cadence.
     cadence_s: PositiveSeconds = 0.0

@@ -381,6 +381,14 @@ async def _run_service(
             len(actors),
             " (local mode)" if local else "",
         )
+        off = [f"{s}/{c}" for s, c, ch in config.channels() if not ch.enabled]
+        if off:
+            log.info(
+                "%d channel(s) off (enabled = false in %s): %s",
+                len(off),
+                config.source_path,
+                ", ".join(off),
+            )
         stopping = trio.Event()
         async with trio.open_nursery() as nursery:
             if http and config.http.enabled:

@@ -16,6 +16,7 @@ from marketmem import cli
 from marketmem.clock import SystemClock
 from marketmem.plugins import SOURCES
 from marketmem.storage import db, schema
+from tests.configs import channels_off
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,10 +38,13 @@ STATUS_KEYS = {
 
 
 def write_config(tmp_path: Path, channels: str = "") -> Path:
+    """A config file enabling only ``channels`` (of ``[hyperliquid.channels]``)."""
     conf = tmp_path / "c.toml"
     conf.write_text(
-        f'[storage]\npath = "{tmp_path / "m.db"}"\n[http]\nenabled = false\n'
-        f"[hyperliquid.channels]\n{channels}"
+        channels_off(
+            f'[storage]\npath = "{tmp_path / "m.db"}"\n[http]\nenabled = false\n'
+            f"[hyperliquid.channels]\n{channels}"
+        )
     )
     return conf
 

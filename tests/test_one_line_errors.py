@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from marketmem import cli
+from marketmem.plugins import parse_config
+from tests.configs import channels_off
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,3 +73,32 @@ def test_bin_marketmem_runs_in_the_callers_directory(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     registry = next(line for line in done.stdout.splitlines() if "hyperliquid/registry" in line)
     assert registry.split()[1] == "no"
+
+
+# --- channels ----------------------------------------------------------------------------
+
+
+def test_a_config_that_lists_no_channel_runs_every_one_at_its_cadence() -> None:
+    """The README: every key is optional, the default applies; a channel's is on."""
+    cfg = parse_config("[hyperliquid.channels]\ncandles = { cadence_s = 30 }\n")
+    enabled = {(s, c): ch.cadence_s for s, c, ch in cfg.enabled_channels()}
+    assert len(enabled) == len(cfg.channels()) == 16
+    assert enabled["hyperliquid", "candles"] == 30
+    assert enabled["polymarket", "later_markets"] == 1800
+    off = parse_config("[defillama.channels]\ncapital_flows = { enabled = false }\n")
+    assert [f"{s}/{c}" for s, c, ch in off.channels() if not ch.enabled] == [
+        "defillama/capital_flows"
+    ]
+
+
+def test_run_with_no_channel_enabled_refuses_to_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = tmp_path / "off.toml"
+    conf.write_text(channels_off(f'[storage]\npath = "{tmp_path / "m.db"}"\n'))
+    line = one_line(*run_cli(["--config", str(conf), "run", "--duration", "1"], capsys), 1)
+    assert line == (
+        f"marketmem: cannot start: no channel is enabled: {conf} turns every one off "
+        "(enabled = false)"
+    )
+    assert not (tmp_path / "m.db").exists()

@@ -25,7 +25,7 @@ from marketmem.storage.models.runs import ChannelHealth
 from marketmem.storage.reads import hyperliquid as hl_reads
 from marketmem.storage.reads.runs import channel_health
 from marketmem.supervisor import run_channels_once, run_service
-from marketmem.usage import UsageError
+from marketmem.usage import CannotStart, UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,6 +62,10 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         if args.local:
             raise UsageError("--demo and --local cannot be combined")
         return start_demo(config, duration_s=args.duration, http=not args.no_http)
+    if not config.enabled_channels():
+        raise CannotStart(
+            f"no channel is enabled: {config.source_path} turns every one off (enabled = false)"
+        )
     trio.run(
         lambda: run_service(
             config, local=args.local, duration_s=args.duration, http=not args.no_http
