@@ -90,15 +90,22 @@ def test_status_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert by[("polymarket", "discovery")]["status"] == "missing"
 
 
-def test_status_table_without_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(["--config", str(write_config(tmp_path)), "status"], capsys)
-    assert code == 0
-    assert "hyperliquid/registry" in out and "missing" in out
+def test_status_without_database_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(["--config", str(write_config(tmp_path)), "status"], capsys)
+    assert code == 1 and out == ""
+    assert (
+        err
+        == f"marketmem: no database at {tmp_path / 'm.db'} (run `bin/marketmem run` or `demo` first)\n"
+    )
+    assert not (tmp_path / "m.db").exists()
 
 
 def test_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     now = SystemClock().now_ms()
     conf = write_config(tmp_path, "registry = { enabled = true }\n")
+    seed_runs(tmp_path / "m.db", [])
     # Enabled channel never ran: 1.
     code, out, _ = run_cli(["--config", str(conf), "check"], capsys)
     assert code == 1 and "hyperliquid/registry: missing" in out
@@ -118,7 +125,9 @@ def test_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_check_with_nothing_enabled_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run_cli(["--config", str(write_config(tmp_path)), "check"], capsys)
+    conf = write_config(tmp_path)
+    seed_runs(tmp_path / "m.db", [])
+    code, _, err = run_cli(["--config", str(conf), "check"], capsys)
     assert code == 1 and "no channel is enabled" in err
 
 
@@ -138,7 +147,8 @@ def test_ingest_unknown_source_is_a_usage_error(
 
 def _env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env["MARKETMEM_CONFIG"] = str(write_config(tmp_path))
+    # The one channel that needs no network: retention of an empty database.
+    env["MARKETMEM_CONFIG"] = str(write_config(tmp_path, "maintenance = { enabled = true }\n"))
     env["MARKETMEM_DB"] = str(tmp_path / "env.db")
     return env
 

@@ -12,6 +12,7 @@ import msgspec
 import trio
 
 from marketmem.clock import SystemClock
+from marketmem.commands.database import need_database, unreadable
 from marketmem.commands.demo import start_demo
 from marketmem.config import Config
 from marketmem.health import Status, healthy, stale_after_s
@@ -66,6 +67,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         raise CannotStart(
             f"no channel is enabled: {config.source_path} turns every one off (enabled = false)"
         )
+    need_database(config, write=True, create=True, starting=True)
     trio.run(
         lambda: run_service(
             config, local=args.local, duration_s=args.duration, http=not args.no_http
@@ -98,16 +100,12 @@ class ChannelReport:
 def health_report(config: Config, now_ms: int) -> list[ChannelReport]:
     """Every channel's health; the candles row also lists the candle gaps pending."""
     path = config.database()
-    if not engine.exists(path):
-        rows = channel_health(None, config, now_ms)
-        gaps: list[CandleGap] = []
-    else:
-        conn = engine.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
-        try:
-            rows = channel_health(conn, config, now_ms)
-            gaps = hl_reads.candle_gaps(conn)
-        finally:
-            conn.close()
+    conn = engine.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
+    try:
+        rows = channel_health(conn, config, now_ms)
+        gaps = hl_reads.candle_gaps(conn)
+    finally:
+        conn.close()
     candles = ("hyperliquid", "candles")
     return [ChannelReport(h, gaps if (h.source, h.channel) == candles else []) for h in rows]
 
@@ -168,12 +166,11 @@ def format_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _report_or_exit(config: Config) -> list[ChannelReport]:
+    need_database(config, write=False)
     try:
         return health_report(config, SystemClock().now_ms())
     except STORAGE_ERROR as exc:
-        raise UsageError(
-            f"cannot read {engine.display(config.database())}: {type(exc).__name__}: {exc}"
-        ) from None
+        raise unreadable(config, exc) from None
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
@@ -246,6 +243,7 @@ def cmd_cadence(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
+    need_database(config, write=True, create=True)
     return trio.run(ingest_once, config, args.source, args.channel)
 
 
