@@ -281,6 +281,8 @@ async def run_demo(
     async with trio.open_nursery() as outer:
         venues: DemoVenues = await outer.start(partial(serve_demo_venues, clock, seed=seed))
         cfg = demo_config(config, venues, http_port=http_port)
+        # The API binds first: a port already taken stops the demo before anything starts.
+        port: int | None = await outer.start(serve_http, cfg, clock) if http else None
         async with trio.open_nursery() as service:
             rt: Runtime = await service.start(
                 partial(
@@ -293,7 +295,6 @@ async def run_demo(
                     http=False,
                 )
             )
-            port: int | None = await outer.start(serve_http, cfg, clock) if http else None
             coins = HYPERLIQUID.of(cfg).coins
             token = await provision_access(rt, symbols=list(coins))
             access = DemoAccess(port, token)

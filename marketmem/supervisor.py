@@ -343,6 +343,25 @@ async def run_service(
         )
 
 
+def _log_start(
+    config: Config, channels: Sequence[ChannelSpec], actors: Sequence[ActorSpec], local: bool
+) -> None:
+    log.info(
+        "starting %d poll channel(s) and %d actor(s)%s",
+        len(channels),
+        len(actors),
+        " (local mode)" if local else "",
+    )
+    off = [f"{s}/{c}" for s, c, ch in config.channels() if not ch.enabled]
+    if off:
+        log.info(
+            "%d channel(s) off (enabled = false in %s): %s",
+            len(off),
+            config.source_path,
+            ", ".join(off),
+        )
+
+
 @contextlib.asynccontextmanager
 async def _engine_leases(
     config: Config, given: Leases | None, executor: Executor | None
@@ -375,24 +394,14 @@ async def _run_service(
         open_sources(rt) as built,
     ):
         channels, actors = enabled_specs(rt, list(built) if specs is None else specs)
-        log.info(
-            "starting %d poll channel(s) and %d actor(s)%s",
-            len(channels),
-            len(actors),
-            " (local mode)" if local else "",
-        )
-        off = [f"{s}/{c}" for s, c, ch in config.channels() if not ch.enabled]
-        if off:
-            log.info(
-                "%d channel(s) off (enabled = false in %s): %s",
-                len(off),
-                config.source_path,
-                ", ".join(off),
-            )
         stopping = trio.Event()
         async with trio.open_nursery() as nursery:
+            # The API binds first: a port already taken stops the service in one line,
+            # before anything has started (or logged).
             if http and config.http.enabled:
                 port = await nursery.start(serve_api, rt, stopping)
+            _log_start(config, channels, actors, local)
+            if http and config.http.enabled:
                 log.info("HTTP API listening on %s (port %s)", config.http.bind, port)
             async with trio.open_nursery() as ingestion:
                 if signals is not None:

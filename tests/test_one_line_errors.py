@@ -345,3 +345,84 @@ def test_status_and_check_on_an_unreachable_postgresql_server(
     for command in ("status", "check"):
         line = one_line(*run_cli(["--config", str(config_file(tmp_path)), command], capsys), 1)
         assert line.startswith("marketmem: cannot reach PostgreSQL at postgresql://u:***@")
+
+
+# --- the HTTP address ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port on 127.0.0.1 another socket listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+def service_config(tmp_path: Path, bind: str) -> Path:
+    """HTTP on ``bind`` and the one channel that needs no network (retention)."""
+    conf = tmp_path / "svc.toml"
+    conf.write_text(
+        channels_off(
+            f'[storage]\npath = "{tmp_path / "m.db"}"\n[http]\nbind = "{bind}"\n'
+            "[hyperliquid.channels]\nmaintenance = { enabled = true }\n"
+        )
+    )
+    return conf
+
+
+IN_USE = (
+    "Address already in use (another process listens there: stop it, or choose another [http] bind)"
+)
+
+
+def test_run_on_a_port_in_use(
+    tmp_path: Path, taken_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = service_config(tmp_path, f"127.0.0.1:{taken_port}")
+    line = one_line(*run_cli(["--config", str(conf), "run", "--duration", "5"], capsys), 1)
+    assert line == f"marketmem: cannot start: cannot listen on 127.0.0.1:{taken_port}: {IN_USE}"
+
+
+def test_serve_on_a_port_in_use(
+    tmp_path: Path, taken_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = service_config(tmp_path, "127.0.0.1:0")
+    assert cli.main(["--config", str(conf), "tokens", "create", "--user", "u"]) == 0
+    argv = ["--config", str(conf), "serve", "--bind", f"127.0.0.1:{taken_port}"]
+    line = one_line(*run_cli(argv, capsys), 1)
+    assert line == f"marketmem: cannot start: cannot listen on 127.0.0.1:{taken_port}: {IN_USE}"
+
+
+def test_demo_on_a_port_in_use(
+    tmp_path: Path,
+    taken_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("MARKETMEM_DB", str(tmp_path / "demo.db"))
+    conf = service_config(tmp_path, "127.0.0.1:0")
+    argv = ["--config", str(conf), "demo", "--duration", "5", "--port", str(taken_port)]
+    line = one_line(*run_cli(argv, capsys), 1)
+    assert line == f"marketmem: cannot start: cannot listen on 127.0.0.1:{taken_port}: {IN_USE}"
+
+
+@pytest.mark.parametrize(
+    ("bind", "why"),
+    [
+        # The resolver's words (offline it cannot even ask).
+        (
+            "no-such-host.invalid:8080",
+            {"Name or service not known", "Temporary failure in name resolution"},
+        ),
+        # TEST-NET-1 (RFC 5737): no interface of this machine has it.
+        ("192.0.2.1:8080", {"Cannot assign requested address"}),
+    ],
+)
+def test_an_address_that_cannot_be_bound(
+    bind: str, why: set[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = service_config(tmp_path, bind)
+    line = one_line(*run_cli(["--config", str(conf), "run", "--duration", "5"], capsys), 1)
+    prefix = f"marketmem: cannot start: cannot listen on {bind}: "
+    assert line.startswith(prefix) and line.removeprefix(prefix) in why, line
