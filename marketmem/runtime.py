@@ -21,6 +21,7 @@ from marketmem.config import Config
 from marketmem.executors import Executor, thread_executor
 
 if TYPE_CHECKING:
+    from marketmem.events import RunFinished
     from marketmem.runs import RunContext
     from marketmem.storage.writer import StorageWriter
 
@@ -38,6 +39,9 @@ class Runtime:
     executor: Executor = field(default_factory=thread_executor)
     # This instance's name, recorded with every run it starts.
     instance: str | None = None
+    # Told of every poll run as it ends, with what the job raised (None: it returned); the
+    # supervisor watches the first round with it (``marketmem.venues_down``).
+    on_run: Callable[[RunFinished, Exception | None], None] | None = None
 
     @property
     def database(self) -> str | Path:
