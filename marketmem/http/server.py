@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import logging
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any
 
 import trio
@@ -21,6 +20,7 @@ from hypercorn.trio import serve
 from marketmem.clock import WallClock
 from marketmem.config import Config
 from marketmem.http.app import create_app
+from marketmem.http.clienterrors import ClientErrors
 from marketmem.usage import CannotStart
 
 log = logging.getLogger(__name__)
@@ -76,16 +76,24 @@ async def serve_http(
     finish. Reports the bound port."""
     asgi: Any = app if app is not None else create_app(config, clock)
     hc = hypercorn_config(config.http.bind)
+    client_errors = getattr(getattr(asgi, "state", None), "client_errors", None)
+
+    async def serving(task_status: trio.TaskStatus[list[str]]) -> None:
+        await serve(
+            asgi, hc, mode="asgi", shutdown_trigger=shutdown_trigger, task_status=task_status
+        )
+        nursery.cancel_scope.cancel()  # the server is done: so is the 4xx summary's clock
+
     async with trio.open_nursery() as nursery:
         try:
-            binds = await nursery.start(
-                partial(serve, asgi, hc, mode="asgi", shutdown_trigger=shutdown_trigger)
-            )
+            binds = await nursery.start(serving)
         except (OSError, BaseExceptionGroup) as exc:
             why = bind_failure(exc)
             if why is None:
                 raise
             raise CannotListen(f"cannot listen on {config.http.bind}: {why}") from None
+        if isinstance(client_errors, ClientErrors):
+            nursery.start_soon(client_errors.run)
         port = bound_port(binds)
         log.info("HTTP API on %s", binds[0])
         task_status.started(port)
