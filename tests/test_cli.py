@@ -230,3 +230,35 @@ def test_status_lists_pending_candle_gaps(
     assert "BTC: from 2026-11-25T00:00:00.000Z to 2026-11-25T00:05:00.000Z, after reconnect" in out
     assert "4 failed attempt(s): HTTP 500 from /info" in out
     assert "ETH: from 2026-11-25T00:00:00.000Z link down, after start-up" in out
+
+
+def test_status_shows_each_error_whole_wrapped_under_its_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not a terminal (capsys): 100 columns. The error used to be cut at 80 characters."""
+    conf = write_config(tmp_path, "registry = { enabled = true }\n")
+    now = SystemClock().now_ms()
+    error = (
+        "TransportFailed: gave up after 4 attempt(s): connection error on POST "
+        "https://api.hyperliquid.xyz/info: ConnectError: [Errno -3] Temporary failure in name "
+        "resolution; candleSnapshot BTC: HTTP 422 from https://api.hyperliquid.xyz/info: "
+        "Failed to deserialize the JSON body into the target type: a-very-long-token-" + "x" * 120
+    )
+    seed_runs(tmp_path / "m.db", [("hyperliquid", "registry", "failed", now - 9, now - 5, error)])
+    code, out, _ = run_cli(["--config", str(conf), "status"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    header = lines[0]
+    assert header.split()[-3:] == ["INSTANCE", "LAST", "ERROR"]
+    column = header.index("LAST ERROR")
+    start = next(i for i, x in enumerate(lines) if x.startswith("hyperliquid/registry "))
+    block = [lines[start]]
+    for x in lines[start + 1 :]:
+        if not x.startswith(" " * column):
+            break
+        block.append(x)
+    assert len(block) >= 3 and all(len(x) <= 100 for x in block)
+    pieces = [x[column:] for x in block]
+    assert all(p and not p.startswith(" ") for p in pieces)
+    assert "".join(pieces).replace(" ", "") == error.replace(" ", "")
+    assert lines[start + len(block)].startswith("hyperliquid/candles ")

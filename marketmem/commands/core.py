@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -165,6 +167,41 @@ def format_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+# ``status`` wraps its last column to the terminal, or to this when not writing to one.
+PIPE_WIDTH = 100
+# The last column keeps at least this much room, however wide the others are.
+MIN_LAST_COLUMN = 20
+
+
+def output_width() -> int:
+    """The terminal's width when stdout is one, else ``PIPE_WIDTH``."""
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((PIPE_WIDTH, 24)).columns
+    return PIPE_WIDTH
+
+
+def format_wrapped_table(headers: list[str], rows: list[list[str]], width: int) -> str:
+    """``format_table`` with the last column whole, wrapped to ``width``: its continuation
+    lines are indented under the column."""
+    fixed = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+        for i, h in enumerate(headers[:-1])
+    ]
+    indent = sum(fixed) + 2 * len(fixed)
+    room = max(MIN_LAST_COLUMN, width - indent)
+
+    def line(cells: list[str], last: str) -> str:
+        left = "  ".join(c.ljust(w) for c, w in zip(cells, fixed, strict=True))
+        return f"{left}  {last}".rstrip()
+
+    lines = [line(headers[:-1], headers[-1])]
+    for r in rows:
+        pieces = textwrap.wrap(r[-1], room, break_long_words=True, break_on_hyphens=False)
+        lines.append(line(r[:-1], pieces[0] if pieces else ""))
+        lines.extend(" " * indent + piece for piece in pieces[1:])
+    return "\n".join(lines)
+
+
 def _report_or_exit(config: Config) -> list[ChannelReport]:
     need_database(config, write=False)
     try:
@@ -186,12 +223,12 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
             h.status,
             age(now, h.last_success_at_ms),
             h.instance or "-",
-            (h.error or "")[:80],
+            h.error or "",
         ]
         for h in (r.health for r in rows)
     ]
     headers = ["CHANNEL", "ENABLED", "STATUS", "LAST OK", "INSTANCE", "LAST ERROR"]
-    print(format_table(headers, table))
+    print(format_wrapped_table(headers, table, output_width()))
     for r in rows:
         if r.gaps:
             print(f"\n{r.health.source}/{r.health.channel}: {len(r.gaps)} candle gap(s) pending")
