@@ -264,26 +264,32 @@ def test_a_database_folder_that_cannot_be_written(
 
 def test_a_database_on_a_read_only_file_system(tmp_path: Path) -> None:
     """A read-only mount needs its own mount namespace (``unshare -m``, as root), so the
-    commands run in a subprocess inside one; skips where that is not allowed."""
+    commands run in a subprocess inside one (one interpreter for the three); skips where
+    that is not allowed."""
     data = tmp_path / "data"
     data.mkdir()
     conf = config_file(tmp_path)
-    python = sys.executable
+    commands = [
+        ["run", "--duration", "1"],
+        ["tokens", "create", "--user", "u"],
+        ["clones", "add", "--id", "c", "--owner", "u", "--symbols", "BTC"],
+    ]
+    program = (
+        "import sys\nfrom marketmem import cli\n"
+        f"for argv in {commands!r}:\n"
+        f"    print('rc=%d' % cli.main(['--config', {str(conf)!r}, *argv]), flush=True)\n"
+    )
     script = (
         f"mount --bind {data} {data} && mount -o remount,bind,ro {data} || exit 99\n"
-        f"for args in 'run --duration 1' 'tokens create --user u' 'clones add --id c "
-        f"--owner u --symbols BTC'; do\n"
-        f"  MARKETMEM_DB={data}/m.db {python} -m marketmem --config {conf} $args\n"
-        f"  echo rc=$?\n"
-        f"done\n"
+        f'exec {sys.executable} -c "$0"\n'
     )
-    env = {k: v for k, v in os.environ.items() if k != "MARKETMEM_DB"}
+    env = {**os.environ, "MARKETMEM_DB": str(data / "m.db")}
     done = subprocess.run(
-        ["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, env=env
+        ["unshare", "-m", "sh", "-c", script, program], capture_output=True, text=True, env=env
     )
     if done.returncode == 99 or "unshare failed" in done.stderr:
         pytest.skip(f"no read-only mount can be made here: {done.stderr.strip()}")
-    assert done.stdout.split() == ["rc=1"] * 3, done.stdout
+    assert done.stdout.split() == ["rc=1"] * 3, done.stdout + done.stderr
     lines = done.stderr.splitlines()
     why = f"database {data}/m.db cannot be created: {data} is on a read-only file system"
     assert lines == [f"marketmem: cannot start: {why}", f"marketmem: {why}", f"marketmem: {why}"]
