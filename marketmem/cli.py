@@ -16,7 +16,7 @@ from marketmem.commands import core, demo, http, ops
 from marketmem.config import ConfigError
 from marketmem.logs import setup_logging
 from marketmem.plugins import SOURCES, load_config
-from marketmem.usage import CannotStart, UsageError
+from marketmem.usage import Refused, UsageError
 
 CORE_COMMANDS = (core.register, http.register, ops.register, demo.register)
 
@@ -56,22 +56,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigError) as exc:
         print(f"marketmem: {exc}", file=sys.stderr)
         return 2
-    except CannotStart as exc:
-        print(f"marketmem: cannot start: {exc}", file=sys.stderr)
+    except Refused as exc:
+        print(f"marketmem: {exc.prefix}{exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     except BaseExceptionGroup as group:
         # Errors raised inside a trio nursery arrive wrapped; a group made only of usage
-        # errors (or refusals to start) is still one line per error.
-        refused, rest = group.split((UsageError, ConfigError, CannotStart))
+        # errors (or refusals) is still one line per error.
+        refused, rest = group.split((UsageError, ConfigError, Refused))
         if rest is not None or refused is None:
             raise
         leaves = _leaves(refused)
-        for leaf in leaves:
-            prefix = "cannot start: " if isinstance(leaf, CannotStart) else ""
-            print(f"marketmem: {prefix}{leaf}", file=sys.stderr)
-        return 1 if all(isinstance(leaf, CannotStart) for leaf in leaves) else 2
+        # The same refusal met by several tasks is still said once.
+        lines = (f"{leaf.prefix if isinstance(leaf, Refused) else ''}{leaf}" for leaf in leaves)
+        for line in dict.fromkeys(lines):
+            print(f"marketmem: {line}", file=sys.stderr)
+        return 1 if all(isinstance(leaf, Refused) for leaf in leaves) else 2
     return code
 
 

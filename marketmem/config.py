@@ -9,7 +9,7 @@ The sections of the sources are not written here: each source declares its own S
 to it (``marketmem/sources/<name>/config.py``) and its channels in its ``Source`` object, and
 ``config_type`` builds the Config Struct from the tuple of sources. Each source that records
 runs gets a ``channels`` table with one entry per declared channel; a channel that is not
-listed keeps its default (its declared cadence, disabled).
+listed keeps its default: enabled, at its declared cadence (``enabled = false`` turns it off).
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class Base(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
 
 
 class ChannelConfig(Base):
-    enabled: bool = False
+    # Every channel runs unless the file turns it off: a key left out keeps its default.
+    enabled: bool = True
     # Left out in a file (0 here, never accepted from a file): parse_config fills in the
     # channel's own declared cadence.
     cadence_s: PositiveSeconds = 0.0
@@ -275,6 +276,8 @@ def _check(cfg: Config) -> None:
 
 
 def config_path(explicit: str | None = None) -> Path:
+    """``--config``, else ``MARKETMEM_CONFIG``, else the shipped file; a relative path is
+    taken from the current directory (``bin/marketmem`` runs where it was called)."""
     if explicit:
         return Path(explicit)
     env = os.environ.get("MARKETMEM_CONFIG")
@@ -287,14 +290,29 @@ def load_config(explicit: str | None = None, *, sources: tuple[Source, ...]) -> 
     """Load the config file (``--config``, else MARKETMEM_CONFIG, else the default)."""
     path = config_path(explicit)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "TOML files are UTF-8"
+        ) from None
     cfg = parse_config(text, source_path=str(path), sources=sources)
     db = os.environ.get("MARKETMEM_DB")
     if db:
-        cfg = with_database(cfg, db)
+        cfg = with_database(cfg, _from_here(db))
     return cfg
+
+
+def _from_here(location: str) -> str:
+    """A relative SQLite path given on the command line's side (``MARKETMEM_DB``) is taken
+    from the current directory, as every command-line tool does; a URL is kept as it is."""
+    if location.startswith(POSTGRES_PREFIXES) or location == ":memory:":
+        return location
+    return str(Path(location).absolute())
 
 
 def with_database(cfg: Config, location: str) -> Config:

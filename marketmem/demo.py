@@ -35,6 +35,7 @@ from marketmem.storage.models.runs import ChannelHealth
 from marketmem.storage.reads.catalog import table_row_counts
 from marketmem.storage.reads.runs import channel_health
 from marketmem.supervisor import run_service
+from marketmem.telemetry import Telemetry
 from marketmem.venues.defillama import (
     DefillamaSimulator,
     DefillamaVenue,
@@ -286,6 +287,11 @@ async def run_demo(
     async with trio.open_nursery() as outer:
         venues: DemoVenues = await outer.start(partial(serve_demo_venues, clock, seed=seed))
         cfg = demo_config(config, venues, http_port=http_port)
+        # The API binds first: a port already taken stops the demo before anything starts.
+        # It charts the service's telemetry, made here so both can have it from the start.
+        telemetry = Telemetry(clock.now_ms())
+        serve = partial(serve_http, cfg, clock, telemetry=telemetry)
+        port: int | None = await outer.start(serve) if http else None
         async with trio.open_nursery() as service:
             rt: Runtime = await service.start(
                 partial(
@@ -296,12 +302,9 @@ async def run_demo(
                     duration_s=duration_s,
                     handle_signals=handle_signals,
                     http=False,
+                    telemetry=telemetry,
                 )
             )
-            port: int | None = None
-            if http:
-                serve = partial(serve_http, cfg, clock, telemetry=rt.telemetry)
-                port = await outer.start(serve)
             coins = HYPERLIQUID.of(cfg).coins
             token = await provision_access(rt, symbols=list(coins))
             access = DemoAccess(port, token)

@@ -44,7 +44,16 @@ class HttpStatusError(SourceError):
 
 
 class TransportFailed(SourceError):
-    """Retries exhausted on timeouts / connection errors / 429 / 5xx."""
+    """Retries exhausted on timeouts / connection errors / 429 / 5xx.
+
+    ``unreachable``: no attempt got an answer at all (connection refused, unknown host,
+    timeouts), as when the machine is offline; ``cause`` is the last attempt's failure.
+    """
+
+    def __init__(self, message: str, *, unreachable: bool = False, cause: str = "") -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+        self.cause = cause or message
 
 
 class PayloadError(SourceError):
@@ -100,6 +109,7 @@ async def request(
     """Send a request with the retry rules above; returns a 2xx/3xx response."""
     rng = rng or _rng
     last = ""
+    answered = False
     for attempt in range(policy.attempts):
         if before_attempt is not None:
             await before_attempt()
@@ -111,6 +121,7 @@ async def request(
         except httpx.TransportError as exc:
             last = f"connection error on {method} {url}: {type(exc).__name__}: {exc}"
         else:
+            answered = True
             status = resp.status_code
             if status < 400:
                 return resp
@@ -126,9 +137,13 @@ async def request(
             break
         if delay is None:
             delay = backoff_delay(attempt, policy, rng)
-        log.warning("%s; retry %d/%d in %.2fs", last, attempt + 1, policy.attempts - 1, delay)
+        # INFO: a retry is the client doing its job; the run that fails when every attempt
+        # did is the one WARNING line (``runs.execute_run``).
+        log.info("%s; retry %d/%d in %.2fs", last, attempt + 1, policy.attempts - 1, delay)
         await trio.sleep(delay)
-    raise TransportFailed(f"gave up after {policy.attempts} attempt(s): {last}")
+    raise TransportFailed(
+        f"gave up after {policy.attempts} attempt(s): {last}", unreachable=not answered, cause=last
+    )
 
 
 def decode(body: bytes, type: type[T], what: str) -> T:

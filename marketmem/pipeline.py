@@ -17,9 +17,14 @@ from marketmem.clock import SystemClock, WallClock
 from marketmem.config import Config
 from marketmem.executors import Executor, thread_executor
 from marketmem.runtime import Runtime
+from marketmem.storage import engine
+from marketmem.storage.errors import STORAGE_ERROR
 from marketmem.storage.writer import StorageWriter
+from marketmem.usage import CannotStart, Refused
 
 WRITER_DRAIN_TIMEOUT_S = 10.0
+# What opening the writer's database may raise when the database cannot be used.
+CANNOT_OPEN_WRITER: tuple[type[Exception], ...] = (*STORAGE_ERROR, OSError)
 
 
 @asynccontextmanager
@@ -52,7 +57,13 @@ async def open_pipeline(
     )
     rt.writer = writer
     async with trio.open_nursery() as nursery:
-        await nursery.start(writer.run)
+        try:
+            await nursery.start(writer.run)
+        except CANNOT_OPEN_WRITER as exc:
+            # The database could not be opened (or migrated): one line that says why, not
+            # the driver's traceback (commands check first; this is what slips past them).
+            refusal = CannotStart if service else Refused
+            raise refusal(engine.open_failure(config.database(), exc)) from None
         try:
             yield rt
         finally:

@@ -99,6 +99,7 @@ async def execute_run(rt: Runtime, source: str, channel: str, job: PollJob) -> R
         )
     )
     status, error = "ok", None
+    failure: Exception | None = None
     try:
         await job(ctx)
     except trio.Cancelled:
@@ -108,26 +109,40 @@ async def execute_run(rt: Runtime, source: str, channel: str, job: PollJob) -> R
             )
         raise
     except Exception as exc:
-        status, error = "failed", describe_error(exc)
-        ctx.log.error("run failed: %s", error, exc_info=not _expected(exc))
+        status, error, failure = "failed", describe_error(exc), exc
     storage = storage_failure(rt)
     if storage is not None:
         status, error = "failed", f"{storage}; {error}" if error else storage
-        ctx.log.error("run failed: %s", storage)
     if ctx.notes:
         notes = "; ".join(ctx.notes)
         error = f"{error}; {notes}" if error else notes
-    return await _finish(rt, ctx, status, error)
+    finished = await _finish(rt, ctx, status, error, failure=failure)
+    if rt.on_run is not None:
+        rt.on_run(finished, failure)
+    return finished
 
 
-def _expected(exc: Exception) -> bool:
-    """Errors from the outside world (HTTP, payloads) log without a traceback."""
+def expected(exc: BaseException) -> bool:
+    """Errors from the outside world (a venue that does not answer, HTTP statuses, payloads)
+    say ``expected = True``: logged as one WARNING line, without a traceback, which is for
+    bugs. A group is expected when every error in it is."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(expected(e) for e in exc.exceptions)
     return getattr(exc, "expected", False) is True
 
 
 async def _finish(
-    rt: Runtime, ctx: RunContext, status: str, error: str | None, *, wait: bool = True
+    rt: Runtime,
+    ctx: RunContext,
+    status: str,
+    error: str | None,
+    *,
+    wait: bool = True,
+    failure: Exception | None = None,
 ) -> RunFinished:
+    """Record the run and log it, once: INFO when ok (or cut short by a stop), WARNING when
+    it failed for a reason of the outside world or the storage, ERROR with the traceback when
+    the job raised something unexpected (a bug)."""
     finished = RunFinished(
         run_id=ctx.run_id,
         source=ctx.source,
@@ -150,12 +165,17 @@ async def _finish(
         finished, pending = await _recorded(rt, finished)
     metrics.RUNS.inc(source=ctx.source, channel=ctx.channel, status=finished.status)
     error = finished.error
-    ctx.log.info(
+    level = logging.INFO
+    if finished.status != "ok" and wait:
+        level = logging.WARNING if failure is None or expected(failure) else logging.ERROR
+    ctx.log.log(
+        level,
         "run %s: %d row(s)%s%s",
         finished.status,
         finished.rows_written,
         f" ({error})" if error else "",
         pending,
+        exc_info=failure if level == logging.ERROR else None,
     )
     return finished
 

@@ -21,6 +21,7 @@ from marketmem.config import Config
 from marketmem.executors import Executor, thread_executor
 
 if TYPE_CHECKING:
+    from marketmem.events import RunFinished
     from marketmem.runs import RunContext
     from marketmem.storage.writer import StorageWriter
     from marketmem.telemetry import Telemetry
@@ -41,6 +42,9 @@ class Runtime:
     instance: str | None = None
     # The service's in-process statistics for its dashboard (the supervisor's; else None).
     telemetry: Telemetry | None = None
+    # Told of every poll run as it ends, with what the job raised (None: it returned); the
+    # supervisor watches the first round with it (``marketmem.venues_down``).
+    on_run: Callable[[RunFinished, Exception | None], None] | None = None
 
     @property
     def database(self) -> str | Path:

@@ -134,6 +134,9 @@ class Source:
     # The coin shard this instance ingests of the source (``[<source>] shard``); its
     # channels' leases are per shard.
     shard: Callable[[Config], Shard] | None = None
+    # Its channels read an outside API (a venue): when the first run of every such source
+    # finds its venue unreachable, the supervisor suggests the offline demo.
+    venue: bool = False
 
 
 @asynccontextmanager

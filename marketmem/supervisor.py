@@ -31,8 +31,9 @@ from marketmem.executors import Executor
 from marketmem.http.server import serve_http
 from marketmem.leases import CHECK_S, Leases, hold, lease_key, takeover_poll_s
 from marketmem.logs import context
+from marketmem.offline import FirstRound
 from marketmem.pipeline import open_pipeline
-from marketmem.runs import describe_error, execute_run, new_run_id
+from marketmem.runs import describe_error, execute_run, expected, new_run_id
 from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 from marketmem.scheduler import Scheduler
 from marketmem.shards import WHOLE, Shard
@@ -102,8 +103,12 @@ async def supervise(
     max_backoff_s: float = 60.0,
     healthy_after_s: float = 300.0,
     rng: random.Random | None = None,
+    first_round: FirstRound | None = None,
 ) -> None:
-    """Run ``spec`` and restart it with capped, jittered backoff whenever it raises."""
+    """Run ``spec`` and restart it with capped, jittered backoff whenever it raises.
+
+    A crash is one line: a WARNING without traceback when the outside world caused it (an
+    ``expected`` error: a venue that does not answer), else an ERROR with the traceback."""
     rng = rng or random.Random()
     failures = 0
     ctx = context(spec.source, spec.channel)
@@ -117,16 +122,20 @@ async def supervise(
             delay = min(max_backoff_s, initial_backoff_s * 2**failures) * rng.uniform(0.5, 1.0)
             failures += 1
             metrics.ACTOR_RESTARTS.inc(actor=spec.name)
-            log.error(
+            outside = expected(exc)
+            log.log(
+                logging.WARNING if outside else logging.ERROR,
                 "actor %s crashed (%s); restart %d in %.1fs",
                 spec.name,
                 describe_error(exc),
                 failures,
                 delay,
-                exc_info=exc,
+                exc_info=None if outside else exc,
                 extra=ctx,
             )
             await record_crash(rt, spec, exc)
+            if first_round is not None and spec.source is not None and spec.serves():
+                first_round.report(spec.source, spec.serves()[0], exc)
             await trio.sleep(delay)
         else:
             log.info("actor %s finished", spec.name, extra=ctx)
@@ -187,6 +196,7 @@ def start_held(
     leases: Leases,
     channels: Sequence[ChannelSpec],
     actors: Sequence[ActorSpec],
+    first_round: FirstRound | None = None,
 ) -> None:
     """Each group of channels and actors under its own lease: run while held, else stand by."""
     for g in held_groups(channels, actors, source_shards(rt.config)):
@@ -194,7 +204,9 @@ def start_held(
         async def run_group(g: HeldGroup = g) -> None:
             async with trio.open_nursery() as inner:
                 for actor in g.actors:
-                    inner.start_soon(supervise, rt, actor, name=actor.name)
+                    inner.start_soon(
+                        partial(supervise, rt, actor, first_round=first_round), name=actor.name
+                    )
                 if g.channels:
                     await inner.start(Scheduler(rt, g.channels).run)
 
@@ -321,6 +333,7 @@ async def run_service(
     http: bool = True,
     specs: list[ChannelSpec | ActorSpec] | None = None,
     leases: Leases | None = None,
+    telemetry: Telemetry | None = None,
     task_status: trio.TaskStatus[Runtime] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the whole service until a signal, ``duration_s``, or cancellation.
@@ -347,7 +360,27 @@ async def run_service(
             http=http,
             specs=specs,
             leases=leases,
+            telemetry=telemetry,
             task_status=task_status,
+        )
+
+
+def _log_start(
+    config: Config, channels: Sequence[ChannelSpec], actors: Sequence[ActorSpec], local: bool
+) -> None:
+    log.info(
+        "starting %d poll channel(s) and %d actor(s)%s",
+        len(channels),
+        len(actors),
+        " (local mode)" if local else "",
+    )
+    off = [f"{s}/{c}" for s, c, ch in config.channels() if not ch.enabled]
+    if off:
+        log.info(
+            "%d channel(s) off (enabled = false in %s): %s",
+            len(off),
+            config.source_path,
+            ", ".join(off),
         )
 
 
@@ -374,6 +407,7 @@ async def _run_service(
     http: bool,
     specs: list[ChannelSpec | ActorSpec] | None,
     leases: Leases | None,
+    telemetry: Telemetry | None,
     task_status: trio.TaskStatus[Runtime],
 ) -> None:
     async with (
@@ -383,17 +417,17 @@ async def _run_service(
         open_sources(rt) as built,
     ):
         channels, actors = enabled_specs(rt, list(built) if specs is None else specs)
-        rt.telemetry = Telemetry(rt.clock.now_ms())
-        log.info(
-            "starting %d poll channel(s) and %d actor(s)%s",
-            len(channels),
-            len(actors),
-            " (local mode)" if local else "",
-        )
+        rt.telemetry = telemetry or Telemetry(rt.clock.now_ms())
+        first_round = FirstRound(config, [(s, c) for s, c, _ in config.enabled_channels()])
+        rt.on_run = first_round.run_ended
         stopping = trio.Event()
         async with trio.open_nursery() as nursery:
+            # The API binds first: a port already taken stops the service in one line,
+            # before anything has started (or logged).
             if http and config.http.enabled:
                 port = await nursery.start(serve_api, rt, stopping)
+            _log_start(config, channels, actors, local)
+            if http and config.http.enabled:
                 log.info("HTTP API listening on %s (port %s)", config.http.bind, port)
             async with trio.open_nursery() as ingestion:
                 if signals is not None:
@@ -404,10 +438,12 @@ async def _run_service(
                 skips = scheduler_skips((c.source, c.channel) for c in channels)
                 ingestion.start_soon(run_telemetry, rt.telemetry, rt.bus, rt.clock, skips)
                 if leases is not None and leases.shared:
-                    start_held(ingestion, rt, leases, channels, actors)
+                    start_held(ingestion, rt, leases, channels, actors, first_round)
                 else:
                     for spec in actors:
-                        ingestion.start_soon(supervise, rt, spec, name=spec.name)
+                        ingestion.start_soon(
+                            partial(supervise, rt, spec, first_round=first_round), name=spec.name
+                        )
                     await ingestion.start(Scheduler(rt, channels).run)
                 task_status.started(rt)
                 await stopping.wait()

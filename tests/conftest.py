@@ -24,6 +24,7 @@ from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.plugins import parse_config
 from marketmem.runtime import Runtime
+from tests.configs import channels_off
 from tests.pg import ENGINES, mark_pg_tests
 from tests.pg import pg_database as pg_database
 from tests.pg import pg_url as pg_url
@@ -131,12 +132,13 @@ def make_config(
     tmp_path: Path, engine: str, request: pytest.FixtureRequest
 ) -> Callable[..., Config]:
     """Build a Config from TOML text, with the database in tmp_path (a SQLite file), or a new
-    PostgreSQL database when the test runs on that engine."""
+    PostgreSQL database when the test runs on that engine. Every channel the text does not
+    enable (or disable) itself is off (``tests.configs.channels_off``)."""
     url = request.getfixturevalue("pg_database") if engine == "postgresql" else ""
 
     def make(toml: str = "") -> Config:
         text = f'[storage]\npath = "{tmp_path / "test.db"}"\nurl = "{url}"\n' + toml
-        return parse_config(text, source_path="test.toml")
+        return parse_config(channels_off(text), source_path="test.toml")
 
     return make
 

@@ -16,6 +16,7 @@ from marketmem import cli
 from marketmem.clock import SystemClock
 from marketmem.plugins import SOURCES
 from marketmem.storage import db, schema
+from tests.configs import channels_off
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,10 +38,13 @@ STATUS_KEYS = {
 
 
 def write_config(tmp_path: Path, channels: str = "") -> Path:
+    """A config file enabling only ``channels`` (of ``[hyperliquid.channels]``)."""
     conf = tmp_path / "c.toml"
     conf.write_text(
-        f'[storage]\npath = "{tmp_path / "m.db"}"\n[http]\nenabled = false\n'
-        f"[hyperliquid.channels]\n{channels}"
+        channels_off(
+            f'[storage]\npath = "{tmp_path / "m.db"}"\n[http]\nenabled = false\n'
+            f"[hyperliquid.channels]\n{channels}"
+        )
     )
     return conf
 
@@ -86,15 +90,22 @@ def test_status_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert by[("polymarket", "discovery")]["status"] == "missing"
 
 
-def test_status_table_without_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(["--config", str(write_config(tmp_path)), "status"], capsys)
-    assert code == 0
-    assert "hyperliquid/registry" in out and "missing" in out
+def test_status_without_database_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(["--config", str(write_config(tmp_path)), "status"], capsys)
+    assert code == 1 and out == ""
+    assert (
+        err
+        == f"marketmem: no database at {tmp_path / 'm.db'} (run `bin/marketmem run` or `demo` first)\n"
+    )
+    assert not (tmp_path / "m.db").exists()
 
 
 def test_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     now = SystemClock().now_ms()
     conf = write_config(tmp_path, "registry = { enabled = true }\n")
+    seed_runs(tmp_path / "m.db", [])
     # Enabled channel never ran: 1.
     code, out, _ = run_cli(["--config", str(conf), "check"], capsys)
     assert code == 1 and "hyperliquid/registry: missing" in out
@@ -114,7 +125,9 @@ def test_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_check_with_nothing_enabled_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run_cli(["--config", str(write_config(tmp_path)), "check"], capsys)
+    conf = write_config(tmp_path)
+    seed_runs(tmp_path / "m.db", [])
+    code, _, err = run_cli(["--config", str(conf), "check"], capsys)
     assert code == 1 and "no channel is enabled" in err
 
 
@@ -134,7 +147,8 @@ def test_ingest_unknown_source_is_a_usage_error(
 
 def _env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env["MARKETMEM_CONFIG"] = str(write_config(tmp_path))
+    # The one channel that needs no network: retention of an empty database.
+    env["MARKETMEM_CONFIG"] = str(write_config(tmp_path, "maintenance = { enabled = true }\n"))
     env["MARKETMEM_DB"] = str(tmp_path / "env.db")
     return env
 
@@ -216,3 +230,35 @@ def test_status_lists_pending_candle_gaps(
     assert "BTC: from 2026-11-25T00:00:00.000Z to 2026-11-25T00:05:00.000Z, after reconnect" in out
     assert "4 failed attempt(s): HTTP 500 from /info" in out
     assert "ETH: from 2026-11-25T00:00:00.000Z link down, after start-up" in out
+
+
+def test_status_shows_each_error_whole_wrapped_under_its_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not a terminal (capsys): 100 columns. The error used to be cut at 80 characters."""
+    conf = write_config(tmp_path, "registry = { enabled = true }\n")
+    now = SystemClock().now_ms()
+    error = (
+        "TransportFailed: gave up after 4 attempt(s): connection error on POST "
+        "https://api.hyperliquid.xyz/info: ConnectError: [Errno -3] Temporary failure in name "
+        "resolution; candleSnapshot BTC: HTTP 422 from https://api.hyperliquid.xyz/info: "
+        "Failed to deserialize the JSON body into the target type: a-very-long-token-" + "x" * 120
+    )
+    seed_runs(tmp_path / "m.db", [("hyperliquid", "registry", "failed", now - 9, now - 5, error)])
+    code, out, _ = run_cli(["--config", str(conf), "status"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    header = lines[0]
+    assert header.split()[-3:] == ["INSTANCE", "LAST", "ERROR"]
+    column = header.index("LAST ERROR")
+    start = next(i for i, x in enumerate(lines) if x.startswith("hyperliquid/registry "))
+    block = [lines[start]]
+    for x in lines[start + 1 :]:
+        if not x.startswith(" " * column):
+            break
+        block.append(x)
+    assert len(block) >= 3 and all(len(x) <= 100 for x in block)
+    pieces = [x[column:] for x in block]
+    assert all(p and not p.startswith(" ") for p in pieces)
+    assert "".join(pieces).replace(" ", "") == error.replace(" ", "")
+    assert lines[start + len(block)].startswith("hyperliquid/candles ")

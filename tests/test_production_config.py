@@ -32,7 +32,7 @@ def test_parses_and_enables_every_channel(production: Config) -> None:
 
 
 def test_lists_every_channel_explicitly() -> None:
-    # A channel added to the config later must be added here too (it would default to off).
+    # A channel added later is listed here too (it would run at its default, unseen here).
     raw = tomllib.loads(PRODUCTION.read_text())
     listed = {(s, c) for s in raw if "channels" in raw[s] for c in raw[s]["channels"]}
     assert listed == {(s, c) for s, c, _ in parse_config("").channels()}

@@ -37,6 +37,7 @@ from marketmem.storage import db
 from marketmem.storage.declare import Table, row_columns
 from marketmem.storage.tables import Upsert, rows_writer
 from marketmem.supervisor import run_service
+from tests.configs import channels_off
 from tests.conftest import T0_MS
 
 # --- the source, as its own package would define it --------------------------------------------
@@ -131,7 +132,10 @@ def tides_config(tmp_path: Path, extra: str = "") -> Any:
         '[tides]\nstation = "roscoff"\n'
         "[tides.channels]\nreadings = { enabled = true, cadence_s = 30 }\n" + extra
     )
-    return parse_config(text, source_path="tides.toml", sources=WITH_TIDES)
+    # Only the tides channel (and what extra enables): the real sources would call out.
+    return parse_config(
+        channels_off(text, WITH_TIDES), source_path="tides.toml", sources=WITH_TIDES
+    )
 
 
 def test_its_config_section_and_channel_settings_are_decoded_and_checked(

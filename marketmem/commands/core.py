@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +14,7 @@ import msgspec
 import trio
 
 from marketmem.clock import SystemClock
+from marketmem.commands.database import need_database, unreadable
 from marketmem.commands.demo import start_demo
 from marketmem.config import Config
 from marketmem.health import Status, healthy, stale_after_s
@@ -25,7 +28,7 @@ from marketmem.storage.models.runs import ChannelHealth
 from marketmem.storage.reads import hyperliquid as hl_reads
 from marketmem.storage.reads.runs import channel_health
 from marketmem.supervisor import run_channels_once, run_service
-from marketmem.usage import UsageError
+from marketmem.usage import CannotStart, UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,6 +65,11 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         if args.local:
             raise UsageError("--demo and --local cannot be combined")
         return start_demo(config, duration_s=args.duration, http=not args.no_http)
+    if not config.enabled_channels():
+        raise CannotStart(
+            f"no channel is enabled: {config.source_path} turns every one off (enabled = false)"
+        )
+    need_database(config, write=True, create=True, starting=True)
     trio.run(
         lambda: run_service(
             config, local=args.local, duration_s=args.duration, http=not args.no_http
@@ -94,16 +102,12 @@ class ChannelReport:
 def health_report(config: Config, now_ms: int) -> list[ChannelReport]:
     """Every channel's health; the candles row also lists the candle gaps pending."""
     path = config.database()
-    if not engine.exists(path):
-        rows = channel_health(None, config, now_ms)
-        gaps: list[CandleGap] = []
-    else:
-        conn = engine.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
-        try:
-            rows = channel_health(conn, config, now_ms)
-            gaps = hl_reads.candle_gaps(conn)
-        finally:
-            conn.close()
+    conn = engine.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
+    try:
+        rows = channel_health(conn, config, now_ms)
+        gaps = hl_reads.candle_gaps(conn)
+    finally:
+        conn.close()
     candles = ("hyperliquid", "candles")
     return [ChannelReport(h, gaps if (h.source, h.channel) == candles else []) for h in rows]
 
@@ -163,13 +167,47 @@ def format_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+# ``status`` wraps its last column to the terminal, or to this when not writing to one.
+PIPE_WIDTH = 100
+# The last column keeps at least this much room, however wide the others are.
+MIN_LAST_COLUMN = 20
+
+
+def output_width() -> int:
+    """The terminal's width when stdout is one, else ``PIPE_WIDTH``."""
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((PIPE_WIDTH, 24)).columns
+    return PIPE_WIDTH
+
+
+def format_wrapped_table(headers: list[str], rows: list[list[str]], width: int) -> str:
+    """``format_table`` with the last column whole, wrapped to ``width``: its continuation
+    lines are indented under the column."""
+    fixed = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+        for i, h in enumerate(headers[:-1])
+    ]
+    indent = sum(fixed) + 2 * len(fixed)
+    room = max(MIN_LAST_COLUMN, width - indent)
+
+    def line(cells: list[str], last: str) -> str:
+        left = "  ".join(c.ljust(w) for c, w in zip(cells, fixed, strict=True))
+        return f"{left}  {last}".rstrip()
+
+    lines = [line(headers[:-1], headers[-1])]
+    for r in rows:
+        pieces = textwrap.wrap(r[-1], room, break_long_words=True, break_on_hyphens=False)
+        lines.append(line(r[:-1], pieces[0] if pieces else ""))
+        lines.extend(" " * indent + piece for piece in pieces[1:])
+    return "\n".join(lines)
+
+
 def _report_or_exit(config: Config) -> list[ChannelReport]:
+    need_database(config, write=False)
     try:
         return health_report(config, SystemClock().now_ms())
     except STORAGE_ERROR as exc:
-        raise UsageError(
-            f"cannot read {engine.display(config.database())}: {type(exc).__name__}: {exc}"
-        ) from None
+        raise unreadable(config, exc) from None
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
@@ -185,12 +223,12 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
             h.status,
             age(now, h.last_success_at_ms),
             h.instance or "-",
-            (h.error or "")[:80],
+            h.error or "",
         ]
         for h in (r.health for r in rows)
     ]
     headers = ["CHANNEL", "ENABLED", "STATUS", "LAST OK", "INSTANCE", "LAST ERROR"]
-    print(format_table(headers, table))
+    print(format_wrapped_table(headers, table, output_width()))
     for r in rows:
         if r.gaps:
             print(f"\n{r.health.source}/{r.health.channel}: {len(r.gaps)} candle gap(s) pending")
@@ -242,6 +280,7 @@ def cmd_cadence(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
+    need_database(config, write=True, create=True)
     return trio.run(ingest_once, config, args.source, args.channel)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import msgspec
 import trio
 
+from marketmem.commands.database import need_database
 from marketmem.config import Config
 from marketmem.health import Status, healthy
 from marketmem.storage import engine
@@ -61,13 +62,14 @@ def start_demo(
     seed: int | None = None,
 ) -> int:
     """Run the demo until Ctrl-C or ``duration_s``; exit 0 when every channel ended healthy."""
-    from marketmem.demo import DEMO_DB, DEMO_SEED, run_demo
+    from marketmem.demo import DEMO_SEED, run_demo
 
     if duration_s is not None and duration_s <= 0:
         raise UsageError("--duration must be positive")
     if not 0 <= port <= 65535:
         raise UsageError(f"--port: expected 0-65535, got {port}")
     config = demo_storage(config)
+    need_database(config, write=True, create=True, starting=True)
     summary: DemoSummary = trio.run(
         lambda: run_demo(
             config,
@@ -77,7 +79,7 @@ def start_demo(
             seed=DEMO_SEED if seed is None else seed,
         )
     )
-    db = engine.display(os.environ.get("MARKETMEM_DB") or DEMO_DB)
+    db = engine.display(config.database())
     print(f"health later: MARKETMEM_DB={db} bin/marketmem status")
     if not all_healthy(summary):
         print("some channels did not end healthy (see above)", file=sys.stderr)

@@ -19,6 +19,7 @@ import trio
 
 from marketmem.clock import SystemClock
 from marketmem.commands.core import format_table, iso
+from marketmem.commands.database import need_database, unreadable
 from marketmem.config import Config
 from marketmem.events import (
     ApiTokenCreated,
@@ -145,6 +146,9 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
         config = msgspec.structs.replace(
             config, http=msgspec.structs.replace(config.http, bind=args.bind)
         )
+    # Read-only: it never creates the database, and refuses to serve one that is not there
+    # (a wrong path would otherwise answer 503 for ever; see README, Errors).
+    need_database(config, write=False, starting=True)
     trio.run(serve_until_signal, config)
     return 0
 
@@ -172,6 +176,7 @@ def cmd_tokens_create(args: argparse.Namespace, config: Config) -> int:
         token_hash=issued.token_hash,
         created_at_ms=_now_ms(),
     )
+    need_database(config, write=True, create=True)
     run_commit(config, event)
     print(f"token {issued.token_id} created for user {user}; it is shown only once:")
     print(issued.token)
@@ -186,6 +191,7 @@ def cmd_tokens_revoke(args: argparse.Namespace, config: Config) -> int:
             raise UsageError("--token: not a marketmem token (mm_<id>_<secret>)")
     user = check_name("user", args.user) if args.user is not None else None
     event = ApiTokensRevoked(token_id=token_id, user=user, revoked_at_ms=_now_ms())
+    need_database(config, write=True)
     changed = run_commit(config, event).get("api_tokens", 0)
     target = f"user {user}" if user is not None else f"token {token_id}"
     if changed == 0:
@@ -196,21 +202,16 @@ def cmd_tokens_revoke(args: argparse.Namespace, config: Config) -> int:
 
 
 def _read(config: Config, fn: Callable[[Connection], list[T]]) -> list[T]:
+    need_database(config, write=False)
     path = config.database()
-    if not engine.exists(path):
-        return []
     try:
         conn = engine.open_ro(path, busy_timeout_ms=config.storage.busy_timeout_ms)
     except STORAGE_ERROR as exc:
-        raise UsageError(
-            f"cannot read {engine.display(path)}: {type(exc).__name__}: {exc}"
-        ) from None
+        raise unreadable(config, exc) from None
     try:
         return fn(conn)
     except STORAGE_ERROR as exc:
-        raise UsageError(
-            f"cannot read {engine.display(path)}: {type(exc).__name__}: {exc}"
-        ) from None
+        raise unreadable(config, exc) from None
     finally:
         conn.close()
 
@@ -240,6 +241,7 @@ def cmd_clones_add(args: argparse.Namespace, config: Config) -> int:
         symbols=symbols,
         saved_at_ms=_now_ms(),
     )
+    need_database(config, write=True, create=True)
     run_commit(config, event)
     print(f"clone {clone_id} saved: owner {owner}, symbols {', '.join(symbols)}")
     return 0
@@ -258,6 +260,7 @@ def cmd_clones_list(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_clones_remove(args: argparse.Namespace, config: Config) -> int:
     clone_id = check_name("clone id", args.clone_id)
+    need_database(config, write=True)
     changed = run_commit(config, CloneRemoved(clone_id=clone_id)).get("clones", 0)
     if changed == 0:
         print(f"no clone {clone_id}", file=sys.stderr)

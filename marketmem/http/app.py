@@ -39,6 +39,7 @@ from marketmem.http.bodylimit import BodyLimit
 from marketmem.http.cache import KeyedTtlCache, TtlCache
 from marketmem.http.channelpage import PARAMS as CHANNEL_PAGE_PARAMS
 from marketmem.http.channelpage import ChannelPage, read_channel_page, render_channel_page
+from marketmem.http.clienterrors import ClientErrors, route_resolver
 from marketmem.http.dashboard import read_dashboard
 from marketmem.http.errors import (
     ApiError,
@@ -489,15 +490,32 @@ def latest_key(symbol: str, wanted: LatestDataRequest, *, verbose: bool) -> Late
     return symbol, parts, wanted.max_markets, wanted.max_subjects, verbose
 
 
+def _client_errors(request: Request) -> ClientErrors | None:
+    errors = getattr(request.app.state, "client_errors", None)
+    return errors if isinstance(errors, ClientErrors) else None
+
+
 def _failure_response(route: str, request: Request, exc: Exception) -> Response:
-    """Map an exception raised by a handler to an error response, logging with context."""
+    """Map an exception raised by a handler to an error response, logging with context:
+    a 4xx at DEBUG and counted for the minute's INFO summary (``clienterrors``), a 5xx as a
+    WARNING (503) or an ERROR with its traceback (500)."""
     if isinstance(exc, InvalidParameter):
         exc = ApiError(422, "invalid_parameter", str(exc))
     if isinstance(exc, ApiError):
-        level = logging.WARNING if exc.status >= 500 else logging.INFO
-        log.log(
-            level, "%s %s -> %d %s: %s", request.method, route, exc.status, exc.code, exc.message
-        )
+        errors = _client_errors(request)
+        if exc.status < 500 and errors is not None:
+            errors.record(exc.status, request.method, route, exc.code, exc.message)
+        else:
+            level = logging.WARNING if exc.status >= 500 else logging.DEBUG
+            log.log(
+                level,
+                "%s %s -> %d %s: %s",
+                request.method,
+                route,
+                exc.status,
+                exc.code,
+                exc.message,
+            )
         metrics.ERRORS.inc(code=exc.code)
         return api_error_response(exc)
     if isinstance(exc, Unavailable):
@@ -549,6 +567,10 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     metrics.ERRORS.inc(code=code)
     message = "no such route" if exc.status_code == 404 else str(exc.detail)
+    errors = _client_errors(request)
+    if errors is not None and 400 <= exc.status_code < 500:
+        route = request.app.state.route_of(request.scope)
+        errors.record(exc.status_code, request.method, route, code, message)
     return error_response(exc.status_code, code, message, dict(exc.headers or {}))
 
 
@@ -579,9 +601,15 @@ def create_app(
             # The readers' connections (PostgreSQL: the pool's sessions) end with the server.
             await trio.to_thread.run_sync(api.pool.close)
 
+    client_errors = ClientErrors()
+    route_of = route_resolver(list(routes))
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(BodyLimit, limit=MAX_BODY_BYTES)],
+        middleware=[
+            Middleware(
+                BodyLimit, limit=MAX_BODY_BYTES, client_errors=client_errors, route_of=route_of
+            )
+        ],
         exception_handlers={HTTPException: _http_exception},
         lifespan=lifespan,
     )
@@ -589,4 +617,7 @@ def create_app(
     # header, so a forged Host would get a redirect to a host of the client's choosing.
     app.router.redirect_slashes = False
     app.state.api = api
+    # 4xx answers, counted for one INFO line a minute (``serve_http`` runs its clock).
+    app.state.client_errors = client_errors
+    app.state.route_of = route_of
     return app

@@ -19,11 +19,13 @@ front of every route:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import trio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from marketmem.http import metrics
+from marketmem.http.clienterrors import ClientErrors
 from marketmem.http.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -40,11 +42,16 @@ class BodyLimit:
         limit: int,
         timeout_s: float = BODY_TIMEOUT_S,
         linger_s: float = LINGER_S,
+        client_errors: ClientErrors | None = None,
+        route_of: Callable[[Scope], str] | None = None,
     ) -> None:
         self.app = app
         self.limit = limit
         self.timeout_s = timeout_s
         self.linger_s = linger_s
+        # Where a refusal is counted (the app's 4xx summary), by the route it was meant for.
+        self.client_errors = client_errors
+        self.route_of = route_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,7 +91,12 @@ class BodyLimit:
     async def _refuse(
         self, status: int, code: str, message: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        log.info("%s %s -> %d %s: %s", scope["method"], scope["path"][:200], status, code, message)
+        if self.client_errors is not None:
+            route = self.route_of(scope) if self.route_of is not None else scope["path"][:200]
+            self.client_errors.record(status, scope["method"], route, code, message)
+        else:
+            path = scope["path"][:200]
+            log.debug("%s %s -> %d %s: %s", scope["method"], path, status, code, message)
         metrics.ERRORS.inc(code=code)
         response = error_response(status, code, message)
         ended = trio.Event()

@@ -21,8 +21,10 @@ import trio
 from marketmem.executors import Executor
 from marketmem.leases import EveryLease, Leases
 from marketmem.storage import db
+from marketmem.storage.errors import STORAGE_ERROR
 from marketmem.storage.postgres.connection import PostgresConnection
 from marketmem.storage.postgres.leases import PostgresLeases
+from marketmem.storage.sqlite import files
 from marketmem.storage.sqlite.instance import hold_instance
 
 Connection: TypeAlias = apsw.Connection | PostgresConnection
@@ -92,6 +94,30 @@ def exists(location: Location) -> bool:
     """Whether there may be data to read: the SQLite file exists (a PostgreSQL database is
     assumed to; its tables may still be missing, which reads treat as empty)."""
     return is_postgres(location) or Path(location).exists()
+
+
+def unusable(location: Location, *, write: bool) -> str | None:
+    """Why the database at ``location`` cannot be used, in one line; None when it can be
+    tried. SQLite: asked of the file system (``sqlite.files``: a directory, a file that is
+    not SQLite, what cannot be written when ``write``; a missing file counts as one to
+    create). PostgreSQL: a connection is made and closed (``cannot reach PostgreSQL at``)."""
+    if not is_postgres(location):
+        return files.problem(Path(location), write=write)
+    try:
+        PostgresConnection.open(str(location), application_name="marketmem check").close()
+    except STORAGE_ERROR as exc:
+        return open_failure(location, exc)
+    return None
+
+
+def open_failure(location: Location, exc: BaseException) -> str:
+    """One line for a connection to ``location`` that could not be opened (or used at once)
+    with ``exc``: what the file system says of a SQLite file, else the driver's first line."""
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    if is_postgres(location):
+        return f"cannot reach PostgreSQL at {display(location)}: {first or type(exc).__name__}"
+    why = files.problem(Path(location), write=True)
+    return why or f"cannot open database {location}: {type(exc).__name__}: {first}"
 
 
 def query(conn: Connection, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict]:

@@ -367,7 +367,9 @@ class HyperliquidVenue:
             self.address = VenueAddress(
                 info_url=f"http://{host}:{port}", ws_url=f"ws://{host}:{server.port}/ws"
             )
-            log.info(
+            # DEBUG: the demo's own lines come first (its API may yet fail to bind); `main`
+            # prints the URLs itself.
+            log.debug(
                 "hyperliquid venue: info %s, ws %s", self.address.info_url, self.address.ws_url
             )
             task_status.started(self.address)

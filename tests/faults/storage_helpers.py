@@ -38,6 +38,7 @@ from marketmem.events import (
 )
 from marketmem.storage import db
 from marketmem.storage.writer import StorageWriter
+from tests.configs import channels_off
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -325,23 +326,25 @@ def write_service_config(tmp_path: Path, venue: Venue, coins: tuple[str, ...]) -
     conf = tmp_path / "kill.toml"
     coin_list = ", ".join(json.dumps(c) for c in coins)
     conf.write_text(
-        f"[storage]\npath = {json.dumps(str(tmp_path / 'kill.db'))}\n"
-        "writer_max_gather_s = 0.02\n"
-        "[http]\nenabled = false\n"
-        "[hyperliquid]\n"
-        f"info_url = {json.dumps(venue.info_url)}\n"
-        f"ws_url = {json.dumps(venue.ws_url)}\n"
-        f"coins = [{coin_list}]\n"
-        "ws_backoff_initial_s = 0.2\n"
-        "ws_backoff_max_s = 1.0\n"
-        "run_window_s = 1.0\n"
-        "[hyperliquid.features]\n"
-        "l2_request_spacing_s = 0.8\n"
-        "[hyperliquid.channels]\n"
-        "registry = { enabled = true }\n"
-        "candles = { enabled = true }\n"
-        "mids = { enabled = true }\n"
-        "liquidity_profiles = { enabled = true, cadence_s = 4 }\n"
+        channels_off(
+            f"[storage]\npath = {json.dumps(str(tmp_path / 'kill.db'))}\n"
+            "writer_max_gather_s = 0.02\n"
+            "[http]\nenabled = false\n"
+            "[hyperliquid]\n"
+            f"info_url = {json.dumps(venue.info_url)}\n"
+            f"ws_url = {json.dumps(venue.ws_url)}\n"
+            f"coins = [{coin_list}]\n"
+            "ws_backoff_initial_s = 0.2\n"
+            "ws_backoff_max_s = 1.0\n"
+            "run_window_s = 1.0\n"
+            "[hyperliquid.features]\n"
+            "l2_request_spacing_s = 0.8\n"
+            "[hyperliquid.channels]\n"
+            "registry = { enabled = true }\n"
+            "candles = { enabled = true }\n"
+            "mids = { enabled = true }\n"
+            "liquidity_profiles = { enabled = true, cadence_s = 4 }\n"
+        )
     )
     return conf
 

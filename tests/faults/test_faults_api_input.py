@@ -42,6 +42,7 @@ from marketmem.http.auth import issue_token
 from marketmem.http.openapi import RouteSpec
 from marketmem.http.schemas import ErrorBody
 from marketmem.plugins import parse_config
+from tests.configs import channels_off
 from tests.faults.faults_helpers import ApiWorld, populate
 
 BASE = "http://testserver"
@@ -109,7 +110,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> ApiWorld:
     path: Path = tmp_path_factory.mktemp("api") / "api.db"
 
     def make_config(toml: str = "") -> Config:
-        return parse_config(f'[storage]\npath = "{path}"\n' + toml, source_path="test.toml")
+        text = channels_off(f'[storage]\npath = "{path}"\n' + toml)
+        return parse_config(text, source_path="test.toml")
 
     world = trio.run(populate, make_config, clock=trio.testing.MockClock(autojump_threshold=0))
     assert set(world.runs.values()) == {"ok"}, world.runs

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from marketmem.storage import engine
+from tests.configs import channels_off
 from tests.faults.storage_helpers import Venue, hard_stop, start_service, start_venue
 
 COINS = ("BTC", "ETH")
@@ -33,18 +34,20 @@ MINUTE_MS = 60_000
 def write_config(tmp_path: Path, venue: Venue, url: str, name: str) -> Path:
     conf = tmp_path / f"{name}.toml"
     conf.write_text(
-        f"[storage]\nurl = {json.dumps(url)}\nwriter_max_gather_s = 0.02\n"
-        "[http]\nenabled = false\n"
-        f"[service]\nname = {json.dumps(name)}\nstandby_poll_s = 0.5\n"
-        "[hyperliquid]\n"
-        f"info_url = {json.dumps(venue.info_url)}\n"
-        f"ws_url = {json.dumps(venue.ws_url)}\n"
-        f"coins = {json.dumps(list(COINS))}\n"
-        "ws_backoff_initial_s = 0.2\nws_backoff_max_s = 1.0\nrun_window_s = 1.0\n"
-        "[hyperliquid.channels]\n"
-        "registry = { enabled = true, cadence_s = 5 }\n"
-        "candles = { enabled = true, cadence_s = 2 }\n"
-        "mids = { enabled = true, cadence_s = 2 }\n"
+        channels_off(
+            f"[storage]\nurl = {json.dumps(url)}\nwriter_max_gather_s = 0.02\n"
+            "[http]\nenabled = false\n"
+            f"[service]\nname = {json.dumps(name)}\nstandby_poll_s = 0.5\n"
+            "[hyperliquid]\n"
+            f"info_url = {json.dumps(venue.info_url)}\n"
+            f"ws_url = {json.dumps(venue.ws_url)}\n"
+            f"coins = {json.dumps(list(COINS))}\n"
+            "ws_backoff_initial_s = 0.2\nws_backoff_max_s = 1.0\nrun_window_s = 1.0\n"
+            "[hyperliquid.channels]\n"
+            "registry = { enabled = true, cadence_s = 5 }\n"
+            "candles = { enabled = true, cadence_s = 2 }\n"
+            "mids = { enabled = true, cadence_s = 2 }\n"
+        )
     )
     return conf
 

@@ -98,11 +98,14 @@ def test_clone_lifecycle(config_file: str, capsys: pytest.CaptureFixture[str]) -
     assert "no clone c1" in capsys.readouterr().err
 
 
-def test_lists_before_any_database_are_empty(
+def test_lists_before_any_database_say_there_is_none(
     config_file: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(config_file, "clones", "list", "--json") == 0
-    assert capsys.readouterr().out.strip() == "[]"
+    for argv in (("clones", "list", "--json"), ("tokens", "list")):
+        assert run(config_file, *argv) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("marketmem: no database at ")
+        assert err.endswith(" (run `bin/marketmem run` or `demo` first)\n")
 
 
 @pytest.mark.parametrize(

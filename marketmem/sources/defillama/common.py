@@ -38,7 +38,16 @@ LOCAL_TOP = 5
 
 
 class PartsFailed(SourceError):
-    """Some endpoints of a run failed; the rest of the run was published."""
+    """Some endpoints of a run failed; the rest of the run was published.
+
+    ``unreachable``: none of them got an answer at all (the API is down, or we are offline).
+    """
+
+    def __init__(self, message: str, *, unreachable: bool = False, cause: str = "") -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+        # The first part's failure, in short.
+        self.cause = cause or message
 
 
 class SubjectsFileError(SourceError):
@@ -113,17 +122,27 @@ class Problems:
         # Set after retries were exhausted: the API is down; skip the remaining per-subject
         # requests of this run instead of waiting out each one's retries.
         self.unreachable = False
+        # An endpoint answered (even with an error status or a bad payload).
+        self.answered = False
+        self.first_cause = ""
 
     async def attempt(self, what: str, fn: Callable[..., Awaitable[T]], *args: object) -> T | None:
         try:
-            return await fn(*args)
+            result = await fn(*args)
         except SourceError as exc:
             message = self.source.redact(f"{what}: {type(exc).__name__}: {exc}")
             self.errors.append(message)
-            self.ctx.log.warning("%s", message)
+            # INFO: the run fails with every part's error in its one WARNING line.
+            self.ctx.log.info("%s", message)
             if isinstance(exc, TransportFailed):
                 self.unreachable = True
+            if not self.first_cause:
+                self.first_cause = self.source.redact(f"{what}: {getattr(exc, 'cause', exc)}")
+            if getattr(exc, "unreachable", False) is not True:
+                self.answered = True
             return None
+        self.answered = True
+        return result
 
     def skipped(self, what: str, count: int) -> None:
         if count:
@@ -131,7 +150,9 @@ class Problems:
 
     def raise_if_any(self) -> None:
         if self.errors:
-            raise PartsFailed("; ".join(self.errors))
+            raise PartsFailed(
+                "; ".join(self.errors), unreachable=not self.answered, cause=self.first_cause
+            )
 
 
 # --- policy inputs -------------------------------------------------------------------------

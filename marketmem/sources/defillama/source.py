@@ -20,4 +20,5 @@ SOURCE = Source(
     tables=tables.TABLES,
     open=opener(build),
     routes=api.routes,
+    venue=True,
 )

@@ -34,5 +34,6 @@ SOURCE = Source(
     tables=tables.TABLES,
     open=open_hyperliquid,
     routes=api.routes,
+    venue=True,
     shard=lambda config: SECTION.of(config).coin_shard(),
 )

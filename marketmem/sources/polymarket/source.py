@@ -21,5 +21,6 @@ SOURCE = Source(
     tables=tables.TABLES,
     open=opener(build),
     routes=api.routes,
+    venue=True,
     commands=command.register,
 )
