@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -50,8 +51,30 @@ def fresh_database(admin_url: str) -> Iterator[str]:
     try:
         yield database_url(admin_url, name)
     finally:
+        drop_database(admin_url, name)
+
+
+def drop_database(admin_url: str, name: str, *, tries: int = 20) -> None:
+    """Drop database ``name``, ending the sessions a test left on it (``WITH (FORCE)``).
+
+    FORCE must be allowed to end every session on the database, and an autovacuum worker
+    (which a test's mass delete may start) is not the role's to end: then a plain DROP, which
+    cancels autovacuum by itself; retried a few times while both kinds are there at once.
+    """
+    ident = sql.Identifier(name)
+    for attempt in range(tries):
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+            try:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+                return
+            except psycopg.errors.InsufficientPrivilege:
+                try:
+                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident))
+                    return
+                except psycopg.errors.ObjectInUse:
+                    if attempt == tries - 1:
+                        raise
+        time.sleep(0.25)
 
 
 @pytest.fixture(scope="session")
