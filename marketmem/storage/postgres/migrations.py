@@ -14,8 +14,8 @@ adding a migration 2 that rebuilds tables no database has. A development databas
 before that keeps its plain tables; ``storage.postgres.partitions`` leaves a table the
 catalog does not show partitioned alone (its rows expire by chunked deletes, as before).
 Every start (``create_all``) also makes the day partitions from yesterday to
-``partitions.DAYS_AHEAD`` days after today, by the system clock; each maintenance pass keeps that
-window ahead from the retention it applies.
+``partitions.DAYS_AHEAD`` days after today, by the system clock; each maintenance pass keeps
+its window (from the oldest retained day) ahead.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ MIGRATION_LOCK = partitions.SCHEMA_LOCK
 
 def create_all(conn: PostgresConnection, tables: Sequence[Tables]) -> None:
     """Migration 1, and again at every start: every declared table (all IF NOT EXISTS), and
-    the day partitions of the tables partitioned by day, from yesterday to ``DAYS_AHEAD``
-    days after today (``partitions.DAYS_AHEAD``)."""
+    the day partitions of the tables partitioned by day, from yesterday to
+    ``partitions.DAYS_AHEAD`` days after today."""
     for declared in tables:
         for stmt in ddl.statements(declared.tables, declared.indexes):
             conn.execute(stmt)
