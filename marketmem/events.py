@@ -575,10 +575,23 @@ class RollupHours(Command):
     limit: int
 
 
+class PrepareDays(Command):
+    """Make the UTC days of ``table`` from the day of ``first_day_ms`` to that of
+    ``last_day_ms`` ready before their rows arrive (PostgreSQL: the missing day partitions of
+    a table partitioned by day, rows waiting in its DEFAULT partition moved in; nothing on
+    SQLite). Bounded by the days named."""
+
+    table: str
+    first_day_ms: int
+    last_day_ms: int
+
+
 class ExpireMinutes(Command):
     """Delete about ``limit`` 1-minute candles older than ``before_ms`` whose hour is rolled
     up and not waiting for another rollup, or starts before ``hours_before_ms`` (past 1-hour
-    retention: not rolled up any more)."""
+    retention: not rolled up any more). Where the storage keeps days apart (PostgreSQL), a
+    day all of whose minutes are expired under that rule goes whole first, whatever its size:
+    dropping it costs a count of its rows, not a delete of each."""
 
     before_ms: int
     hours_before_ms: int
@@ -587,7 +600,8 @@ class ExpireMinutes(Command):
 
 class ExpireRows(Command):
     """Delete about ``limit`` rows of a declared retained table with a time before
-    ``before_ms`` (see ``marketmem.retention.policy.RETAINED_TABLES``)."""
+    ``before_ms`` (see ``marketmem.retention.policy.RETAINED_TABLES``); a day that ends by
+    ``before_ms`` goes whole first where the storage keeps days apart."""
 
     table: str
     before_ms: int

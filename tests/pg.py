@@ -31,7 +31,6 @@ from psycopg import sql
 PG_URL_ENV = "MARKETMEM_TEST_PG_URL"
 ENGINES = ("sqlite", "postgresql")
 CONNECT_TIMEOUT_S = 10
-DROP_ATTEMPTS = 100
 
 
 def database_url(url: str, name: str) -> str:
@@ -53,20 +52,30 @@ def fresh_database(admin_url: str) -> Iterator[str]:
     try:
         yield database_url(admin_url, name)
     finally:
-        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident)
-        for attempt in range(DROP_ATTEMPTS):
+        drop_database(admin_url, name)
+
+
+def drop_database(admin_url: str, name: str, *, tries: int = 20) -> None:
+    """Drop database ``name``, ending the sessions a test left on it (``WITH (FORCE)``).
+
+    FORCE must be allowed to end every session on the database, and an autovacuum worker
+    (which a test's mass delete may start) is not the role's to end: then a plain DROP, which
+    cancels autovacuum by itself; retried a few times while both kinds are there at once.
+    """
+    ident = sql.Identifier(name)
+    for attempt in range(tries):
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
             try:
-                with psycopg.connect(
-                    admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
-                ) as conn:
-                    conn.execute(drop)
-                break
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+                return
             except psycopg.errors.InsufficientPrivilege:
-                # An autovacuum worker on the database has no role a non-superuser may
-                # signal, so FORCE refuses; it is done in moments.
-                if attempt + 1 == DROP_ATTEMPTS:
-                    raise
-                time.sleep(0.1)
+                try:
+                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident))
+                    return
+                except psycopg.errors.ObjectInUse:
+                    if attempt == tries - 1:
+                        raise
+        time.sleep(0.25)
 
 
 @pytest.fixture(scope="session")

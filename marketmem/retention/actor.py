@@ -3,9 +3,11 @@
 A pass decides and the storage writer executes: the pass computes the boundaries from one
 ``now``, probes (read-only, index seeks) whether there is anything to do, and sends bounded
 commands, each in a transaction of its own, waiting for the writer's confirmation of each one
-before the next. In order: roll up ended hours whose minutes changed, expire 1-minute candles
-(only once their hour is rolled up), expire the declared tables, then hand free pages beyond
-a slack back to the file system. Work is proportional to what changed or expired.
+before the next. In order: make the days ahead ready where the storage keeps days apart
+(PostgreSQL's day partitions, from the oldest retained day to two days after today: a
+command only when one is missing), roll up ended hours whose minutes changed, expire 1-minute
+candles (only once their hour is rolled up), expire the declared tables, then hand free pages
+beyond a slack back to the file system. Work is proportional to what changed or expired.
 
 ``maintenance_pass`` takes the command sender and the read connection as arguments, so the
 ``maintain`` command and the tests run the same code as the service.
@@ -24,6 +26,7 @@ from marketmem.events import (
     Event,
     ExpireMinutes,
     ExpireRows,
+    PrepareDays,
     ReclaimSpace,
     RollupHours,
 )
@@ -100,6 +103,8 @@ class PassReport:
     file_pages: int = 0
     page_size: int = 0
     commands: int = 0
+    # Days made ready ahead of their rows (PostgreSQL's day partitions; 0 on SQLite).
+    days_prepared: int = 0
 
     @property
     def rows_changed(self) -> int:
@@ -126,6 +131,12 @@ async def maintenance_pass(
     def tell(stage: str, n: int) -> None:
         if progress is not None:
             progress(stage, n)
+
+    oldest_kept = {MINUTES_TABLE: b.minutes_before_ms, **b.tables_before_ms}
+    for table, days in reads.missing_days(conn, oldest_kept, now_ms).items():
+        await command(PrepareDays(table=table, first_day_ms=days[0], last_day_ms=days[-1]))
+        report.days_prepared += len(days)
+        tell(f"prepare days of {table}", len(days))
 
     if reads.has_pending_hours(conn, b.rollup_through_ms):
         while True:

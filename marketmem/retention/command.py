@@ -82,6 +82,8 @@ def format_report(report: PassReport) -> str:
         lines.append(f"    {table.ljust(width)}  {n}")
     for table in report.absent:
         lines.append(f"    {table.ljust(width)}  - (table absent)")
+    if report.days_prepared:
+        lines.append(f"  days: {report.days_prepared} day partition(s) made ahead")
     mib = 1024 * 1024
     lines.append(
         f"  space: {report.pages_released} free page(s) released, {report.free_pages} left "

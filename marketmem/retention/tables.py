@@ -15,6 +15,12 @@ The write functions run the commands of ``marketmem.events`` (``# --- retention 
 the storage writer's transaction; each one is bounded by its ``limit`` and returns rows
 changed per table. Table names in commands are checked against ``RETAINED_TABLES`` before
 they reach SQL.
+
+Where the storage keeps days apart (``storage.partitions``: PostgreSQL's day partitions of
+the minutes and the mids), ``PrepareDays`` makes days ready ahead of their rows, and an expiry
+first removes each whole day every row of which is expired under the very condition its
+chunked delete applies, then deletes the rest in chunks; the rows of a dropped day are counted
+with the deleted ones. On SQLite both are no-ops and the chunked deletes do everything.
 """
 
 from __future__ import annotations
@@ -24,7 +30,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from marketmem import metrics
-from marketmem.events import CandleBatch, ExpireMinutes, ExpireRows, ReclaimSpace, RollupHours
+from marketmem.events import (
+    CandleBatch,
+    ExpireMinutes,
+    ExpireRows,
+    PrepareDays,
+    ReclaimSpace,
+    RollupHours,
+)
 from marketmem.retention.policy import (
     HOURS_TABLE,
     MINUTES_TABLE,
@@ -33,7 +46,7 @@ from marketmem.retention.policy import (
 )
 from marketmem.retention.rollup import HOUR_MS, MinuteBar, aggregate_hour, keeps_stored_hour
 from marketmem.source import Tables
-from marketmem.storage import catalog
+from marketmem.storage import catalog, partitions
 from marketmem.storage.declare import INT, REAL, TEXT, Column, Index, Table
 from marketmem.storage.engine import Connection, dialect_of
 from marketmem.storage.tables import AfterWrite
@@ -175,9 +188,17 @@ def _delete_chunk(
     return conn.changes()
 
 
+def _expire(
+    conn: Connection, table: str, column: str, where: str, params: dict[str, Any], limit: int
+) -> int:
+    """Whole expired days first (where the storage keeps days apart), then a chunk."""
+    n = partitions.drop_expired_days(conn, table, params["before"], where, params)
+    return n + _delete_chunk(conn, table, column, where, params, limit)
+
+
 def expire_minutes(conn: Connection, ev: ExpireMinutes) -> dict[str, int]:
     params = {"before": ev.before_ms, "hours_before": ev.hours_before_ms}
-    n = _delete_chunk(conn, MINUTES_TABLE, "open_time_ms", _MINUTE_EXPIRED, params, ev.limit)
+    n = _expire(conn, MINUTES_TABLE, "open_time_ms", _MINUTE_EXPIRED, params, ev.limit)
     return {MINUTES_TABLE: n}
 
 
@@ -188,8 +209,16 @@ def expire_rows(conn: Connection, ev: ExpireRows) -> dict[str, int]:
     if not catalog.has_table(conn, spec.table):
         return {spec.table: 0}
     where = f"c.{spec.time_column} < :before"
-    n = _delete_chunk(conn, spec.table, spec.time_column, where, {"before": ev.before_ms}, ev.limit)
+    n = _expire(conn, spec.table, spec.time_column, where, {"before": ev.before_ms}, ev.limit)
     return {spec.table: n}
+
+
+def prepare_days(conn: Connection, ev: PrepareDays) -> dict[str, int]:
+    """No row changes: days are made ready (rows moved between partitions are not counted)."""
+    if ev.table != MINUTES_TABLE and ev.table not in RETAINED_BY_NAME:
+        raise ValueError(f"{ev.table!r} is not a retained table (see RETAINED_TABLES)")
+    partitions.prepare_days(conn, ev.table, ev.first_day_ms, ev.last_day_ms)
+    return {}
 
 
 def reclaim_space(conn: Connection, ev: ReclaimSpace) -> dict[str, int]:
@@ -224,6 +253,7 @@ def mark_pending_hours(conn: Connection, events: Sequence[Any]) -> None:
 AFTER_WRITES: dict[type, AfterWrite] = {CandleBatch: mark_pending_hours}
 
 WRITERS: dict[type, Any] = {
+    PrepareDays: prepare_days,
     RollupHours: rollup_hours,
     ExpireMinutes: expire_minutes,
     ExpireRows: expire_rows,

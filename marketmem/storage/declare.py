@@ -110,6 +110,12 @@ class Table:
     ``clustered``: rows are stored in primary-key order with no row id of their own (SQLite's
     ``WITHOUT ROWID``). A table without a primary key, or with a ``Search`` (the FTS5 index of
     SQLite refers to rows by row id), is not clustered.
+
+    ``partition_by_day``: an INT ``*_ms`` column of the primary key by whose UTC day the rows
+    are kept apart, so that a whole day can be removed at once (PostgreSQL: a table
+    partitioned by range of that column, one partition per day and a DEFAULT one; SQLite
+    ignores it). No column of such a table may be ``unique`` on its own: every key must
+    contain the partition column.
     """
 
     name: str
@@ -118,6 +124,7 @@ class Table:
     indexes: tuple[Index, ...] = ()
     search: Search | None = None
     clustered: bool = True
+    partition_by_day: str | None = None
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -142,8 +149,25 @@ class Table:
             ]
         if self.clustered and (not self.primary_key or self.search is not None):
             problems.append("cannot be clustered without a primary key or with a search")
+        problems += self._partition_problems(names)
         if problems:
             raise ValueError(f"table {self.name}: {'; '.join(problems)}")
+
+    def _partition_problems(self, names: list[str]) -> list[str]:
+        by = self.partition_by_day
+        if by is None:
+            return []
+        if by not in names:
+            return [f"cannot be partitioned by {by}: no such column"]
+        problems = []
+        if self.column(by).type is not INT:
+            problems.append(f"cannot be partitioned by {by}: not INT")
+        if by not in self.primary_key:
+            problems.append(f"cannot be partitioned by {by}: not in the primary key")
+        problems += [
+            f"cannot be partitioned with {c.name} unique alone" for c in self.columns if c.unique
+        ]
+        return problems
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)

@@ -10,8 +10,13 @@ from retention_helpers import Store
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "r.db")
+def store(tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """A migrated database: a SQLite file, or a new PostgreSQL database where the test runs on
+    that engine (a module marked ``engines`` runs each test on both)."""
+    location = (
+        request.getfixturevalue("pg_database") if engine == "postgresql" else tmp_path / "r.db"
+    )
+    s = Store(location)
     try:
         yield s
     finally:

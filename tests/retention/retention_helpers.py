@@ -1,4 +1,5 @@
-"""Retention test helpers: a migrated database driven through the real write functions."""
+"""Retention test helpers: a migrated database driven through the real write functions, on a
+SQLite file or a PostgreSQL database (``Store`` takes either location)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from marketmem.plugins import SOURCES
 from marketmem.retention.actor import PassReport, PassSettings, maintenance_pass
 from marketmem.retention.policy import RetentionPolicy
 from marketmem.retention.rollup import MINUTE_MS
-from marketmem.storage import db, schema
+from marketmem.storage import db, engine, schema
 
 # 2026-11-25T00:00:00Z: an hour boundary.
 H0 = 1_795_564_800_000
@@ -52,12 +53,14 @@ class Store:
     transaction per event as the writer does it, without the bus (fast enough for
     property tests)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: engine.Location) -> None:
         self.path = path
-        self.conn = db.open_rw(path)
+        self.dialect = "postgresql" if engine.is_postgres(path) else "sqlite"
+        self.conn = engine.open_writer(path)
         schema.migrate(self.conn, SOURCES)
         self.writers = schema.writers(SOURCES)
         self.after_writes = schema.after_writes(SOURCES)
+        self.sent: list[Event] = []  # the commands of every pass, in order
 
     def apply(self, event: Event) -> dict[str, int]:
         with self.conn:
@@ -77,6 +80,7 @@ class Store:
     ) -> PassReport:
         async def send(event: Event) -> dict[str, int]:
             await trio.lowlevel.checkpoint()
+            self.sent.append(event)
             return self.apply(event)
 
         report: PassReport = trio.run(

@@ -74,6 +74,12 @@ def test_a_field_without_a_column_type_is_refused_by_name() -> None:
         ({"search": Search(("at_ms",)), "clustered": False}, "cannot search at_ms"),
         ({"search": Search(("station",))}, "cannot be clustered"),
         ({}, "cannot be clustered"),
+        ({"primary_key": ("station",), "partition_by_day": "when"}, "no such column"),
+        ({"primary_key": ("station",), "partition_by_day": "at_ms"}, "not in the primary key"),
+        (
+            {"primary_key": ("station", "height_m"), "partition_by_day": "height_m"},
+            "by height_m: not INT",
+        ),
     ],
 )
 def test_a_table_that_cannot_be_is_refused(kwargs: dict[str, Any], problem: str) -> None:
@@ -89,3 +95,12 @@ def test_a_column_refuses_values_of_another_type() -> None:
     with pytest.raises(ValueError, match="case-insensitive"):
         Column("n", INT, case_insensitive=True)
     assert Column("x", REAL, default=0).default == 0
+
+
+def test_a_table_partitioned_by_day_keeps_every_key_with_its_day() -> None:
+    columns = row_columns(Reading)
+    table = Table("readings", columns, primary_key=("station", "at_ms"), partition_by_day="at_ms")
+    assert table.partition_by_day == "at_ms"
+    unique = (*columns[:4], Column("note", TEXT, unique=True), *columns[5:])
+    with pytest.raises(ValueError, match="with note unique alone"):
+        Table("readings", unique, primary_key=("station", "at_ms"), partition_by_day="at_ms")

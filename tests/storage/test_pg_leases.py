@@ -45,6 +45,13 @@ async def test_a_cut_connection_loses_its_leases_to_the_standby(pg_database: str
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE application_name = 'holder'"
             )
+            # pg_terminate_backend only signals: the session ends, and its locks go, a moment
+            # later (seen to take longer on a loaded machine).
+            with trio.fail_after(10):
+                while admin.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE application_name = 'holder'"
+                ).fetchone():
+                    await trio.sleep(0.05)
         assert await b.try_acquire("k")
         assert not await a.still_held()  # the holder notices, and holds nothing
         assert a.held == set()

@@ -6,7 +6,9 @@ Every table of the core and of ``marketmem.plugins.SOURCES`` is created in a new
 column's type, nullability, default and collation, the generated search column, each table's
 primary key and unique columns, every index with its method and columns, and the CHECKs. Then
 the parts that are more than a type: full-text search (the words of the search column and
-their weight labels), case-insensitive keys, a CHECK.
+their weight labels), case-insensitive keys, a CHECK, and the tables partitioned by day (their
+partitions are left out of the catalog comparisons: each carries its parent's columns, keys,
+indexes and checks, which the partition test checks).
 """
 
 from __future__ import annotations
@@ -48,10 +50,16 @@ def conn(pg_database: str) -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
-def by_table(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[tuple[Any, ...]]]:
+def partitions(conn: psycopg.Connection[Any]) -> set[str]:
+    rows = conn.execute("SELECT inhrelid::regclass::text FROM pg_inherits").fetchall()
+    return {r[0] for r in rows}
+
+
+def by_table(rows: Sequence[tuple[Any, ...]], skip: set[str]) -> dict[str, list[tuple[Any, ...]]]:
     out: dict[str, list[tuple[Any, ...]]] = {}
     for table, *rest in rows:
-        out.setdefault(table, []).append(tuple(rest))
+        if table not in skip:
+            out.setdefault(table, []).append(tuple(rest))
     return out
 
 
@@ -89,7 +97,7 @@ def test_every_declared_table_and_column_is_there_as_declared(
         "collation_name, is_generated FROM information_schema.columns "
         "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"
     ).fetchall()
-    got = by_table(rows)
+    got = by_table(rows, partitions(conn))
     assert sorted(got) == sorted(t.name for t in TABLES)
     for table in TABLES:
         assert got[table.name] == expected_columns(table), table.name
@@ -106,7 +114,8 @@ def test_every_key_and_index_is_there(conn: psycopg.Connection[Any]) -> None:
         "WHERE tc.table_schema = 'public' AND tc.constraint_type IN ('PRIMARY KEY', 'UNIQUE') "
         "GROUP BY tc.table_name, tc.constraint_name, tc.constraint_type"
     ).fetchall()
-    got_keys = {(t, kind, tuple(cols)) for t, kind, cols in keys}
+    skip = partitions(conn)
+    got_keys = {(t, kind, tuple(cols)) for t, kind, cols in keys if t not in skip}
     want_keys = {(t.name, "PRIMARY KEY", t.primary_key) for t in TABLES if t.primary_key}
     want_keys |= {(t.name, "UNIQUE", (c.name,)) for t in TABLES for c in t.columns if c.unique}
     assert got_keys == want_keys
@@ -117,6 +126,8 @@ def test_every_key_and_index_is_there(conn: psycopg.Connection[Any]) -> None:
     for table, name, definition in conn.execute(
         "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
     ):
+        if table in skip:
+            continue
         found = re.search(r" USING (\w+) \((.*)\)$", definition)
         assert found, definition
         columns = tuple(c.strip().strip('"') for c in found[2].split(","))
@@ -141,6 +152,8 @@ def test_every_check_is_there(conn: psycopg.Connection[Any]) -> None:
         "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE contype = 'c' AND connamespace = 'public'::regnamespace"
     ).fetchall()
+    skip = partitions(conn)
+    rows = [(t, d) for t, d in rows if t not in skip]
     want = [(t.name, c) for t in TABLES for c in t.columns if c.allowed is not None]
     assert len(rows) == len(want) >= 1
     for table, column in want:
@@ -208,3 +221,58 @@ def test_the_search_column_holds_the_words_fts5_finds_labelled_by_column(
         "'hit':5A 'or':14 's':3A 'up':13 'will':1A 'zurich':2A"
     )
     assert [ddl.search_label(i) for i in range(6)] == ["A", "B", "C", "D", "D", "D"]
+
+
+def test_tables_partitioned_by_day_have_a_default_partition_with_every_index(
+    conn: psycopg.Connection[Any],
+) -> None:
+    declared = {t.name: t for t in TABLES if t.partition_by_day is not None}
+    assert set(declared) == {"hyperliquid_candles", "hyperliquid_mid_prices"}
+    keys = dict(
+        conn.execute(
+            "SELECT relname, pg_get_partkeydef(oid) FROM pg_class WHERE relkind = 'p'"
+        ).fetchall()
+    )
+    assert keys == {name: f"RANGE ({t.partition_by_day})" for name, t in declared.items()}
+    children = conn.execute(
+        "SELECT inhparent::regclass::text, inhrelid::regclass::text, "
+        "pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits JOIN pg_class c ON c.oid = inhrelid "
+        "WHERE c.relkind = 'r'"
+    ).fetchall()
+    assert sorted(children) == sorted(
+        (name, ddl.default_partition(name), "DEFAULT") for name in declared
+    )
+    for name, table in declared.items():
+        parent = {
+            r[0]
+            for r in conn.execute(
+                "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass",
+                (name,),
+            )
+        }
+        want = {f"{name}_pkey", *(i.name for i in (*table.indexes, *EXTRA_INDEXES.get(name, ())))}
+        assert parent == want
+        # Each index of the parent has its counterpart on the partition (pg_inherits of indexes).
+        attached = conn.execute(
+            "SELECT count(*) FROM pg_inherits i JOIN pg_index x ON x.indexrelid = i.inhrelid "
+            "WHERE x.indrelid = %s::regclass",
+            (ddl.default_partition(name),),
+        ).fetchone()
+        assert attached == (len(want),)
+
+
+def test_the_partition_clause_is_the_only_difference_a_day_partitioning_makes() -> None:
+    from dataclasses import replace
+
+    for table in TABLES:
+        if table.partition_by_day is None:
+            assert ddl.partition_statements(table) == []
+            continue
+        plain = ddl.table_statements(replace(table, partition_by_day=None))
+        rendered = ddl.table_statements(table)
+        column = ddl.ident(table.partition_by_day)
+        assert rendered[0] == plain[0] + f" PARTITION BY RANGE ({column})"
+        assert rendered[1] == (
+            f'CREATE TABLE IF NOT EXISTS "{table.name}_default" PARTITION OF "{table.name}" DEFAULT'
+        )
+        assert rendered[2:] == plain[1:]

@@ -3,6 +3,9 @@
 - ``hyperliquid_candles``: 1m bars keyed (coin, interval, open_time_ms); ``closed`` never goes
   back to 0 once set, whatever order pushes and backfills arrive in.
 - ``hyperliquid_mid_prices``: the last mid of each 5-second bucket, keyed (coin, bucket_ms).
+
+Both are kept apart by day (``partition_by_day``: on PostgreSQL one partition per UTC day), so
+retention can drop an expired day whole.
 - ``hyperliquid_assets``: the perp universe from ``meta``, keyed by coin; ``first_seen_ms`` is
   kept from the first run.
 - ``hyperliquid_asset_category_taxonomy`` / ``hyperliquid_asset_categories``: the taxonomy
@@ -44,12 +47,14 @@ CANDLE_TABLE = Table(
     "hyperliquid_candles",
     row_columns(Candle),
     primary_key=("coin", "interval", "open_time_ms"),
+    partition_by_day="open_time_ms",
 )
 MID_TABLE = Table(
     "hyperliquid_mid_prices",
     row_columns(MidPrice),
     primary_key=("coin", "bucket_ms"),
     indexes=(Index("hyperliquid_mid_prices_by_bucket", ("bucket_ms",)),),
+    partition_by_day="bucket_ms",
 )
 ASSET_TABLE = Table(
     "hyperliquid_assets", row_columns(HyperliquidAsset, margin_tiers=JSON), primary_key=("coin",)

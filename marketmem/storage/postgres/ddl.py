@@ -13,6 +13,11 @@ GIN index ``<table>_search``. A case-insensitive column takes the ICU collation
 which the first statement creates when a table needs it. Clustering means nothing here: rows
 live in a heap, the primary key is an index. Identifiers are always quoted (``user`` is a
 keyword).
+
+A table declared ``partition_by_day`` is ``PARTITION BY RANGE`` of that column, with a
+``DEFAULT`` partition ``<table>_default`` for rows of a day that has no partition of its own;
+the day partitions are ``storage.postgres.partitions``' work. Its indexes are created on the
+partitioned table, so every partition has them.
 """
 
 from __future__ import annotations
@@ -126,7 +131,27 @@ def create_table(table: Table) -> str:
     if table.primary_key:
         lines.append(f"PRIMARY KEY ({', '.join(ident(c) for c in table.primary_key)})")
     body = ",\n    ".join(lines)
-    return f"CREATE TABLE IF NOT EXISTS {ident(table.name)} (\n    {body}\n)"
+    return f"CREATE TABLE IF NOT EXISTS {ident(table.name)} (\n    {body}\n){partitioning(table)}"
+
+
+def partitioning(table: Table) -> str:
+    """The clause that partitions ``table`` by day ('' when it is not)."""
+    if table.partition_by_day is None:
+        return ""
+    return f" PARTITION BY RANGE ({ident(table.partition_by_day)})"
+
+
+def default_partition(table_name: str) -> str:
+    """The name of the partition that holds the rows no day partition takes."""
+    return f"{table_name}_default"
+
+
+def partition_statements(table: Table) -> list[str]:
+    """The DEFAULT partition of a table partitioned by day (none for another table)."""
+    if table.partition_by_day is None:
+        return []
+    name = default_partition(table.name)
+    return [f"CREATE TABLE IF NOT EXISTS {ident(name)} PARTITION OF {ident(table.name)} DEFAULT"]
 
 
 def create_index(table: str, index: Index, *, using: str = "") -> str:
@@ -138,7 +163,8 @@ def create_index(table: str, index: Index, *, using: str = "") -> str:
 def table_statements(table: Table) -> list[str]:
     """Everything that creates ``table``: the table, its indexes, its search index (the
     collation a case-insensitive column uses comes first, from ``statements``)."""
-    out = [create_table(table), *(create_index(table.name, i) for i in table.indexes)]
+    out = [create_table(table), *partition_statements(table)]
+    out += [create_index(table.name, i) for i in table.indexes]
     if table.search is not None:
         search = Index(search_index(table), (SEARCH_COLUMN,))
         out.append(create_index(table.name, search, using="GIN"))

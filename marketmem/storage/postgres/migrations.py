@@ -6,29 +6,51 @@ of the release that added it: migration 1 creates every declared table (rendered
 never edits an earlier one. The version lives in ``marketmem_schema`` (one row). Several
 instances may start at once against one database: each migrates inside a transaction that
 holds an advisory lock, so one migrates and the others find the work done.
+
+Migration 1's rendering was changed once, before any release had a PostgreSQL database (so
+none can hold the earlier form): the 1-minute candles and the mids became tables partitioned
+by day (``Table.partition_by_day``, issue 16), each with a DEFAULT partition, rather than
+adding a migration 2 that rebuilds tables no database has. A development database created
+before that keeps its plain tables; ``storage.postgres.partitions`` leaves a table the
+catalog does not show partitioned alone (its rows expire by chunked deletes, as before).
+Every start (``create_all``) also makes the day partitions from yesterday to
+``partitions.DAYS_AHEAD`` days after today, by the system clock; each maintenance pass keeps
+its window (from the oldest retained day) ahead.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from marketmem.storage.postgres import ddl
+from marketmem.storage.postgres import ddl, partitions
 from marketmem.storage.postgres.catalog import VERSION_TABLE
 from marketmem.storage.postgres.connection import PostgresConnection
-from marketmem.storage.postgres.leases import lock_id
 
 if TYPE_CHECKING:
     from marketmem.source import Tables
 
-MIGRATION_LOCK = lock_id("marketmem schema migration")
+MIGRATION_LOCK = partitions.SCHEMA_LOCK
 
 
 def create_all(conn: PostgresConnection, tables: Sequence[Tables]) -> None:
-    """Migration 1, and again at every start: every declared table (all IF NOT EXISTS)."""
+    """Migration 1, and again at every start: every declared table (all IF NOT EXISTS), and
+    the day partitions of the tables partitioned by day, from yesterday to
+    ``partitions.DAYS_AHEAD`` days after today."""
     for declared in tables:
         for stmt in ddl.statements(declared.tables, declared.indexes):
             conn.execute(stmt)
+    now_ms = int(time.time() * 1000)
+    for declared in tables:
+        for table in declared.tables:
+            if table.partition_by_day is not None:
+                partitions.create_days(
+                    conn,
+                    table.name,
+                    now_ms - partitions.DAY_MS,
+                    now_ms + partitions.DAYS_AHEAD * partitions.DAY_MS,
+                )
 
 
 Migration = Callable[[PostgresConnection, Sequence["Tables"]], None]

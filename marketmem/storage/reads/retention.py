@@ -5,7 +5,7 @@ whatever the table size).
 
 from __future__ import annotations
 
-from marketmem.storage import catalog
+from marketmem.storage import catalog, partitions
 from marketmem.storage.models.retention import HourMinute
 from marketmem.storage.reads import Connection, columns, fetch, scalar
 from marketmem.storage.reads.hyperliquid import CANDLES_1H, CANDLES_1M, MIDS
@@ -18,6 +18,9 @@ PENDING_TABLE = "hyperliquid_rollup_pending"
 existing_tables = catalog.tables
 free_pages = catalog.free_pages
 file_pages = catalog.file_pages
+# Per table partitioned by day, the days of its window without a partition (PostgreSQL's
+# catalog; always empty on SQLite).
+missing_days = partitions.missing_days
 
 
 def minutes_between(conn: Connection, coin: str, start_ms: int, end_ms: int) -> list[HourMinute]:
