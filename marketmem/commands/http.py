@@ -19,7 +19,6 @@ from typing import TypeVar
 
 import msgspec
 import trio
-from mcp.server.stdio import stdio_server
 
 from marketmem.clock import SystemClock
 from marketmem.commands.core import format_table, iso
@@ -34,7 +33,6 @@ from marketmem.events import (
 from marketmem.http.access import list_clones, list_tokens
 from marketmem.http.app import Api, api_error_of
 from marketmem.http.auth import issue_token, token_id_of, valid_name
-from marketmem.http.mcp import build_server
 from marketmem.http.server import serve_http
 from marketmem.pipeline import open_pipeline
 from marketmem.storage import engine
@@ -204,6 +202,11 @@ def cmd_mcp(args: argparse.Namespace, config: Config) -> int:
 async def serve_mcp_stdio(config: Config, token: str) -> None:
     """The MCP tools over stdin/stdout as the token's user, who is checked first: a wrong or
     revoked token (or a database that cannot be read) refuses to start."""
+    # Imported here: the SDK takes seconds to import, which no other command should pay.
+    from mcp.server.stdio import stdio_server
+
+    from marketmem.http.mcp import build_server
+
     api = Api(config, SystemClock())
     try:
         now = api.clock.now_ms()

@@ -47,7 +47,6 @@ from marketmem.http.errors import (
     not_found,
     unauthorized,
 )
-from marketmem.http.mcp import MCP_PATH, McpEndpoint
 from marketmem.http.openapi import OpenApiDocument, RouteSpec, build_openapi
 from marketmem.http.page import csp, dashboard_page
 from marketmem.http.panels import Panels, read_panels, render_panels
@@ -616,7 +615,10 @@ def create_app(
         )
         for spec in api.specs
     ]
-    # MCP (streamable HTTP) behind the same bearer check; not an OpenAPI route.
+    # MCP (streamable HTTP) behind the same bearer check; not an OpenAPI route. Imported
+    # here: the SDK takes seconds to import, which no other command should pay.
+    from marketmem.http.mcp import MCP_PATH, McpEndpoint
+
     mcp = McpEndpoint(api)
     routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], name="mcp"))
 

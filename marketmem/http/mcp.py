@@ -34,9 +34,11 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from marketmem.http import candles, latest
+from marketmem.http.app import Api, api_error_of, request_token
 from marketmem.http.errors import ApiError, api_error_response
 from marketmem.http.schemas import LATEST_DATA, CandlePage, HealthResponse, LatestDataRequest
 from marketmem.query import InvalidParameter, Param
+from marketmem.source import ReadRoute
 from marketmem.storage.reads import Connection
 
 log = logging.getLogger(__name__)
@@ -113,8 +115,8 @@ def _string(arguments: dict[str, Any], name: str) -> str:
     return value
 
 
-def build_tools(api: Any) -> list[ToolDef]:
-    """The tools over ``api`` (a ``marketmem.http.app.Api``)."""
+def build_tools(api: Api) -> list[ToolDef]:
+    """The tools over ``api``'s read calls."""
     routes = api.source_routes
     markets = routes["searchPolymarketMarkets"]
     subjects = routes["searchDefillamaSubjects"]
@@ -137,7 +139,7 @@ def build_tools(api: Any) -> list[ToolDef]:
         )
         return result
 
-    def source_tool(route: Any) -> Call:
+    def source_tool(route: ReadRoute) -> Call:
         async def call(token: str | None, args: dict[str, Any]) -> msgspec.Struct:
             result: msgspec.Struct = await api.read_source(
                 route, token, query_items(route.params, args)
@@ -221,13 +223,6 @@ def _error_result(exc: ApiError) -> types.CallToolResult:
     )
 
 
-def refused(exc: Exception) -> ApiError | None:
-    """What a tool call tells its caller of ``exc``: the route's error for the same cause."""
-    from marketmem.http.app import api_error_of  # the app imports this module
-
-    return api_error_of(exc)
-
-
 def http_token(ctx: ServerRequestContext[Any, Any]) -> str | None:
     """The bearer token ``McpEndpoint`` checked for the HTTP request carrying this call."""
     request = ctx.request
@@ -238,7 +233,7 @@ def http_token(ctx: ServerRequestContext[Any, Any]) -> str | None:
 
 
 def build_server(
-    api: Any, token_of: Callable[[ServerRequestContext[Any, Any]], str | None]
+    api: Api, token_of: Callable[[ServerRequestContext[Any, Any]], str | None]
 ) -> Server[Any]:
     """The MCP server of ``api``'s tools; ``token_of`` says whose call it is."""
     tools = build_tools(api)
@@ -270,7 +265,7 @@ def build_server(
         try:
             answer = await tool.call(token_of(ctx), dict(params.arguments or {}))
         except Exception as exc:
-            error = refused(exc)
+            error = api_error_of(exc)
             if error is None:
                 log.exception("mcp tool %s failed", tool.name)
                 error = ApiError(500, "internal", "internal error (logged)")
@@ -296,7 +291,7 @@ class McpEndpoint:
     """``/mcp``: the API's bearer check, then the SDK's streamable HTTP transport (stateless,
     JSON answers: every POST carries its own token and gets its answer in its response)."""
 
-    def __init__(self, api: Any) -> None:
+    def __init__(self, api: Api) -> None:
         self.api = api
         self.server = build_server(api, http_token)
         self.manager = StreamableHTTPSessionManager(
@@ -304,8 +299,6 @@ class McpEndpoint:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from marketmem.http.app import request_token
-
         request = Request(scope, receive)
         now = self.api.clock.now_ms()
         try:
@@ -317,7 +310,7 @@ class McpEndpoint:
 
             user = await self.api.pool.run(work)
         except Exception as exc:
-            error = refused(exc)
+            error = api_error_of(exc)
             if error is None:
                 raise
             await api_error_response(error)(scope, receive, send)
