@@ -620,7 +620,8 @@ def create_app(
     from marketmem.http.mcp import MCP_PATH, McpEndpoint
 
     mcp = McpEndpoint(api)
-    routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], name="mcp"))
+    # Every method: the transport answers the ones it does not take (405).
+    routes.append(Route(MCP_PATH, mcp, name="mcp"))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -19,6 +19,7 @@ comes from ``--token-file`` or ``MARKETMEM_TOKEN`` and is checked at start.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +32,9 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from marketmem.http import candles, latest
+from marketmem.http import candles, latest, metrics
 from marketmem.http.app import Api, api_error_of, request_token
 from marketmem.http.errors import ApiError, api_error_response
 from marketmem.http.schemas import LATEST_DATA, CandlePage, HealthResponse, LatestDataRequest
@@ -289,7 +290,8 @@ def build_server(
 
 class McpEndpoint:
     """``/mcp``: the API's bearer check, then the SDK's streamable HTTP transport (stateless,
-    JSON answers: every POST carries its own token and gets its answer in its response)."""
+    JSON answers: every POST carries its own token and gets its answer in its response; any
+    other method is 405)."""
 
     def __init__(self, api: Api) -> None:
         self.api = api
@@ -299,10 +301,37 @@ class McpEndpoint:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Timed like every route (``marketmem_http_request_seconds{route="/mcp"}``)."""
+        started = time.perf_counter()
+        status = 500
+
+        async def timed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._serve(scope, receive, timed_send)
+        finally:
+            metrics.REQUEST_SECONDS.observe(
+                time.perf_counter() - started,
+                route=MCP_PATH,
+                method=scope.get("method", ""),
+                status=str(status),
+            )
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         now = self.api.clock.now_ms()
         try:
             token = request_token(request)
+            if request.method != "POST":
+                # Stateless with JSON answers: no stream to open (GET would hold one open
+                # with nothing ever to send) and no session to end.
+                raise ApiError(
+                    405, "method_not_allowed", "use POST for MCP messages", {"Allow": "POST"}
+                )
 
             def work(conn: Connection) -> str:
                 user: str = self.api.access.authenticate(conn, token, now)
@@ -313,6 +342,7 @@ class McpEndpoint:
             error = api_error_of(exc)
             if error is None:
                 raise
+            metrics.ERRORS.inc(code=error.code)
             await api_error_response(error)(scope, receive, send)
             return
         assert token is not None

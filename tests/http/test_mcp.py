@@ -236,6 +236,14 @@ async def test_mcp_without_a_valid_token_is_401_before_any_mcp_traffic(
                 if header is not None:
                     headers["Authorization"] = header
                 r = await c.post("/mcp", json=initialize, headers=headers)
+                if case == "none":
+                    # With a token: no stream to open, no session to end.
+                    for method in ("GET", "DELETE"):
+                        other = await c.request(method, "/mcp", headers=world.auth(world.alice))
+                        assert other.status_code == 405, other.text
+                        assert other.headers["allow"] == "POST"
+                    metrics = (await c.get("/metrics")).text
+                    assert 'route="/mcp",method="POST",status="401"' in metrics
             assert r.status_code == 401, r.text
             assert r.headers["www-authenticate"].startswith("Bearer")
             assert r.json()["error"]["code"] == "unauthorized"
