@@ -7,7 +7,8 @@ thread, then make one call into a worker thread that authenticates, validates an
 from memory, with no hop, while its token and clone checks and the composed answer are
 younger than ``[http] cache_s``, compact unless ``?verbose=1`` (``latest``); ``candles`` cuts
 candle history into pages. In front of every route, ``BodyLimit`` reads the request body to
-its end (a route that takes none ignores it) or refuses it.
+its end (a route that takes none ignores it) or refuses it. The routes' answers come from the
+``Api.read_*`` calls, which the MCP tools at ``/mcp`` (``http.mcp``) call as well.
 """
 
 from __future__ import annotations
