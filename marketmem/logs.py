@@ -31,7 +31,14 @@ _json = msgspec.json.Encoder(enc_hook=str)
 
 # hypercorn.error logs "Running on ..." at INFO for every server (the API and each local venue);
 # its warnings and errors still show.
-NOISY_LOGGERS = ("httpx", "httpcore", "hypercorn.access", "hypercorn.error", "trio-websocket")
+NOISY_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "hypercorn.access",
+    "hypercorn.error",
+    "trio-websocket",
+    "mcp",  # the MCP session manager logs its start and stop at INFO
+)
 
 
 def context(

@@ -1,5 +1,5 @@
-"""HTTP API commands: ``serve`` (the API alone), ``tokens create|revoke|list`` and
-``clones add|list|remove``.
+"""HTTP API commands: ``serve`` (the API alone), ``mcp`` (the MCP tools over stdio),
+``tokens create|revoke|list`` and ``clones add|list|remove``.
 
 Tokens and clones are written like everything else: as events through the bus to the storage
 writer (``open_pipeline``). The command waits for its event's commit (``writer.execute``), so
@@ -9,9 +9,12 @@ it can tell whether the token or clone it named existed. Lists read a read-only 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TypeVar
 
 import msgspec
@@ -29,6 +32,7 @@ from marketmem.events import (
     Event,
 )
 from marketmem.http.access import list_clones, list_tokens
+from marketmem.http.app import Api, api_error_of
 from marketmem.http.auth import issue_token, token_id_of, valid_name
 from marketmem.http.server import serve_http
 from marketmem.pipeline import open_pipeline
@@ -36,9 +40,11 @@ from marketmem.storage import engine
 from marketmem.storage.errors import STORAGE_ERROR
 from marketmem.storage.reads import Connection
 from marketmem.storage.writer import CommitRejected
-from marketmem.usage import UsageError
+from marketmem.usage import CannotStart, UsageError
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 COMMIT_TIMEOUT_S = 30.0
 SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@:_-./")
@@ -48,6 +54,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve the HTTP API alone (read-only; no ingestion)")
     p.add_argument("--bind", metavar="HOST:PORT", help="override [http] bind")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", help="serve the MCP tools over stdio (for desktop agents; read-only)")
+    p.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="file holding the bearer token (default: $MARKETMEM_TOKEN)",
+    )
+    p.set_defaults(func=cmd_mcp)
 
     tokens = sub.add_parser("tokens", help="API bearer tokens").add_subparsers(
         dest="tokens_command", metavar="ACTION", required=True
@@ -162,6 +176,62 @@ async def serve_until_signal(config: Config) -> None:
             async for _ in signals:
                 nursery.cancel_scope.cancel()
                 break
+
+
+# --- mcp -----------------------------------------------------------------------------------
+
+
+def mcp_token(token_file: str | None, environ: Mapping[str, str]) -> str:
+    """The token of ``--token-file``, else of ``MARKETMEM_TOKEN``; a usage error without one."""
+    if token_file is not None:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--token-file: cannot read {token_file}: {exc}") from None
+        if not token:
+            raise UsageError(f"--token-file: {token_file} is empty")
+        return token
+    token = environ.get("MARKETMEM_TOKEN", "").strip()
+    if not token:
+        raise UsageError("no token: give --token-file PATH or set MARKETMEM_TOKEN")
+    return token
+
+
+def cmd_mcp(args: argparse.Namespace, config: Config) -> int:
+    token = mcp_token(args.token_file, os.environ)
+    trio.run(serve_mcp_stdio, config, token)
+    return 0
+
+
+async def serve_mcp_stdio(config: Config, token: str) -> None:
+    """The MCP tools over stdin/stdout as the token's user, who is checked first: a wrong or
+    revoked token (or a database that cannot be read) refuses to start."""
+    # Imported here: the SDK takes seconds to import, which no other command should pay.
+    from mcp.server.stdio import stdio_server
+
+    from marketmem.http.mcp import build_server
+
+    api = Api(config, SystemClock())
+    try:
+        now = api.clock.now_ms()
+
+        def check(conn: Connection) -> str:
+            user: str = api.access.authenticate(conn, token, now)
+            return user
+
+        try:
+            user = await api.pool.run(check)
+        except Exception as exc:
+            error = api_error_of(exc)
+            if error is None:
+                raise
+            raise CannotStart(f"token refused: {error.message}") from None
+        log.info("MCP over stdio for user %s", user)
+        server = build_server(api, lambda ctx: token)
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+    finally:
+        await trio.to_thread.run_sync(api.pool.close)
 
 
 # --- tokens --------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ thread, then make one call into a worker thread that authenticates, validates an
 from memory, with no hop, while its token and clone checks and the composed answer are
 younger than ``[http] cache_s``, compact unless ``?verbose=1`` (``latest``); ``candles`` cuts
 candle history into pages. In front of every route, ``BodyLimit`` reads the request body to
-its end (a route that takes none ignores it) or refuses it.
+its end (a route that takes none ignores it) or refuses it. The routes' answers come from the
+``Api.read_*`` calls, which the MCP tools at ``/mcp`` (``http.mcp``) call as well.
 """
 
 from __future__ import annotations
@@ -152,7 +153,8 @@ class Api:
             for route in src.routes(config)
         }
         self.specs = self._specs()
-        self._openapi = _json.encode(build_openapi(self.specs, version=_version()))
+        self.version = _version()
+        self._openapi = _json.encode(build_openapi(self.specs, version=self.version))
 
     # --- route table -----------------------------------------------------------------------
 
@@ -291,25 +293,31 @@ class Api:
 
         async def handle(request: Request) -> Response:
             token = request_token(request)
-            items = request.query_params.multi_items()
-            now = self.clock.now_ms()
-
-            def work(conn: Connection) -> msgspec.Struct:
-                self.access.authenticate(conn, token, now)
-                p = parse_query(route.params, items)
-                try:
-                    return route.read(ReadContext(conn=conn, config=self.config, now_ms=now), p)
-                except ValueError as exc:
-                    # Input the source refuses (documented by its route): the caller's mistake.
-                    raise ApiError(422, "invalid_parameter", str(exc)) from None
-
-            return json_response(await self.pool.run(work))
+            return json_response(
+                await self.read_source(route, token, request.query_params.multi_items())
+            )
 
         return handle
 
-    async def health(self, request: Request) -> Response:
-        token = request_token(request)
-        items = request.query_params.multi_items()
+    # What the routes answer, by what they take (the MCP tools call these too, ``http.mcp``).
+
+    async def read_source(
+        self, route: ReadRoute, token: str | None, items: list[tuple[str, str]]
+    ) -> msgspec.Struct:
+        now = self.clock.now_ms()
+
+        def work(conn: Connection) -> msgspec.Struct:
+            self.access.authenticate(conn, token, now)
+            p = parse_query(route.params, items)
+            try:
+                return route.read(ReadContext(conn=conn, config=self.config, now_ms=now), p)
+            except ValueError as exc:
+                # Input the source refuses (documented by its route): the caller's mistake.
+                raise ApiError(422, "invalid_parameter", str(exc)) from None
+
+        return await self.pool.run(work)
+
+    async def read_health(self, token: str | None, items: list[tuple[str, str]]) -> HealthResponse:
         now = self.clock.now_ms()
 
         def work(conn: Connection) -> HealthResponse:
@@ -319,7 +327,11 @@ class Api:
                 generated_at_ms=now, channels=channel_health(conn, self.config, now)
             )
 
-        return json_response(await self.pool.run(work))
+        return await self.pool.run(work)
+
+    async def health(self, request: Request) -> Response:
+        token = request_token(request)
+        return json_response(await self.read_health(token, request.query_params.multi_items()))
 
     async def dashboard(self, request: Request) -> Response:
         parse_query((), request.query_params.multi_items())
@@ -332,19 +344,30 @@ class Api:
 
     async def latest_data(self, request: Request) -> Response:
         token = request_token(request)
-        if token is None:
-            raise unauthorized("missing bearer token (Authorization: Bearer <token>)")
         clone_id = request.path_params["clone_id"]
         symbol = request.path_params["symbol"]
         body = await request.body()  # BodyLimit has refused one over MAX_BODY_BYTES
         items = request.query_params.multi_items()
+        return json_response(await self.read_latest(token, clone_id, symbol, items, body))
+
+    async def read_latest(
+        self,
+        token: str | None,
+        clone_id: str,
+        symbol: str,
+        items: list[tuple[str, str]],
+        body: bytes,
+    ) -> msgspec.Struct:
+        """The latest-data answer for the token's user, who must own the clone."""
+        if token is None:
+            raise unauthorized("missing bearer token (Authorization: Bearer <token>)")
         now = self.clock.now_ms()
         # Fast path, all in memory on the trio thread: the token and the clone were checked,
         # and this answer composed, less than ``cache_s`` ago.
         key = self._authorized_key(token, clone_id, symbol, items, body, now)
         hit = self.latest_cache.peek(key, now) if key is not None else None
         if hit is not None:
-            return json_response(msgspec.structs.replace(hit, clone_id=clone_id))
+            return msgspec.structs.replace(hit, clone_id=clone_id)
 
         def work(conn: Connection) -> msgspec.Struct:
             user = self.access.authenticate(conn, token, now)
@@ -371,7 +394,7 @@ class Api:
             composed = self.latest_cache.get(key, now, compose)
             return msgspec.structs.replace(composed, clone_id=clone_id)
 
-        return json_response(await self.pool.run(work))
+        return await self.pool.run(work)
 
     def _authorized_key(
         self,
@@ -396,6 +419,11 @@ class Api:
         token = request_token(request)
         symbol = request.path_params["symbol"]
         items = request.query_params.multi_items()
+        return json_response(await self.read_candles(token, symbol, items))
+
+    async def read_candles(
+        self, token: str | None, symbol: str, items: list[tuple[str, str]]
+    ) -> CandlePage:
         now = self.clock.now_ms()
 
         def work(conn: Connection) -> CandlePage:
@@ -403,7 +431,7 @@ class Api:
             p = parse_query(candles.PARAMS, items)
             return candles.candle_page(conn, self.config, symbol, p, now)
 
-        return json_response(await self.pool.run(work))
+        return await self.pool.run(work)
 
     async def openapi(self, request: Request) -> Response:
         return Response(self._openapi, media_type="application/json")
@@ -495,35 +523,47 @@ def _client_errors(request: Request) -> ClientErrors | None:
     return errors if isinstance(errors, ClientErrors) else None
 
 
+def api_error_of(exc: Exception) -> ApiError | None:
+    """The answer to an exception a read raised for the caller's input or the storage's state:
+    the route's own error (422, 401, 403, 404), or 503 while the database cannot answer; None
+    for anything else (a bug: 500)."""
+    if isinstance(exc, InvalidParameter):
+        return ApiError(422, "invalid_parameter", str(exc))
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, Unavailable):
+        return ApiError(503, "unavailable", str(exc))
+    if isinstance(exc, BUSY):
+        return ApiError(503, "database_busy", "the database is busy; retry shortly")
+    if missing_table(exc):
+        return ApiError(503, "database_not_ready", "the database is not initialised yet")
+    return None
+
+
 def _failure_response(route: str, request: Request, exc: Exception) -> Response:
     """Map an exception raised by a handler to an error response, logging with context:
     a 4xx at DEBUG and counted for the minute's INFO summary (``clienterrors``), a 5xx as a
     WARNING (503) or an ERROR with its traceback (500)."""
-    if isinstance(exc, InvalidParameter):
-        exc = ApiError(422, "invalid_parameter", str(exc))
-    if isinstance(exc, ApiError):
+    error = api_error_of(exc)
+    if error is not None and isinstance(exc, ApiError | InvalidParameter):
         errors = _client_errors(request)
-        if exc.status < 500 and errors is not None:
-            errors.record(exc.status, request.method, route, exc.code, exc.message)
+        if error.status < 500 and errors is not None:
+            errors.record(error.status, request.method, route, error.code, error.message)
         else:
-            level = logging.WARNING if exc.status >= 500 else logging.DEBUG
+            level = logging.WARNING if error.status >= 500 else logging.DEBUG
             log.log(
                 level,
                 "%s %s -> %d %s: %s",
                 request.method,
                 route,
-                exc.status,
-                exc.code,
-                exc.message,
+                error.status,
+                error.code,
+                error.message,
             )
-        metrics.ERRORS.inc(code=exc.code)
-        return api_error_response(exc)
-    if isinstance(exc, Unavailable):
-        code, status, message = "unavailable", 503, str(exc)
-    elif isinstance(exc, BUSY):
-        code, status, message = "database_busy", 503, "the database is busy; retry shortly"
-    elif missing_table(exc):
-        code, status, message = "database_not_ready", 503, "the database is not initialised yet"
+        metrics.ERRORS.inc(code=error.code)
+        return api_error_response(error)
+    if error is not None:
+        code, status, message = error.code, error.status, error.message
     else:
         code, status, message = "internal", 500, "internal error (logged)"
     log.log(
@@ -592,11 +632,20 @@ def create_app(
         )
         for spec in api.specs
     ]
+    # MCP (streamable HTTP) behind the same bearer check; not an OpenAPI route. Imported
+    # here: the SDK takes seconds to import, which no other command should pay.
+    from marketmem.http.mcp import MCP_PATH, McpEndpoint
+
+    mcp = McpEndpoint(api)
+    # Every method: the transport answers the ones it does not take (405).
+    routes.append(Route(MCP_PATH, mcp, name="mcp"))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            yield
+            # The MCP transport's task group lives as long as the server.
+            async with mcp.manager.run():
+                yield
         finally:
             # The readers' connections (PostgreSQL: the pool's sessions) end with the server.
             await trio.to_thread.run_sync(api.pool.close)
@@ -620,4 +669,5 @@ def create_app(
     # 4xx answers, counted for one INFO line a minute (``serve_http`` runs its clock).
     app.state.client_errors = client_errors
     app.state.route_of = route_of
+    app.state.mcp = mcp
     return app
