@@ -1,15 +1,22 @@
 """Shared test helpers: recorded fixtures from ../shared/fixtures, configs, pipelines, and the
 PostgreSQL fixtures of tests/pg.py (pg_url, pg_database).
 
-The storage contract: a test module marked ``engines`` (``pytestmark = pytest.mark.engines``)
-runs every test that builds its config with ``make_config``/``config``/``runtime`` once per
-storage engine: on a SQLite file in tmp_path and on a new PostgreSQL database.
+The storage contract: a test module marked ``engines`` (``pytestmark = pytest.mark.engines``),
+or a test marked so itself, runs every test that builds its config with
+``make_config``/``config``/``runtime``, or takes the ``database`` fixture, once per storage
+engine: on a SQLite file in tmp_path and on a new PostgreSQL database (the ``engine``
+fixture says which; the PostgreSQL run is marked ``pg``). ``database`` is the location such a
+test hands the storage writer itself: ``tmp_path/"test.db"``, or that PostgreSQL database's
+URL (the same location ``config.database()`` names). Such a test reads what was stored with
+``storage.engine.open_ro(location)`` and ``engine.query``, in SQL both engines run
+(``WHERE closed``, not ``closed = 1``; ``"user"`` quoted).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -22,6 +29,7 @@ from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.plugins import parse_config
 from marketmem.runtime import Runtime
+from marketmem.storage import engine as storage_engine
 from tests.pg import ENGINES, mark_pg_tests
 from tests.pg import pg_database as pg_database
 from tests.pg import pg_url as pg_url
@@ -97,12 +105,41 @@ def fixture_files(source: str, pattern: str = "*") -> list[Path]:
 
 
 @pytest.fixture
-def make_config(
-    tmp_path: Path, engine: str, request: pytest.FixtureRequest
-) -> Callable[..., Config]:
+def database(tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> str | Path:
+    """The test's database: the SQLite file ``tmp_path/"test.db"``, or the URL of a new
+    PostgreSQL database (``pg_database``) when the test runs on that engine."""
+    if engine == "postgresql":
+        return str(request.getfixturevalue("pg_database"))
+    return tmp_path / "test.db"
+
+
+def stored(
+    location: str | Path, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()
+) -> list[dict[str, Any]]:
+    """The rows of ``sql`` on the database at ``location`` (either engine), as dicts."""
+    conn = storage_engine.open_ro(location)
+    try:
+        return storage_engine.query(conn, sql, params)
+    finally:
+        conn.close()
+
+
+def stored_tuples(
+    location: str | Path, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()
+) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` on the database at ``location`` (either engine), as tuples."""
+    conn = storage_engine.open_ro(location)
+    try:
+        return [tuple(row) for row in conn.execute(sql, params).fetchall()]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, database: str | Path) -> Callable[..., Config]:
     """Build a Config from TOML text, with the database in tmp_path (a SQLite file), or a new
-    PostgreSQL database when the test runs on that engine."""
-    url = request.getfixturevalue("pg_database") if engine == "postgresql" else ""
+    PostgreSQL database when the test runs on that engine (``database``)."""
+    url = database if isinstance(database, str) else ""
 
     def make(toml: str = "") -> Config:
         text = f'[storage]\npath = "{tmp_path / "test.db"}"\nurl = "{url}"\n' + toml
