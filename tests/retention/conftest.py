@@ -10,8 +10,9 @@ from retention_helpers import Store
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "r.db")
+def store(database: Path | str) -> Iterator[Store]:
+    """A migrated database of the test's engine (``database``), written as the writer does."""
+    s = Store(database)
     try:
         yield s
     finally:

@@ -1,11 +1,11 @@
-"""Retention test helpers: a migrated database driven through the real write functions."""
+"""Retention test helpers: a migrated database driven through the real write functions, on
+either engine (a SQLite file or a PostgreSQL URL: the ``database`` fixture)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import apsw
 import trio
 
 from marketmem.events import Candle, CandleBatch, Event
@@ -13,7 +13,7 @@ from marketmem.plugins import SOURCES
 from marketmem.retention.actor import PassReport, PassSettings, maintenance_pass
 from marketmem.retention.policy import RetentionPolicy
 from marketmem.retention.rollup import MINUTE_MS
-from marketmem.storage import db, schema
+from marketmem.storage import engine, schema
 
 # 2026-11-25T00:00:00Z: an hour boundary.
 H0 = 1_795_564_800_000
@@ -52,9 +52,9 @@ class Store:
     transaction per event as the writer does it, without the bus (fast enough for
     property tests)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
         self.path = path
-        self.conn = db.open_rw(path)
+        self.conn = engine.open_writer(path)
         schema.migrate(self.conn, SOURCES)
         self.writers = schema.writers(SOURCES)
         self.after_writes = schema.after_writes(SOURCES)
@@ -109,6 +109,17 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
+    def clear(self) -> None:
+        """Empty the tables retention reads and writes (a PostgreSQL database reused between
+        the examples of a property test)."""
+        with self.conn:
+            for table in (
+                "hyperliquid_candles",
+                "hyperliquid_candles_1h",
+                "hyperliquid_rollup_pending",
+            ):
+                self.conn.execute(f"DELETE FROM {table}")
 
-def ro(path: Path) -> apsw.Connection:
-    return db.open_ro(path)
+
+def ro(path: Path | str) -> engine.Connection:
+    return engine.open_ro(path)
