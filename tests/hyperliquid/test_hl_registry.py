@@ -66,6 +66,10 @@ async def test_registry_run_stores_assets_and_categories(
         {"lower_bound": "0.0", "max_leverage": 40},
         {"lower_bound": "150000000.0", "max_leverage": 20},
     ]
+    # The same text on both engines (PostgreSQL's JSONB comes back with spaces).
+    assert btc.margin_tiers == (
+        '[{"lower_bound":"0.0","max_leverage":40},{"lower_bound":"150000000.0","max_leverage":20}]'
+    )
     assert btc.first_seen_ms == btc.last_seen_ms
     assert (
         "l1" in btc.categories
