@@ -15,7 +15,7 @@ from marketmem.config import Config
 from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import Runtime
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.venues.polymarket import Simulator, serve_polymarket_venue
 from tests.conftest import T0_MS
 
@@ -40,15 +40,16 @@ async def settle() -> None:
     await trio.sleep(1)
 
 
-def rows(path: Path, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict]:
-    conn = db.open_ro(path)
+def rows(path: Path | str, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict]:
+    """The rows of ``sql`` on the database at ``path`` (a SQLite file or a PostgreSQL URL)."""
+    conn = engine.open_ro(path)
     try:
-        return db.query(conn, sql, params)
+        return engine.query(conn, sql, params)
     finally:
         conn.close()
 
 
-def bucket_of(path: Path, market_id: str) -> list[str]:
+def bucket_of(path: Path | str, market_id: str) -> list[str]:
     """Every context table that holds ``market_id`` (at most one when all is well)."""
     found = []
     for table in (
@@ -65,7 +66,7 @@ def bucket_of(path: Path, market_id: str) -> list[str]:
 async def open_pm(
     make_config: Callable[..., Config], sim_kwargs: dict[str, Any] | None = None, extra: str = ""
 ) -> AsyncIterator[tuple[Runtime, Simulator]]:
-    """A venue and a pipeline (inline SQLite) sharing one MockClock-driven wall clock."""
+    """A venue and a pipeline (inline executor) sharing one MockClock-driven wall clock."""
     clock = TrioWallClock(T0_MS)
     sim = Simulator(clock, **(sim_kwargs or {}))
     async with open_venue(sim) as url:

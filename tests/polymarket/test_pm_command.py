@@ -1,4 +1,5 @@
-"""``marketmem discover polymarket``: one discovery run against the local venue, counts printed."""
+"""``marketmem discover polymarket``: one discovery run against the local venue, counts printed
+(on both engines)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def test_parser_accepts_discover_polymarket_only() -> None:
         build_parser().parse_args(["discover", "kalshi"])
 
 
+@pytest.mark.engines
 async def test_discover_prints_counts(
     make_config: Callable[..., Config], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -30,10 +32,10 @@ async def test_discover_prints_counts(
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert lines[0] == "polymarket/discovery: ok"
-    n_markets = rows(config.db_path(), "SELECT count(*) AS n FROM polymarket_markets")[0]["n"]
+    n_markets = rows(config.database(), "SELECT count(*) AS n FROM polymarket_markets")[0]["n"]
     assert f"  markets: {n_markets}" in lines
     btc = rows(
-        config.db_path(),
+        config.database(),
         "SELECT count(*) AS n FROM polymarket_market_asset_links WHERE asset='BTC'",
     )[0]["n"]
     assert btc > 0 and any(line.split() == ["BTC", str(btc)] for line in lines)

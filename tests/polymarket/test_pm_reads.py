@@ -1,4 +1,9 @@
-"""Search and context reads, and the writer rules behind them (one table per market)."""
+"""Search and context reads, and the writer rules behind them (one table per market).
+
+The writer rules (placements, refreshes) run on both engines (``engines``); search runs on
+SQLite (its PostgreSQL engine is another branch's). tests/polymarket/test_pm_context.py
+holds the context reads on both engines.
+"""
 
 from __future__ import annotations
 
@@ -113,7 +118,7 @@ LINKS = [link("1", "BTC"), link("2", "BTC"), link("3", "BTC"), link("4", "ETH"),
          link("7", "BTC")]  # fmt: skip
 
 
-async def write(path: Path, *events: object) -> StorageWriter:
+async def write(path: Path | str, *events: object) -> StorageWriter:
     bus = Bus()
     writer = StorageWriter(path, bus, sources=SOURCES, executor=inline_executor)
     async with trio.open_nursery() as nursery:
@@ -301,8 +306,9 @@ def test_search_groups_quote_everything() -> None:
     assert got == ['"bitcoin"', '"100k"', '"OR"', '"NEAR"*']
 
 
-async def test_placements_keep_a_market_in_one_table(tmp_path: Path) -> None:
-    path = tmp_path / "pm.db"
+@pytest.mark.engines
+async def test_placements_keep_a_market_in_one_table(database: Path | str) -> None:
+    path = database
 
     def placed(bucket: str, at: int) -> PolymarketPlacement:
         row = PolymarketContextMarket(
@@ -332,8 +338,7 @@ async def test_placements_keep_a_market_in_one_table(tmp_path: Path) -> None:
     assert bucket_of(path, "1") == []
 
 
-async def test_refresh_keeps_discovery_fields_and_older_rows_never_win(tmp_path: Path) -> None:
-    path = tmp_path / "pm.db"
+async def refreshed_after_discovery(path: Path | str) -> None:
     fresh = market("1", "Will Bitcoin reach $150,000 by December 31?", volume=7.0,
                    event_title="", tags=[], fetched_at_ms=NOW + 10)  # fmt: skip
     stale = market("1", "Will Bitcoin reach $150,000 by December 31?", volume=1.0,
@@ -344,10 +349,21 @@ async def test_refresh_keeps_discovery_fields_and_older_rows_never_win(tmp_path:
         PolymarketRefreshed(markets=[fresh], placements=[]),
         PolymarketDiscovered(events=[], markets=[stale], links=[]),
     )
-    row = rows(path, "SELECT * FROM polymarket_markets WHERE market_id='1'")[0]
+
+
+@pytest.mark.engines
+async def test_refresh_keeps_discovery_fields_and_older_rows_never_win(
+    database: Path | str,
+) -> None:
+    await refreshed_after_discovery(database)
+    row = rows(database, "SELECT * FROM polymarket_markets WHERE market_id='1'")[0]
     assert row["volume"] == 7.0 and row["fetched_at_ms"] == NOW + 10
     assert row["event_title"] == MARKETS[0].event_title and row["tags"] == '["crypto"]'
-    # The FTS index follows the stored row.
+
+
+async def test_the_search_index_follows_the_refreshed_row(tmp_path: Path) -> None:
+    path = tmp_path / "pm.db"
+    await refreshed_after_discovery(path)
     assert ids(search(path, q="december")) == ["1"]
 
 
