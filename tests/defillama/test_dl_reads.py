@@ -1,4 +1,8 @@
-"""DefiLlama tables and readers: upsert rules, link replacement, FTS search, latest metrics."""
+"""DefiLlama tables and readers: upsert rules, link replacement, FTS search, latest metrics.
+
+The upsert rules and the metrics of an asset (case-insensitive links) run on both engines
+(``engines``); search runs on SQLite (its PostgreSQL engine is another branch's).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from marketmem.events import (
 )
 from marketmem.plugins import SOURCES
 from marketmem.sources.defillama.tables import WRITERS
-from marketmem.storage import db, schema
+from marketmem.storage import db, engine, schema
 from marketmem.storage.models.defillama import Subject
 from marketmem.storage.reads import defillama as reads
 
@@ -82,8 +86,9 @@ def flow_row(sid: str, observed: int, change: float | None) -> DefillamaCapitalF
 
 
 @pytest.fixture
-def conn(tmp_path: Path) -> Iterator[apsw.Connection]:
-    c = db.open_rw(tmp_path / "t.db")
+def conn(database: Path | str) -> Iterator[apsw.Connection]:
+    """A migrated database of the test's engine (a SQLite file unless marked ``engines``)."""
+    c = engine.open_writer(database)
     schema.migrate(c, SOURCES)
     yield c
     c.close()
@@ -208,6 +213,7 @@ def test_results_carry_latest_metrics(conn: apsw.Connection) -> None:
     )
 
 
+@pytest.mark.engines
 def test_metrics_for_asset(conn: apsw.Connection) -> None:
     seed(conn)
     hype = reads.metrics_for_asset(conn, "hype")
@@ -215,18 +221,56 @@ def test_metrics_for_asset(conn: apsw.Connection) -> None:
     assert ids(hype) == [("chain", "Hyperliquid L1"), ("protocol", "hyperliquid-bridge")]
     assert hype[0].capital_base["tvl_usd"].value_usd == 5.0
     assert reads.metrics_for_asset(conn, "NOPE") == []
+    # Links compare regardless of case; the latest base value of each metric wins.
+    [eth_chain, aave] = sorted(reads.metrics_for_asset(conn, "Eth"), key=lambda s: s.kind)
+    assert (eth_chain.subject_id, aave.subject_id) == ("Ethereum", "aave-v3")
+    assert eth_chain.assets == ["ETH"] and aave.assets == ["AAVE", "ETH"]
+    assert eth_chain.capital_base["tvl_usd"].value_usd == 60.0
+    assert eth_chain.capital_flows["tvl_usd"]["1d"].change_usd == 10.0
+    assert aave.economic_throughput["fees_usd"]["30d"].value_usd is None
 
 
+@pytest.mark.engines
 def test_newer_rows_win_and_replays_change_nothing(conn: apsw.Connection) -> None:
     seed(conn)
     write(conn, DefillamaCapitalFlowBatch(rows=[flow_row("Ethereum", T + H, None)]))
     # An older replay does not overwrite the newer row.
     write(conn, DefillamaCapitalFlowBatch(rows=[flow_row("Ethereum", T, 10.0)]))
-    stored = db.query(conn, "SELECT observed_at_ms, change_usd FROM defillama_capital_flows")
+    stored = engine.query(conn, "SELECT observed_at_ms, change_usd FROM defillama_capital_flows")
     assert stored == [{"observed_at_ms": T + H, "change_usd": None}]
-    before = db.query(conn, "SELECT count(*) n FROM defillama_capital_base")[0]["n"]
+    before = engine.query(conn, "SELECT count(*) AS n FROM defillama_capital_base")[0]["n"]
     write(conn, DefillamaCapitalBaseBatch(rows=[base("chain", "Ethereum", "tvl_usd", T - H, 60.0)]))
-    assert db.query(conn, "SELECT count(*) n FROM defillama_capital_base")[0]["n"] == before
+    assert engine.query(conn, "SELECT count(*) AS n FROM defillama_capital_base")[0]["n"] == before
+
+
+@pytest.mark.engines
+def test_a_newer_subject_replaces_its_links_and_an_older_one_changes_nothing(
+    conn: apsw.Connection,
+) -> None:
+    seed(conn)
+    renamed = subject("protocol", "aave-v3", "Aave Three", "AAVE", at=T + H)
+    counts = write(
+        conn, DefillamaSubjectBatch(rows=[renamed], links=[link("protocol", "aave-v3", "aave")])
+    )
+    assert counts == {"defillama_subjects": 1, "defillama_subject_assets": 1}
+    assert ("protocol", "aave-v3") not in ids(reads.metrics_for_asset(conn, "ETH"))
+    old = subject("protocol", "aave-v3", "Aave V3", "AAVE", at=T)
+    write(
+        conn,
+        DefillamaSubjectBatch(
+            rows=[old],
+            links=[link("protocol", "aave-v3", "AAVE"), link("protocol", "aave-v3", "ETH")],
+        ),
+    )
+    [row] = reads.metrics_for_asset(conn, "AAVE")
+    assert (row.name, row.assets) == ("Aave Three", ["aave"])
+    # A link differing only in case is the same link.
+    links = [link("protocol", "aave-v3", "AAVE"), link("protocol", "aave-v3", "Aave")]
+    write(conn, DefillamaSubjectBatch(rows=[renamed], links=links))
+    stored = engine.query(
+        conn, "SELECT asset FROM defillama_subject_assets WHERE subject_id = 'aave-v3'"
+    )
+    assert [r["asset"].upper() for r in stored] == ["AAVE"]
 
 
 def test_subject_updates_reindex_and_replace_links(conn: apsw.Connection) -> None:
