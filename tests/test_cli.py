@@ -1,4 +1,10 @@
-"""The CLI: status --json schema, check exit codes, cadence, run start/stop, ingest errors."""
+"""The CLI: status --json schema, check exit codes, cadence, run start/stop, ingest errors.
+
+``status`` and ``check`` read the database: on both engines (``engines``; "without a
+database" is no SQLite file yet, or a PostgreSQL database the writer has not initialised).
+Starting and stopping ``run`` (processes, signals) stays on SQLite: its storage is the
+writer's, tested on both engines in test_writer.py.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ import pytest
 from marketmem import cli
 from marketmem.clock import SystemClock
 from marketmem.plugins import SOURCES
-from marketmem.storage import db, schema
+from marketmem.storage import engine, schema
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,17 +41,25 @@ STATUS_KEYS = {
 }
 
 
-def write_config(tmp_path: Path, channels: str = "") -> Path:
+Location = Path | str
+
+
+def write_config(tmp_path: Path, channels: str = "", database: Location | None = None) -> Path:
+    """A config file; its database is ``database`` (a SQLite file or a PostgreSQL URL), by
+    default ``tmp_path/"m.db"``."""
+    location = database or tmp_path / "m.db"
+    where = f'url = "{location}"' if engine.is_postgres(location) else f'path = "{location}"'
     conf = tmp_path / "c.toml"
     conf.write_text(
-        f'[storage]\npath = "{tmp_path / "m.db"}"\n[http]\nenabled = false\n'
-        f"[hyperliquid.channels]\n{channels}"
+        f"[storage]\n{where}\n[http]\nenabled = false\n[hyperliquid.channels]\n{channels}"
     )
     return conf
 
 
-def seed_runs(path: Path, rows: list[tuple[str, str, str, int, int | None, str | None]]) -> None:
-    conn = db.open_rw(path)
+def seed_runs(
+    path: Location, rows: list[tuple[str, str, str, int, int | None, str | None]]
+) -> None:
+    conn = engine.open_writer(path)
     schema.migrate(conn, SOURCES)
     with conn:
         for i, (source, channel, status, started, finished, error) in enumerate(rows):
@@ -62,11 +76,14 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return code, out, err
 
 
-def test_status_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    conf = write_config(tmp_path, "registry = { enabled = true }\n")
+@pytest.mark.engines
+def test_status_json_schema(
+    tmp_path: Path, database: Location, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = write_config(tmp_path, "registry = { enabled = true }\n", database)
     now = SystemClock().now_ms()
     seed_runs(
-        tmp_path / "m.db",
+        database,
         [
             ("hyperliquid", "registry", "ok", now - 5000, now - 4000, None),
             ("hyperliquid", "candles", "failed", now - 3000, now - 2000, "HttpStatusError: 422"),
@@ -85,26 +102,33 @@ def test_status_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert by[("polymarket", "discovery")]["status"] == "missing"
 
 
-def test_status_table_without_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(["--config", str(write_config(tmp_path)), "status"], capsys)
+@pytest.mark.engines
+def test_status_table_without_database(
+    tmp_path: Path, database: Location, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = write_config(tmp_path, database=database)
+    code, out, _ = run_cli(["--config", str(conf), "status"], capsys)
     assert code == 0
     assert "hyperliquid/registry" in out and "missing" in out
 
 
-def test_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.engines
+def test_check_exit_codes(
+    tmp_path: Path, database: Location, capsys: pytest.CaptureFixture[str]
+) -> None:
     now = SystemClock().now_ms()
-    conf = write_config(tmp_path, "registry = { enabled = true }\n")
+    conf = write_config(tmp_path, "registry = { enabled = true }\n", database)
     # Enabled channel never ran: 1.
     code, out, _ = run_cli(["--config", str(conf), "check"], capsys)
     assert code == 1 and "hyperliquid/registry: missing" in out
-    seed_runs(tmp_path / "m.db", [("hyperliquid", "registry", "ok", now - 2000, now - 1000, None)])
+    seed_runs(database, [("hyperliquid", "registry", "ok", now - 2000, now - 1000, None)])
     code, out, _ = run_cli(["--config", str(conf), "check"], capsys)
     assert code == 0 and out.startswith("ok")
     # A disabled failing channel does not count; an enabled one does.
-    conf2 = write_config(tmp_path, "registry = { enabled = true }\ncandles = { enabled = true }\n")
-    seed_runs(
-        tmp_path / "m.db", [("hyperliquid", "candles", "failed", now - 500, now - 100, "boom")]
+    conf2 = write_config(
+        tmp_path, "registry = { enabled = true }\ncandles = { enabled = true }\n", database
     )
+    seed_runs(database, [("hyperliquid", "candles", "failed", now - 500, now - 100, "boom")])
     code, out, _ = run_cli(["--config", str(conf2), "check"], capsys)
     assert code == 1 and "hyperliquid/candles: failed: boom" in out
     assert "registry" not in out
@@ -185,13 +209,14 @@ def test_sigterm_stops_run_within_5_seconds(tmp_path: Path) -> None:
         proc.wait()
 
 
+@pytest.mark.engines
 def test_status_lists_pending_candle_gaps(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, database: Location, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    conf = write_config(tmp_path, "candles = { enabled = true }\n")
+    conf = write_config(tmp_path, "candles = { enabled = true }\n", database)
     now = SystemClock().now_ms()
-    seed_runs(tmp_path / "m.db", [("hyperliquid", "candles", "ok", now - 5000, now - 4000, None)])
-    conn = db.open_rw(tmp_path / "m.db")
+    seed_runs(database, [("hyperliquid", "candles", "ok", now - 5000, now - 4000, None)])
+    conn = engine.open_writer(database)
     with conn:
         conn.execute(
             "INSERT INTO hyperliquid_candle_gaps VALUES ('BTC', ?, ?, 'reconnect', ?, 4, ?, ?)",
