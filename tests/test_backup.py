@@ -315,3 +315,23 @@ def test_backup_command(
 
     assert cli.main([*base, "--step-pages", "0", str(tmp_path / "x.db")]) == 2
     assert capsys.readouterr().err == "marketmem: --step-pages must be at least 1\n"
+
+
+def test_backup_of_a_postgres_database_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    """The copy is of the SQLite file; with a PostgreSQL url it would copy a file the
+    service does not use (or fail on its absence): the command points at pg_dump."""
+    stale = tmp_path / "old.db"
+    seed(stale, 1).close()
+    conf = tmp_path / "c.toml"
+    conf.write_text(f'[storage]\npath = "{stale}"\nurl = "postgresql://mm:secret@127.0.0.1:1/mm"\n')
+    target = tmp_path / "copy.db"
+    assert cli.main(["--config", str(conf), "backup", str(target)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and not target.exists()
+    assert err == (
+        "marketmem: backup failed: the database is PostgreSQL "
+        "(postgresql://mm:***@127.0.0.1:1/mm); back it up with pg_dump "
+        "(backup copies the SQLite file)\n"
+    )

@@ -2,6 +2,8 @@
 
 It runs beside a live ``run`` (read-only connection, no writer involved); see
 ``marketmem.storage.backup`` for how the copy stays consistent. Failures exit 1 with one line.
+It copies the SQLite file; a PostgreSQL database is the server's to back up (``pg_dump``), and
+the command says so instead of copying a SQLite file the service does not use.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from marketmem.config import Config
 from marketmem.progress import Progress
+from marketmem.storage import engine
 from marketmem.storage.backup import (
     DEFAULT_PAUSE_S,
     DEFAULT_STEP_PAGES,
@@ -63,6 +66,14 @@ def cmd_backup(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("--step-pages must be at least 1")
     if args.pause_ms < 0:
         raise UsageError("--pause-ms must not be negative")
+    if engine.is_postgres(config.database()):
+        print(
+            "marketmem: backup failed: the database is PostgreSQL "
+            f"({engine.display(config.database())}); back it up with pg_dump "
+            "(backup copies the SQLite file)",
+            file=sys.stderr,
+        )
+        return 1
     try:
         # The progress line is closed (newline) before any message below is printed.
         with Progress(label="backup", unit="pages", stream=sys.stderr) as progress:
