@@ -108,6 +108,39 @@ async def test_an_assets_context_in_order(placed_db: Path | str) -> None:
     assert [m["market_id"] for m in context(placed_db, "BTC", limit=1)["later"]] == ["1"]
 
 
+async def test_unknown_times_order_last_on_both_engines(database: Path | str) -> None:
+    """SQLite puts NULL first in ascending order, PostgreSQL last: the context orders say
+    which, so an unknown end or close time comes after the known ones on either engine."""
+    no_end = market("20", "Will Bitcoin ever flip gold?", volume=5000.0, end_ms=None)
+    ends = market("21", "Will Bitcoin reach $1M by 2030?", volume=5000.0, end_ms=NOW + 900 * H)
+    closed = {
+        "closed": True, "resolution": "resolved", "resolved_outcome": 0,
+        "outcome_prices": ["1", "0"],
+    }  # fmt: skip
+    unknown_close = market("22", "Was Bitcoin up in 2020?", end_ms=None, **closed)
+    known_close = market("23", "Was Bitcoin up in 2021?", end_ms=NOW - 2 * H, **closed)
+    await write(
+        database,
+        PolymarketDiscovered(
+            events=[],
+            markets=[no_end, ends, unknown_close, known_close],
+            links=[link(m.market_id, "BTC") for m in (no_end, ends, unknown_close, known_close)],
+        ),
+        PolymarketRefreshed(
+            markets=[],
+            placements=[
+                placed(no_end, "later"),
+                placed(ends, "later"),
+                placed(unknown_close, "recently_closed"),
+                placed(known_close, "recently_closed"),
+            ],
+        ),
+    )
+    ctx = context(database, "BTC")
+    assert [m["market_id"] for m in ctx["later"]] == ["21", "20"]  # same volume: known end first
+    assert [m["market_id"] for m in ctx["recently_closed"]] == ["23", "22"]
+
+
 async def test_refresh_candidates_follow_the_stored_state(placed_db: Path | str) -> None:
     def state(bucket: Bucket) -> dict[str, tuple[bool, bool | None]]:
         return {
