@@ -1,13 +1,16 @@
 """Shared test helpers: recorded fixtures from ../shared/fixtures, configs, pipelines, and the
-PostgreSQL fixtures of tests/pg.py (pg_url, pg_database).
+PostgreSQL fixtures of tests/pg.py (pg_url, pg_database, pg_schema).
 
 The storage contract: a test module marked ``engines`` (``pytestmark = pytest.mark.engines``),
 or a test marked so itself, runs every test that builds its config with
 ``make_config``/``config``/``runtime``, or takes the ``database`` fixture, once per storage
-engine: on a SQLite file in tmp_path and on a new PostgreSQL database (the ``engine``
-fixture says which; the PostgreSQL run is marked ``pg``). ``database`` is the location such a
-test hands the storage writer itself: ``tmp_path/"test.db"``, or that PostgreSQL database's
-URL (the same location ``config.database()`` names). Such a test reads what was stored with
+engine: on a SQLite file in tmp_path and on a new, empty PostgreSQL schema (``pg_schema``:
+a schema of its own in a database the session shares, as isolated as a database for tables
+and far cheaper to make; the ``engine`` fixture says which engine; the PostgreSQL run is
+marked ``pg``). ``database`` is the location such a test hands the storage writer itself:
+``tmp_path/"test.db"``, or that PostgreSQL URL (the same location ``config.database()``
+names). A test about what PostgreSQL keeps per database (advisory locks, sessions, database
+settings) takes ``pg_database`` instead. Such a test reads what was stored with
 ``storage.engine.open_ro(location)`` and ``engine.query``, in SQL both engines run
 (``WHERE closed``, not ``closed = 1``; ``"user"`` quoted).
 """
@@ -32,6 +35,8 @@ from marketmem.runtime import Runtime
 from marketmem.storage import engine as storage_engine
 from tests.pg import ENGINES, mark_pg_tests
 from tests.pg import pg_database as pg_database
+from tests.pg import pg_schema as pg_schema
+from tests.pg import pg_shared_database as pg_shared_database
 from tests.pg import pg_url as pg_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,9 +112,9 @@ def fixture_files(source: str, pattern: str = "*") -> list[Path]:
 @pytest.fixture
 def database(tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> str | Path:
     """The test's database: the SQLite file ``tmp_path/"test.db"``, or the URL of a new
-    PostgreSQL database (``pg_database``) when the test runs on that engine."""
+    PostgreSQL schema (``pg_schema``) when the test runs on that engine."""
     if engine == "postgresql":
-        return str(request.getfixturevalue("pg_database"))
+        return str(request.getfixturevalue("pg_schema"))
     return tmp_path / "test.db"
 
 
@@ -138,7 +143,7 @@ def stored_tuples(
 @pytest.fixture
 def make_config(tmp_path: Path, database: str | Path) -> Callable[..., Config]:
     """Build a Config from TOML text, with the database in tmp_path (a SQLite file), or a new
-    PostgreSQL database when the test runs on that engine (``database``)."""
+    PostgreSQL schema when the test runs on that engine (``database``)."""
     url = database if isinstance(database, str) else ""
 
     def make(toml: str = "") -> Config:

@@ -336,11 +336,12 @@ async def test_two_writers_starting_at_once_on_an_empty_postgres_database_both_s
 
 
 def terminate_writer_sessions(pg_url: str, database: str) -> int:
-    """Terminate every session of ``database`` but this one, from an admin connection."""
+    """Terminate every session of ``database`` but this one (and the server's own, such as
+    autovacuum's), from an admin connection."""
     with psycopg.connect(pg_url, autocommit=True) as admin:
         rows = admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            "WHERE datname = %s AND pid <> pg_backend_pid() AND usename = current_user",
             (database,),
         ).fetchall()
     return len(rows)

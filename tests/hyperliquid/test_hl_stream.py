@@ -1,8 +1,9 @@
 """The stream actor against the local venue (MockClock): storage, closes, gaps, budgets.
 
-What the stream stores (candles closed both ways, mids, a backfill over a gap, the execution
-price from them) runs on both engines (``engines``); the link's own behaviour (unknown coins,
-budgets, a dead link, pacing) on SQLite only.
+What the stream stores (candles closed both ways, mids, the execution price from them) runs
+on both engines (``engines``); a backfill over a gap (its upserts are the writer's, on both
+engines in test_writer.py) and the link's own behaviour (unknown coins, budgets, a dead link,
+pacing) on SQLite only.
 """
 
 from __future__ import annotations
@@ -99,7 +100,6 @@ async def test_candles_and_mids_are_stored(
     assert any("backfill after start-up" in (r["error"] or "") for r in runs)
 
 
-@pytest.mark.engines
 async def test_disconnect_mid_bar_then_backfill_leaves_no_gap(
     hl_rt: Runtime, venue: HyperliquidVenue, autojump_clock: object
 ) -> None:

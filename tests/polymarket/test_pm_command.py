@@ -1,5 +1,5 @@
 """``marketmem discover polymarket``: one discovery run against the local venue, counts printed
-(on both engines)."""
+(SQLite only: what a discovery stores runs on both engines in test_pm_channels.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ def test_parser_accepts_discover_polymarket_only() -> None:
         build_parser().parse_args(["discover", "kalshi"])
 
 
-@pytest.mark.engines
 async def test_discover_prints_counts(
     make_config: Callable[..., Config], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,12 +1,12 @@
 """The immediate channel lists the open events ending within its horizon, so a market created
 after the last discovery is stored, linked and placed without waiting for the next one. On
-both engines."""
+SQLite only: the writes and reads it makes are discovery's and the refresh channels', on both
+engines in tests/polymarket/test_pm_channels.py."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 import trio
 from pm_helpers import bucket_of, open_pm, rows, settle
 
@@ -63,7 +63,6 @@ def horizon_pages(sim: Simulator) -> list[list[tuple[str, str]]]:
     return [p for path, p in sim.requests if path == "/events/keyset"]
 
 
-@pytest.mark.engines
 async def test_a_new_short_market_is_placed_without_a_new_discovery(
     make_config: Callable[..., Config], autojump_clock: object
 ) -> None:
@@ -103,7 +102,6 @@ async def test_a_new_short_market_is_placed_without_a_new_discovery(
         assert not stored(rt, far.id)
 
 
-@pytest.mark.engines
 async def test_a_failing_horizon_page_fails_the_run_and_writes_nothing(
     make_config: Callable[..., Config], autojump_clock: object
 ) -> None:

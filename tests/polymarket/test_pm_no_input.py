@@ -3,15 +3,14 @@ market from what discovery stored, so without it they fail with a one-line reaso
 Gamma nothing); immediate lists its own horizon and fails only with nothing to place. A run
 beside a discovery in flight, or right after one, waits for its rows (at most a cadence).
 
-Whether discovery has data is a read of the runs table: on both engines (``engines``); the
-waits beside a discovery in flight are the channels' own timing, on SQLite only.
+On SQLite only: the read these rest on (``discovery_has_data``) runs on both engines in
+tests/polymarket/test_pm_context.py, the rest is the channels' own logic and timing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 import trio
 from pm_helpers import open_pm, open_venue, pm_config, rows, settle
 from trio.testing import MockClock
@@ -45,7 +44,6 @@ def count(rt: Runtime, table: str) -> int:
     return rows(rt.database, f"SELECT count(*) AS n FROM {table}")[0]["n"]
 
 
-@pytest.mark.engines
 async def test_later_and_recently_closed_fail_without_discovery_data(
     make_config: Callable[..., Config], autojump_clock: object
 ) -> None:
@@ -73,7 +71,6 @@ async def test_later_and_recently_closed_fail_without_discovery_data(
         assert len(stored) == 4 and all(r["status"] == "failed" for r in stored)
 
 
-@pytest.mark.engines
 async def test_an_empty_discovery_is_no_data_and_immediate_fails_with_nothing_to_place(
     make_config: Callable[..., Config], autojump_clock: object
 ) -> None:
