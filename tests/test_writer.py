@@ -8,6 +8,7 @@ under the writer (a terminated backend, a database turned read-only).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -337,14 +338,25 @@ async def test_two_writers_starting_at_once_on_an_empty_postgres_database_both_s
 
 def terminate_writer_sessions(pg_url: str, database: str) -> int:
     """Terminate every session of ``database`` but this one (and the server's own, such as
-    autovacuum's), from an admin connection."""
+    autovacuum's), from an admin connection, and wait until they are gone (the server ends
+    a backend after it answers)."""
     with psycopg.connect(pg_url, autocommit=True) as admin:
-        rows = admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid() AND usename = current_user",
-            (database,),
-        ).fetchall()
-    return len(rows)
+        pids = [
+            pid
+            for (pid,) in admin.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid() AND usename = current_user",
+                (database,),
+            )
+        ]
+        admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
+        deadline = time.monotonic() + 30
+        while admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)
+        ).fetchone() != (0,):
+            assert time.monotonic() < deadline, "terminated sessions are still there"
+            time.sleep(0.01)
+    return len(pids)
 
 
 async def committed_once(seen: Any) -> None:
