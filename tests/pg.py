@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -92,9 +93,31 @@ def pg_database(pg_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def pg_shared_database(pg_url: str) -> Iterator[str]:
-    """One database for the session's ``pg_schema`` tests."""
-    with fresh_database(pg_url) as url:
-        yield url
+    """One database for the session's ``pg_schema`` tests. Dropped after the session without
+    ``FORCE``, which this role may not use on the autovacuum worker its many deletes are
+    likely to have started there: a plain DROP DATABASE stops autovacuum itself."""
+    name = f"t_{secrets.token_hex(8)}"
+    ident = sql.Identifier(name)
+    with psycopg.connect(pg_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(ident))
+    try:
+        yield database_url(pg_url, name)
+    finally:
+        with psycopg.connect(pg_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+            deadline = time.monotonic() + 30
+            while True:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND usename = current_user",
+                    (name,),
+                )
+                try:
+                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident))
+                    break
+                except psycopg.errors.ObjectInUse:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
 
 
 @pytest.fixture
