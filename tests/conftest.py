@@ -1,10 +1,19 @@
 """Shared test helpers: recorded fixtures from ../shared/fixtures, configs, pipelines, the
-PostgreSQL fixtures of tests/pg.py (pg_url, pg_database), and test artefacts
+PostgreSQL fixtures of tests/pg.py (pg_url, pg_database, pg_schema), and test artefacts
 (``save_artifact``).
 
-The storage contract: a test module marked ``engines`` (``pytestmark = pytest.mark.engines``)
-runs every test that builds its config with ``make_config``/``config``/``runtime`` once per
-storage engine: on a SQLite file in tmp_path and on a new PostgreSQL database.
+The storage contract: a test module marked ``engines`` (``pytestmark = pytest.mark.engines``),
+or a test marked so itself, runs every test that builds its config with
+``make_config``/``config``/``runtime``, or takes the ``database`` fixture, once per storage
+engine: on a SQLite file in tmp_path and on a new, empty PostgreSQL schema (``pg_schema``:
+a schema of its own in a database the session shares, as isolated as a database for tables
+and far cheaper to make; the ``engine`` fixture says which engine; the PostgreSQL run is
+marked ``pg``). ``database`` is the location such a test hands the storage writer itself:
+``tmp_path/"test.db"``, or that PostgreSQL URL (the same location ``config.database()``
+names). A test about what PostgreSQL keeps per database (advisory locks, sessions, database
+settings) takes ``pg_database`` instead. Such a test reads what was stored with
+``storage.engine.open_ro(location)`` and ``engine.query``, in SQL both engines run
+(``WHERE closed``, not ``closed = 1``; ``"user"`` quoted).
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -24,9 +34,12 @@ from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.plugins import parse_config
 from marketmem.runtime import Runtime
+from marketmem.storage import engine as storage_engine
 from tests.configs import channels_off
 from tests.pg import ENGINES, mark_pg_tests
 from tests.pg import pg_database as pg_database
+from tests.pg import pg_schema as pg_schema
+from tests.pg import pg_shared_database as pg_shared_database
 from tests.pg import pg_url as pg_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,13 +141,42 @@ def fixture_files(source: str, pattern: str = "*") -> list[Path]:
 
 
 @pytest.fixture
-def make_config(
-    tmp_path: Path, engine: str, request: pytest.FixtureRequest
-) -> Callable[..., Config]:
+def database(tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> str | Path:
+    """The test's database: the SQLite file ``tmp_path/"test.db"``, or the URL of a new
+    PostgreSQL schema (``pg_schema``) when the test runs on that engine."""
+    if engine == "postgresql":
+        return str(request.getfixturevalue("pg_schema"))
+    return tmp_path / "test.db"
+
+
+def stored(
+    location: str | Path, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()
+) -> list[dict[str, Any]]:
+    """The rows of ``sql`` on the database at ``location`` (either engine), as dicts."""
+    conn = storage_engine.open_ro(location)
+    try:
+        return storage_engine.query(conn, sql, params)
+    finally:
+        conn.close()
+
+
+def stored_tuples(
+    location: str | Path, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()
+) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` on the database at ``location`` (either engine), as tuples."""
+    conn = storage_engine.open_ro(location)
+    try:
+        return [tuple(row) for row in conn.execute(sql, params).fetchall()]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, database: str | Path) -> Callable[..., Config]:
     """Build a Config from TOML text, with the database in tmp_path (a SQLite file), or a new
-    PostgreSQL database when the test runs on that engine. Every channel the text does not
-    enable (or disable) itself is off (``tests.configs.channels_off``)."""
-    url = request.getfixturevalue("pg_database") if engine == "postgresql" else ""
+    PostgreSQL schema when the test runs on that engine (``database``). Every channel the text
+    does not enable (or disable) itself is off (``tests.configs.channels_off``)."""
+    url = database if isinstance(database, str) else ""
 
     def make(toml: str = "") -> Config:
         text = f'[storage]\npath = "{tmp_path / "test.db"}"\nurl = "{url}"\n' + toml

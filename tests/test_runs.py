@@ -1,8 +1,13 @@
 """Run recording: ok/failed rows in ingestion_runs, notes, stream windows, and what the
-writer committed (rows_written) or rejected (a failed run) of each run."""
+writer committed (rows_written) or rejected (a failed run) of each run.
+
+The tests of what reaches the database run on both engines (``engines``); those of runs that
+never leave the bus (failures, notes, cancellation, empty stream windows) on SQLite only.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,12 +25,13 @@ from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import RunContext, StreamRunWindow, execute_run
 from marketmem.runtime import Runtime
-from marketmem.storage import db, schema
+from marketmem.storage import engine, schema
 from marketmem.storage.tables import Upsert, rows_writer
 from marketmem.storage.writer import CommitRejected
-from tests.conftest import T0_MS, minute_candle
+from tests.conftest import T0_MS, minute_candle, stored
 
 
+@pytest.mark.engines
 async def test_ok_run_counts_rows_and_is_stored(
     runtime: Runtime, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -58,6 +64,7 @@ async def test_failed_run_names_the_exception_and_notes_add_to_error(
     assert result.status == "ok" and result.error == "coin XYZ: no book"
 
 
+@pytest.mark.engines
 async def test_runs_reach_the_database(
     runtime: Runtime, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -68,8 +75,7 @@ async def test_runs_reach_the_database(
     # The run row is committed after the rows it counts: wait until the writer caught up.
     while runtime.writer.stats.rows_by_table.get("ingestion_runs", 0) < 2:
         await trio.sleep(0.01)
-    conn = db.open_ro(runtime.database)
-    row = db.query(conn, "SELECT * FROM ingestion_runs")[0]
+    row = stored(runtime.database, "SELECT * FROM ingestion_runs")[0]
     assert row["run_id"] == result.run_id and row["status"] == "ok" and row["rows_written"] == 1
 
 
@@ -137,7 +143,7 @@ class GadgetBatch(RowBatch):
 @pytest.fixture
 def gadget_table(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
     """A row type whose table lacks its ``size`` column: the writer rejects every batch."""
-    conn = db.open_rw(config.db_path())
+    conn = engine.open_writer(config.database())
     conn.execute("CREATE TABLE test_gadgets (gadget_id TEXT PRIMARY KEY, colour TEXT)")
     conn.close()
     real = schema.writers
@@ -147,18 +153,19 @@ def gadget_table(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+# The error each engine gives for the missing column.
+NO_SIZE_COLUMN = r'no column named size|column "size" of relation "test_gadgets" does not exist'
+
+
 def gadgets(n: int) -> GadgetBatch:
     return GadgetBatch(rows=[Gadget(gadget_id=f"g{i}", colour="red", size=i) for i in range(n)])
 
 
-def stored_run(path: Path, run_id: str) -> dict[str, Any]:
-    conn = db.open_ro(path)
-    try:
-        return db.query(conn, "SELECT * FROM ingestion_runs WHERE run_id=?", (run_id,))[0]
-    finally:
-        conn.close()
+def stored_run(location: str | Path, run_id: str) -> dict[str, Any]:
+    return stored(location, "SELECT * FROM ingestion_runs WHERE run_id=?", (run_id,))[0]
 
 
+@pytest.mark.engines
 async def test_rows_the_writer_rejects_fail_the_run_and_do_not_count(
     config: Config, gadget_table: None, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -172,11 +179,12 @@ async def test_rows_the_writer_rejects_fail_the_run_and_do_not_count(
     assert result.rows_written == 2  # the candles; the gadgets were rejected
     assert result.error is not None
     assert result.error.startswith("storage rejected 1 event(s) of this run: GadgetBatch: ")
-    assert "no column named size" in result.error
-    row = stored_run(config.db_path(), result.run_id)
+    assert re.search(NO_SIZE_COLUMN, result.error)
+    row = stored_run(config.database(), result.run_id)
     assert (row["status"], row["rows_written"], row["error"]) == ("failed", 2, result.error)
 
 
+@pytest.mark.engines
 async def test_a_run_counts_what_was_committed_not_what_it_announced(
     runtime: Runtime, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -192,6 +200,7 @@ async def test_a_run_counts_what_was_committed_not_what_it_announced(
     assert stored_run(runtime.database, result.run_id)["rows_written"] == 3
 
 
+@pytest.mark.engines
 async def test_stream_windows_record_what_the_writer_committed(
     config: Config, gadget_table: None, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -203,7 +212,7 @@ async def test_stream_windows_record_what_the_writer_committed(
         finished = await window.close_window()
         assert finished is not None
         await trio.sleep(1)
-    row = stored_run(config.db_path(), finished.run_id)
+    row = stored_run(config.database(), finished.run_id)
     assert row["status"] == "failed" and row["rows_written"] == 1
     assert "storage rejected 1 event(s)" in row["error"]
 
@@ -212,6 +221,7 @@ def _tagged(batch: GadgetBatch, window: StreamRunWindow) -> GadgetBatch:
     return msgspec.structs.replace(batch, run_id=window.run_id)
 
 
+@pytest.mark.engines
 async def test_execute_returns_the_commit_or_raises_the_writers_reason(
     config: Config, gadget_table: None, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -219,10 +229,11 @@ async def test_execute_returns_the_commit_or_raises_the_writers_reason(
         assert rt.writer is not None
         result = await rt.writer.execute(CandleBatch(rows=[minute_candle(1), minute_candle(2)]))
         assert result.counts == {"hyperliquid_candles": 2}
-        with pytest.raises(CommitRejected, match="no column named size"):
+        with pytest.raises(CommitRejected, match=NO_SIZE_COLUMN):
             await rt.writer.execute(gadgets(1))
 
 
+@pytest.mark.engines
 async def test_every_run_names_the_instance_that_ran_it(
     make_config: Callable[..., Config], autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -238,8 +249,9 @@ async def test_every_run_names_the_instance_that_ran_it(
         streamed = await window.close_window()
         assert streamed is not None
         await trio.sleep(1)
-    conn = db.open_ro(cfg.db_path())
-    rows = {r["run_id"]: r["instance"] for r in db.query(conn, "SELECT * FROM ingestion_runs")}
+    rows = {
+        r["run_id"]: r["instance"] for r in stored(cfg.database(), "SELECT * FROM ingestion_runs")
+    }
     assert rows == {polled.run_id: "ingest-a", streamed.run_id: "ingest-a"}
 
 

@@ -6,6 +6,9 @@ gets everything a built-in source gets: its config section and channel settings,
 created and written by the storage writer, its runs recorded with health rows (``status``,
 ``/api/v1/ingestion/health``), and its read route served, authenticated and documented.
 README's "Adding a source" is written from this file.
+
+The service run and the read route run on both engines (``engines``): a source's declared
+table is rendered, written and read on PostgreSQL as on SQLite.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from marketmem.query import Param
 from marketmem.runs import RunContext
 from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 from marketmem.source import Channel, ReadContext, ReadRoute, Section, Source, Tables, opener
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.storage.declare import Table, row_columns
 from marketmem.storage.tables import Upsert, rows_writer
 from marketmem.supervisor import run_service
@@ -126,9 +129,13 @@ TIDES = Source(
 WITH_TIDES = (*SOURCES, TIDES)
 
 
-def tides_config(tmp_path: Path, extra: str = "") -> Any:
+def tides_config(tmp_path: Path, database: Path | str | None = None, extra: str = "") -> Any:
+    """The config of an installation with the tides source; its database is ``database``
+    (a SQLite file or a PostgreSQL URL), by default a file in ``tmp_path``."""
+    location = database or tmp_path / "t.db"
+    where = f'url = "{location}"' if engine.is_postgres(location) else f'path = "{location}"'
     text = (
-        f'[storage]\npath = "{tmp_path / "t.db"}"\n[http]\nenabled = false\n'
+        f"[storage]\n{where}\n[http]\nenabled = false\n"
         '[tides]\nstation = "roscoff"\n'
         "[tides.channels]\nreadings = { enabled = true, cadence_s = 30 }\n" + extra
     )
@@ -156,10 +163,11 @@ def test_its_config_section_and_channel_settings_are_decoded_and_checked(
         parse_config("[tides]\nstation = 'x'\n", sources=SOURCES)
 
 
+@pytest.mark.engines
 async def test_the_service_runs_its_channel_writes_its_table_and_records_health(
-    tmp_path: Path, autojump_clock: trio.testing.MockClock
+    tmp_path: Path, database: Path | str, autojump_clock: trio.testing.MockClock
 ) -> None:
-    config = tides_config(tmp_path)
+    config = tides_config(tmp_path, database)
     with trio.move_on_after(95):
         await run_service(
             config,
@@ -168,10 +176,12 @@ async def test_the_service_runs_its_channel_writes_its_table_and_records_health(
             handle_signals=False,
             http=False,
         )
-    conn = db.open_ro(config.db_path())
+    conn = engine.open_ro(config.database())
     try:
-        readings = conn.execute("SELECT count(*), min(station) FROM tide_readings").fetchone()
-        runs = db.query(
+        readings = tuple(
+            conn.execute("SELECT count(*), min(station) FROM tide_readings").fetchone()
+        )
+        runs = engine.query(
             conn, "SELECT status, rows_written FROM ingestion_runs WHERE source='tides'"
         )
     finally:
@@ -188,10 +198,11 @@ async def test_the_service_runs_its_channel_writes_its_table_and_records_health(
     )
 
 
+@pytest.mark.engines
 async def test_its_read_route_is_served_authenticated_and_documented(
-    tmp_path: Path, autojump_clock: trio.testing.MockClock
+    tmp_path: Path, database: Path | str, autojump_clock: trio.testing.MockClock
 ) -> None:
-    config = tides_config(tmp_path)
+    config = tides_config(tmp_path, database)
     token = issue_token()
     clock = TrioWallClock(T0_MS)
     async with open_pipeline(config, clock=clock, executor=inline_executor) as rt:

@@ -2,6 +2,8 @@
 
 It runs beside a live ``run`` (read-only connection, no writer involved); see
 ``marketmem.storage.backup`` for how the copy stays consistent. Failures exit 1 with one line.
+It copies the SQLite file; a PostgreSQL database is the server's to back up (``pg_dump``), and
+the command says so instead of copying a SQLite file the service does not use.
 """
 
 from __future__ import annotations

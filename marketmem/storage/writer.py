@@ -224,6 +224,13 @@ class StorageWriter:
             self._conn = conn = self._connect()
         return conn
 
+    def _end_postgres_session(self) -> None:
+        """After a failure that can clear, the retry runs on a new PostgreSQL session: a
+        session keeps the settings it began with (a database made read-only and then
+        writable again stays read-only for the sessions opened meanwhile)."""
+        if isinstance(self._conn, engine.PostgresConnection):
+            self._conn.close()
+
     def _write_group(self, group: list[Event]) -> _GroupOutcome:
         """One transaction: every event of ``group``, in order."""
         conn = self._connection()
@@ -400,6 +407,7 @@ class StorageWriter:
             except Exception as exc:
                 cause = retryable_cause(exc)
                 if cause is not None:
+                    await self.executor(self._end_postgres_session)
                     self.stats.retries += 1
                     self.failure = f"{type(cause).__name__}: {cause}"
                     metrics.WRITER_FAILING.set(1)

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import apsw
 import trio
 
 from marketmem.clock import TrioWallClock
@@ -18,7 +17,7 @@ from marketmem.pipeline import open_pipeline
 from marketmem.runs import execute_run
 from marketmem.runtime import ActorSpec, ChannelSpec, Runtime
 from marketmem.sources.defillama.build import build
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.venues.defillama import (
     DefillamaVenue,
     VenueUrls,
@@ -97,12 +96,12 @@ async def settle() -> None:
 
 
 def rows(config: Config, sql: str, params: tuple = ()) -> list[dict]:
-    conn = db.open_ro(config.db_path())
+    conn = engine.open_ro(config.database())
     try:
-        return db.query(conn, sql, params)
+        return engine.query(conn, sql, params)
     finally:
         conn.close()
 
 
-def ro(config: Config) -> apsw.Connection:
-    return db.open_ro(config.db_path())
+def ro(config: Config) -> engine.Connection:
+    return engine.open_ro(config.database())

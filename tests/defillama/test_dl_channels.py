@@ -1,4 +1,9 @@
-"""The three DefiLlama channels against the local venue on 127.0.0.1, under MockClock."""
+"""The three DefiLlama channels against the local venue on 127.0.0.1, under MockClock.
+
+What the channels store (subjects, links, base values, flows from stored observations,
+throughput) runs on both engines (``engines``); failures, retries, timeouts and the running
+guard, which store nothing new, on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ def flow(config, kind: str, subject_id: str, metric: str, period: str) -> dict:
 # --- capital_base ----------------------------------------------------------------------------
 
 
+@pytest.mark.engines
 async def test_capital_base_rows_subjects_and_links(llama: Llama, autojump_clock: object) -> None:
     config = llama.config(
         tracked_assets=["ETH", "HYPE", "FRSH"], top_protocols=20, top_stablecoins=10
@@ -102,6 +108,7 @@ async def test_capital_base_rows_subjects_and_links(llama: Llama, autojump_clock
     assert len(stamps) == 1 and stamps[0]["bucket_ms"] % 3_600_000 == 0
 
 
+@pytest.mark.engines
 async def test_subject_missing_from_a_response_keeps_its_last_row(
     llama: Llama, autojump_clock: object
 ) -> None:
@@ -132,6 +139,7 @@ async def test_subject_missing_from_a_response_keeps_its_last_row(
 # --- capital_flows ---------------------------------------------------------------------------
 
 
+@pytest.mark.engines
 async def test_capital_flows_from_history_and_api(llama: Llama, autojump_clock: object) -> None:
     config = llama.config(top_protocols=20, top_stablecoins=10)
     sim = llama.venue.simulator
@@ -183,6 +191,7 @@ async def test_capital_flows_from_history_and_api(llama: Llama, autojump_clock: 
     assert not rows(config, "SELECT 1 FROM defillama_capital_flows WHERE metric LIKE 'bridge%'")
 
 
+@pytest.mark.engines
 async def test_protocol_30d_flow_from_stored_observations(
     llama: Llama, autojump_clock: object
 ) -> None:
@@ -241,6 +250,7 @@ async def test_bridges_unavailable_is_noted_and_the_rest_lands(
 # --- economic_throughput ---------------------------------------------------------------------
 
 
+@pytest.mark.engines
 async def test_economic_throughput(llama: Llama, autojump_clock: object) -> None:
     config = llama.config(top_protocols=20)
     sim = llama.venue.simulator

@@ -30,7 +30,7 @@ from marketmem.scheduler import Scheduler
 from marketmem.sources.hyperliquid.build import CONTEXT_ACTOR
 from marketmem.sources.hyperliquid.build import build as build_hyperliquid
 from marketmem.sources.hyperliquid.resources import HyperliquidResources, open_resources
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.storage.models.features import LiquidityProfileRow
 from marketmem.storage.reads.features import latest_features
 from marketmem.venues.hyperliquid import HyperliquidVenue
@@ -117,9 +117,9 @@ async def service(
 
 
 def read(rt: Runtime, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    conn = db.open_ro(rt.database)
+    conn = engine.open_ro(rt.database)
     try:
-        return db.query(conn, sql, params)
+        return engine.query(conn, sql, params)
     finally:
         conn.close()
 
@@ -173,7 +173,7 @@ async def test_five_channels_write_rows_every_300_s(
     assert len(impacts) == 3 * 2 * 3 * 2  # runs x coins x notionals x sides
     snaps = read(rt, "SELECT DISTINCT snapshot_ms FROM hyperliquid_asset_ctx_snapshots")
     assert len(snaps) == 3
-    conn = db.open_ro(rt.database)
+    conn = engine.open_ro(rt.database)
     try:
         latest = latest_features(conn, "BTC")
         assert latest_features(conn, "NOPE") == dict.fromkeys(CHANNELS)

@@ -24,7 +24,7 @@ from marketmem.features.technical import COLUMNS as TECHNICAL_COLUMNS
 from marketmem.pipeline import open_pipeline
 from marketmem.runs import RunContext, execute_run
 from marketmem.runtime import Runtime
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.storage.reads.features import latest_features
 from tests.conftest import T0_MS, minute_candle
 from tests.features.test_features_actor import read
@@ -151,7 +151,7 @@ async def test_an_empty_database_fails_the_candle_channels(
             {"status": "failed", "rows_written": 0, "error": error}
         ]
     # The NULL rows are there all the same, with their reasons, for the latest data.
-    conn = db.open_ro(runtime.database)
+    conn = engine.open_ro(runtime.database)
     try:
         latest = latest_features(conn, "BTC")
     finally:

@@ -1,4 +1,6 @@
-"""``tokens`` and ``clones`` commands: written through the writer, read back by the API."""
+"""``tokens`` and ``clones`` commands: written through the writer, read back by the API, on
+both engines (``engines``; a list before any database is empty: no SQLite file yet, or no
+tables yet in the PostgreSQL database); argument errors on SQLite only."""
 
 from __future__ import annotations
 
@@ -12,13 +14,14 @@ from marketmem.commands.http import parse_symbols
 from marketmem.http.access import authenticate, list_clones
 from marketmem.http.errors import ApiError
 from marketmem.plugins import load_config
-from marketmem.storage import db
+from marketmem.storage import engine
 
 
 @pytest.fixture
-def config_file(tmp_path: Path) -> str:
+def config_file(tmp_path: Path, database: Path | str) -> str:
     path = tmp_path / "marketmem.toml"
-    path.write_text(f'[storage]\npath = "{tmp_path / "cli.db"}"\nwriter_max_gather_s = 0.001\n')
+    where = f'url = "{database}"' if engine.is_postgres(database) else f'path = "{database}"'
+    path.write_text(f"[storage]\n{where}\nwriter_max_gather_s = 0.001\n")
     return str(path)
 
 
@@ -26,13 +29,14 @@ def run(config_file: str, *argv: str) -> int:
     return main(["--config", config_file, *argv])
 
 
+@pytest.mark.engines
 def test_token_lifecycle(config_file: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(config_file, "tokens", "create", "--user", "alice") == 0
     out = capsys.readouterr().out.strip().splitlines()
     token = out[-1]
     assert token.startswith("mm_") and " " not in token
     token_id = token.split("_")[1]
-    conn = db.open_ro(load_config(config_file).db_path())
+    conn = engine.open_ro(load_config(config_file).database())
     try:
         assert authenticate(conn, token) == "alice"
         stored = conn.execute("SELECT token_hash FROM api_tokens").fetchall()
@@ -56,6 +60,7 @@ def test_token_lifecycle(config_file: str, capsys: pytest.CaptureFixture[str]) -
         conn.close()
 
 
+@pytest.mark.engines
 def test_revoke_every_token_of_a_user(config_file: str, capsys: pytest.CaptureFixture[str]) -> None:
     for _ in range(2):
         assert run(config_file, "tokens", "create", "--user", "bob") == 0
@@ -64,6 +69,7 @@ def test_revoke_every_token_of_a_user(config_file: str, capsys: pytest.CaptureFi
     assert "revoked 2 token(s)" in capsys.readouterr().out
 
 
+@pytest.mark.engines
 def test_clone_lifecycle(config_file: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         run(
@@ -82,7 +88,7 @@ def test_clone_lifecycle(config_file: str, capsys: pytest.CaptureFixture[str]) -
     assert (
         run(config_file, "clones", "add", "--id", "c1", "--owner", "bob", "--symbols", "SOL") == 0
     )
-    conn = db.open_ro(load_config(config_file).db_path())
+    conn = engine.open_ro(load_config(config_file).database())
     try:
         [clone] = list_clones(conn)
         assert (clone.clone_id, clone.owner, clone.symbols) == ("c1", "bob", ("SOL",))

@@ -1,4 +1,9 @@
-"""POST /api/v1/clones/{id}/assets/{symbol}/latest-data: who may read, what comes back."""
+"""POST /api/v1/clones/{id}/assets/{symbol}/latest-data: who may read, what comes back.
+
+The token and clone checks, and the execution price from real reads and the writer, run on
+both engines (``engines``); the composition over fake readers (parts, caching, errors,
+request bodies) reads no database of its own, on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -142,6 +147,7 @@ def nulls_in(node: Any, path: str = "$") -> list[str]:
 # --- who may read ----------------------------------------------------------------------------
 
 
+@pytest.mark.engines
 async def test_missing_or_bad_token_is_401(client: httpx.AsyncClient, world: World) -> None:
     for headers in ({}, {"Authorization": "Bearer nope"}, world.auth(world.revoked)):
         r = await client.post(url(), headers=headers)
@@ -149,6 +155,7 @@ async def test_missing_or_bad_token_is_401(client: httpx.AsyncClient, world: Wor
         assert r.headers["www-authenticate"].startswith("Bearer")
 
 
+@pytest.mark.engines
 async def test_token_of_another_user_is_403(client: httpx.AsyncClient, world: World) -> None:
     r = await client.post(url("c1"), headers=world.auth(world.bob))
     assert "another user" in error_of(r, 403, "forbidden")
@@ -167,6 +174,7 @@ async def test_symbol_the_clone_does_not_trade_is_404_with_a_clear_message(
     assert message == "clone 'c1' does not trade 'SOL' (it trades BTC, ETH)"
 
 
+@pytest.mark.engines
 async def test_removed_clone_is_404(client: httpx.AsyncClient, world: World) -> None:
     await seed(world.config, CloneRemoved(clone_id="c1"))
     error_of(await client.post(url(), headers=world.auth(world.alice)), 404, "not_found")
@@ -473,6 +481,7 @@ async def latest(client: httpx.AsyncClient, world: World) -> LatestData:
     return msgspec.json.decode(r.content, type=LatestData)
 
 
+@pytest.mark.engines
 async def test_fresh_mid_is_the_execution_price(client: httpx.AsyncClient, world: World) -> None:
     await seed_market(world, mid_age_ms=2_000, candles=True)
     body = await latest(client, world)
@@ -489,6 +498,7 @@ async def test_fresh_mid_is_the_execution_price(client: httpx.AsyncClient, world
     assert "execution_price" not in body.missing
 
 
+@pytest.mark.engines
 async def test_stale_mid_falls_back_to_the_candle_close(
     client: httpx.AsyncClient, world: World
 ) -> None:
@@ -502,6 +512,7 @@ async def test_stale_mid_falls_back_to_the_candle_close(
     assert body.missing["execution_price.mid"].startswith("no mid within 30s for BTC")
 
 
+@pytest.mark.engines
 async def test_no_mid_and_no_candle_is_null_with_reasons(
     client: httpx.AsyncClient, world: World
 ) -> None:
@@ -529,6 +540,7 @@ async def test_answers_are_reused_within_cache_s_then_recomposed(
     assert again.as_of_ms == NOW + 1_000
 
 
+@pytest.mark.engines
 async def test_revoked_token_and_removed_clone_take_effect_within_cache_s(
     client: httpx.AsyncClient, world: World
 ) -> None:

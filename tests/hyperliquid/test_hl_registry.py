@@ -1,4 +1,9 @@
-"""The registry channel, the readers, and the plug-in running under the supervisor."""
+"""The registry channel, the readers, and the plug-in running under the supervisor.
+
+What the registry stores and the candle, price and empty-database reads run on both engines
+(``engines``); the taxonomy, the plug-in's specs and the supervisor's ``run --local`` (an end
+to end run whose storage is covered by those) on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from marketmem.sources.hyperliquid.registry import registry_batch, registry_job
 from marketmem.sources.hyperliquid.resources import open_resources
 from marketmem.sources.hyperliquid.stream import HyperliquidStream
 from marketmem.sources.hyperliquid.taxonomy import load_taxonomy
-from marketmem.storage import db
+from marketmem.storage import db, engine
 from marketmem.storage.reads import hyperliquid as reads
 from marketmem.storage.reads.runs import channel_health
 from marketmem.supervisor import run_service
@@ -40,9 +45,10 @@ async def run_registry(rt: Runtime) -> RunFinished:
 
 
 def ro(rt: Runtime) -> Any:
-    return db.open_ro(rt.database)
+    return engine.open_ro(rt.database)
 
 
+@pytest.mark.engines
 async def test_registry_run_stores_assets_and_categories(
     hl_rt: Runtime, venue: HyperliquidVenue, autojump_clock: object
 ) -> None:
@@ -60,6 +66,10 @@ async def test_registry_run_stores_assets_and_categories(
         {"lower_bound": "0.0", "max_leverage": 40},
         {"lower_bound": "150000000.0", "max_leverage": 20},
     ]
+    # The same text on both engines (PostgreSQL's JSONB comes back with spaces).
+    assert btc.margin_tiers == (
+        '[{"lower_bound":"0.0","max_leverage":40},{"lower_bound":"150000000.0","max_leverage":20}]'
+    )
     assert btc.first_seen_ms == btc.last_seen_ms
     assert (
         "l1" in btc.categories
@@ -184,6 +194,7 @@ async def filled(config: Config, autojump_clock: object) -> Runtime:
     return rt
 
 
+@pytest.mark.engines
 async def test_candle_reads(filled: Runtime, autojump_clock: object) -> None:
     conn = ro(filled)
     all_rows = reads.candles(conn, "BTC", "1m")
@@ -200,6 +211,7 @@ async def test_candle_reads(filled: Runtime, autojump_clock: object) -> None:
     conn.close()
 
 
+@pytest.mark.engines
 async def test_execution_price_rules(filled: Runtime, autojump_clock: object) -> None:
     conn = ro(filled)
     fresh = reads.execution_price(conn, "BTC", T0_MS, max_mid_age_ms=15_000)
@@ -220,12 +232,13 @@ async def test_execution_price_rules(filled: Runtime, autojump_clock: object) ->
     conn.close()
 
 
-def test_reads_on_an_empty_database(tmp_path: Any) -> None:
+@pytest.mark.engines
+def test_reads_on_an_empty_database(database: Any) -> None:
     import apsw
 
-    path = tmp_path / "empty.db"
-    apsw.Connection(str(path)).close()
-    conn = db.open_ro(path)
+    if not engine.is_postgres(database):
+        apsw.Connection(str(database)).close()
+    conn = engine.open_ro(database)
     assert reads.list_assets(conn) == [] and reads.candles(conn, "BTC", "1m") == []
     assert reads.execution_price(conn, "BTC", T0_MS, max_mid_age_ms=1) is None
     conn.close()

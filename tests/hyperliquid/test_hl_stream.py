@@ -1,4 +1,10 @@
-"""The stream actor against the local venue (MockClock): storage, closes, gaps, budgets."""
+"""The stream actor against the local venue (MockClock): storage, closes, gaps, budgets.
+
+What the stream stores (candles closed both ways, mids, the execution price from them) runs
+on both engines (``engines``); a backfill over a gap (its upserts are the writer's, on both
+engines in test_writer.py) and the link's own behaviour (unknown coins, budgets, a dead link,
+pacing) on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 import trio
 
 from marketmem.config import Config
@@ -14,7 +21,7 @@ from marketmem.pipeline import open_pipeline
 from marketmem.runtime import Runtime
 from marketmem.sources.hyperliquid.resources import open_resources
 from marketmem.sources.hyperliquid.stream import HyperliquidStream
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.storage.models.hyperliquid import ExecutionPrice
 from marketmem.storage.reads import hyperliquid as reads
 from marketmem.venues.hyperliquid import HyperliquidVenue
@@ -41,9 +48,9 @@ async def pipeline(config: Config, venue: HyperliquidVenue) -> AsyncIterator[Run
 
 
 def rows(rt: Runtime, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    conn = db.open_ro(rt.database)
+    conn = engine.open_ro(rt.database)
     try:
-        return db.query(conn, sql, params)
+        return engine.query(conn, sql, params)
     finally:
         conn.close()
 
@@ -65,6 +72,7 @@ def assert_closed_bars_match_venue(rt: Runtime, venue: HyperliquidVenue, coin: s
     return len(stored)
 
 
+@pytest.mark.engines
 async def test_candles_and_mids_are_stored(
     hl_rt: Runtime, venue: HyperliquidVenue, autojump_clock: object
 ) -> None:
@@ -113,7 +121,7 @@ async def test_disconnect_mid_bar_then_backfill_leaves_no_gap(
     dupes = rows(
         hl_rt,
         "SELECT coin, open_time_ms, count(*) AS n FROM hyperliquid_candles "
-        "GROUP BY coin, interval, open_time_ms HAVING n > 1",
+        "GROUP BY coin, interval, open_time_ms HAVING count(*) > 1",
     )
     assert dupes == []
     notes = " ".join(r["error"] or "" for r in rows(hl_rt, "SELECT error FROM ingestion_runs"))
@@ -175,11 +183,12 @@ async def test_dead_link_is_detected_and_recovered(
     assert_closed_bars_match_venue(hl_rt, venue, "BTC")
 
 
+@pytest.mark.engines
 async def test_execution_price_falls_back_to_candle_close_when_mids_stop(
     hl_rt: Runtime, venue: HyperliquidVenue, autojump_clock: object
 ) -> None:
     def price() -> ExecutionPrice | None:
-        conn = db.open_ro(hl_rt.database)
+        conn = engine.open_ro(hl_rt.database)
         try:
             return reads.execution_price(conn, "BTC", venue.clock.now_ms(), max_mid_age_ms=15_000)
         finally:

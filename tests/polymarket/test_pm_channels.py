@@ -1,11 +1,17 @@
-"""The Polymarket channels end to end: local venue -> jobs -> bus -> writer -> SQLite."""
+"""The Polymarket channels end to end: local venue -> jobs -> bus -> writer -> database.
+
+What the channels store and place runs on both engines (``engines``); the scheduler's
+no-overlap rule and the plug-in's specs, which store nothing of their own, on SQLite only.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
+import pytest
 import trio
 from pm_helpers import bucket_of, open_pm, rows, settle
 
@@ -22,7 +28,7 @@ from marketmem.sources.polymarket.jobs import (
     discovery_job,
     refresh_job,
 )
-from marketmem.storage import db
+from marketmem.storage import engine
 from marketmem.storage.reads.polymarket import markets_for_asset
 from marketmem.venues.polymarket import HOUR_MS, SimMarket, Simulator
 from tests.conftest import FIXTURES, T0_MS
@@ -48,7 +54,7 @@ def sim_market(sim: Simulator, prefix: str) -> SimMarket:
 
 
 def context(rt: Runtime, asset: str) -> dict[str, list[dict]]:
-    conn = db.open_ro(rt.database)
+    conn = engine.open_ro(rt.database)
     try:
         return msgspec.to_builtins(markets_for_asset(conn, asset, rt.clock.now_ms()))
     finally:
@@ -72,6 +78,7 @@ async def refresh(rt: Runtime, bucket: Bucket) -> tuple[str, str | None]:
     return result.status, result.error
 
 
+@pytest.mark.engines
 async def test_discovery_writes_events_markets_and_links(
     make_config: Callable[..., Config], autojump_clock: object
 ) -> None:
@@ -100,7 +107,7 @@ async def test_discovery_writes_events_markets_and_links(
             "SELECT * FROM polymarket_markets WHERE market_id=?",
             (sim_market(sim, "Bitcoin all time high").id,),
         )[0]
-        assert stored["outcomes"] == '["Yes","No"]' and stored["closed"] == 0
+        assert json.loads(stored["outcomes"]) == ["Yes", "No"] and not stored["closed"]
         assert (
             stored["event_title"].startswith("Bitcoin all time high") and "crypto" in stored["tags"]
         )
@@ -112,6 +119,7 @@ async def test_discovery_writes_events_markets_and_links(
         assert count(rt, "polymarket_events") == n_events
 
 
+@pytest.mark.engines
 async def test_links_are_recomputed_with_the_terms(
     make_config: Callable[..., Config], tmp_path: Path, autojump_clock: object
 ) -> None:
@@ -133,6 +141,7 @@ async def test_links_are_recomputed_with_the_terms(
         assert links_of(rt, sim_market(sim, "Bitcoin all time high").id) == {"BTC"}
 
 
+@pytest.mark.engines
 async def test_a_failing_page_fails_the_run_and_writes_nothing(
     make_config: Callable[..., Config], autojump_clock: object
 ) -> None:
@@ -148,6 +157,7 @@ async def test_a_failing_page_fails_the_run_and_writes_nothing(
         assert count(rt, "polymarket_events") > 250
 
 
+@pytest.mark.engines
 async def test_a_market_moves_later_immediate_recently_closed(
     make_config: Callable[..., Config], autojump_clock: object
 ) -> None:
@@ -181,13 +191,14 @@ async def test_a_market_moves_later_immediate_recently_closed(
         assert (item["resolution"], item["winner"]) == ("resolved", "No")
         assert item["outcomes"][1]["price"] == 1.0
         stored = rows(rt.database, "SELECT * FROM polymarket_markets WHERE market_id=?", (m.id,))
-        assert stored[0]["closed"] == 1 and stored[0]["resolved_outcome"] == 1
+        assert stored[0]["closed"] and stored[0]["resolved_outcome"] == 1
 
         await trio.sleep_until(t0 + (41 + 7 * 24) * H_S + 600)  # past the 7-day window
         assert await refresh(rt, "recently_closed") == ("ok", None)
         assert bucket_of(rt.database, m.id) == []
 
 
+@pytest.mark.engines
 async def test_vanished_markets_leave_the_context_with_a_note(
     make_config: Callable[..., Config], autojump_clock: object
 ) -> None:
@@ -202,6 +213,7 @@ async def test_vanished_markets_leave_the_context_with_a_note(
         assert bucket_of(rt.database, m.id) == []
 
 
+@pytest.mark.engines
 async def test_a_failed_refresh_moves_nothing(
     make_config: Callable[..., Config], autojump_clock: object
 ) -> None:

@@ -1,4 +1,5 @@
-"""``marketmem discover polymarket``: one discovery run against the local venue, counts printed."""
+"""``marketmem discover polymarket``: one discovery run against the local venue, counts printed
+(SQLite only: what a discovery stores runs on both engines in test_pm_channels.py)."""
 
 from __future__ import annotations
 
@@ -30,10 +31,10 @@ async def test_discover_prints_counts(
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert lines[0] == "polymarket/discovery: ok"
-    n_markets = rows(config.db_path(), "SELECT count(*) AS n FROM polymarket_markets")[0]["n"]
+    n_markets = rows(config.database(), "SELECT count(*) AS n FROM polymarket_markets")[0]["n"]
     assert f"  markets: {n_markets}" in lines
     btc = rows(
-        config.db_path(),
+        config.database(),
         "SELECT count(*) AS n FROM polymarket_market_asset_links WHERE asset='BTC'",
     )[0]["n"]
     assert btc > 0 and any(line.split() == ["BTC", str(btc)] for line in lines)

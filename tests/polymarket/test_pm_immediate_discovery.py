@@ -1,5 +1,7 @@
 """The immediate channel lists the open events ending within its horizon, so a market created
-after the last discovery is stored, linked and placed without waiting for the next one."""
+after the last discovery is stored, linked and placed without waiting for the next one. On
+SQLite only: the writes and reads it makes are discovery's and the refresh channels', on both
+engines in tests/polymarket/test_pm_channels.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,11 @@
 """The refresh channels without discovery's output: later and recently closed take every
 market from what discovery stored, so without it they fail with a one-line reason (and ask
 Gamma nothing); immediate lists its own horizon and fails only with nothing to place. A run
-beside a discovery in flight, or right after one, waits for its rows (at most a cadence)."""
+beside a discovery in flight, or right after one, waits for its rows (at most a cadence).
+
+On SQLite only: the read these rest on (``discovery_has_data``) runs on both engines in
+tests/polymarket/test_pm_context.py, the rest is the channels' own logic and timing.
+"""
 
 from __future__ import annotations
 

@@ -3,10 +3,8 @@ SQLite file or a PostgreSQL database (``Store`` takes either location)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import apsw
 import trio
 
 from marketmem.events import Candle, CandleBatch, Event
@@ -14,7 +12,7 @@ from marketmem.plugins import SOURCES
 from marketmem.retention.actor import PassReport, PassSettings, maintenance_pass
 from marketmem.retention.policy import RetentionPolicy
 from marketmem.retention.rollup import MINUTE_MS
-from marketmem.storage import db, engine, schema
+from marketmem.storage import engine, schema
 
 # 2026-11-25T00:00:00Z: an hour boundary.
 H0 = 1_795_564_800_000
@@ -114,5 +112,5 @@ class Store:
         self.conn.close()
 
 
-def ro(path: Path) -> apsw.Connection:
-    return db.open_ro(path)
+def ro(path: engine.Location) -> engine.Connection:
+    return engine.open_ro(path)

@@ -1,4 +1,10 @@
-"""The retention actor in a pipeline on MockClock: schedule, exact boundaries, corrections."""
+"""The retention actor in a pipeline on MockClock: schedule, exact boundaries, corrections.
+
+The exact boundaries of every retained table and a backlog deleted in short transactions run
+on both engines (``engines``); the schedule, a late minute's correction and a rejected
+command are the actor's own behaviour (the SQL under them runs on both engines in
+test_retention_tables.py), on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +37,7 @@ from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
 from marketmem.runs import execute_run
 from marketmem.runtime import ChannelSpec, Runtime
 from marketmem.scheduler import Scheduler
-from marketmem.storage import db
+from tests.conftest import stored_tuples
 
 DAY_MS = 24 * HOUR_MS
 
@@ -58,11 +64,7 @@ async def run_pass(rt: Runtime, maintainer: Maintainer) -> PassReport:
 
 
 def read(config: Config, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    conn = db.open_ro(config.db_path())
-    try:
-        return [tuple(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
+    return stored_tuples(config.database(), sql, params)
 
 
 def indicators(coin: str, computed_at_ms: int) -> TechnicalIndicators:
@@ -93,6 +95,7 @@ async def test_the_channel_runs_every_60_s_each_pass_its_own_run(
     assert rows == [("ok", H0 + i * 60_000) for i in range(4)]
 
 
+@pytest.mark.engines
 async def test_retention_boundaries_are_exact(
     make_config: Callable[..., Config], autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -168,6 +171,7 @@ async def test_a_late_minute_corrects_its_hour_on_the_next_pass(
     ) == [(9.0, 8.0, 120.0, 60, H0 + HOUR_MS + 70_000)]
 
 
+@pytest.mark.engines
 async def test_a_backlog_is_deleted_in_many_short_transactions(
     make_config: Callable[..., Config], autojump_clock: trio.testing.MockClock
 ) -> None:

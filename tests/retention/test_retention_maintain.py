@@ -1,4 +1,5 @@
-"""``marketmem maintain``: one pass from the command line, its report and its progress line."""
+"""``marketmem maintain``: one pass from the command line, its report and its progress line
+(the report on both engines; the command line and the progress line on SQLite)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.retention import command as maintain
 from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
-from marketmem.storage import db
+from tests.conftest import stored_tuples
 
 
+@pytest.mark.engines
 async def test_maintain_prints_rollups_and_deletes_per_table(
     make_config: Callable[..., Config], autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -51,10 +53,9 @@ async def test_maintain_prints_rollups_and_deletes_per_table(
     assert lines["hyperliquid_mid_prices"] == "1"
     assert lines["hyperliquid_candles_1h"] == "0"
     assert "free page(s) released" in text
-    conn = db.open_ro(config.db_path())
-    assert conn.execute(
-        "SELECT source, channel, status, rows_written FROM ingestion_runs"
-    ).fetchall() == [("hyperliquid", "maintenance", "ok", 4 + 120 + 1)]
+    assert stored_tuples(
+        config.database(), "SELECT source, channel, status, rows_written FROM ingestion_runs"
+    ) == [("hyperliquid", "maintenance", "ok", 4 + 120 + 1)]
 
 
 def test_bin_marketmem_maintain_runs_a_pass(

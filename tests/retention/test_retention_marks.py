@@ -1,11 +1,13 @@
 """Rollup hours are marked in the write path (after a candle batch is written), not by
-triggers; a database of the release with triggers upgrades in place and keeps its marks."""
+triggers, on both engines; a SQLite database of the release with triggers upgrades in place
+and keeps its marks (PostgreSQL never had the triggers)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from marketmem.events import CandleBatch
 from marketmem.plugins import SOURCES
@@ -42,8 +44,9 @@ def triggers(conn: object) -> list[str]:
     ]
 
 
-def test_marks_every_hour_and_coin_of_the_minutes_once(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+@pytest.mark.engines
+def test_marks_every_hour_and_coin_of_the_minutes_once(database: Path | str) -> None:
+    store = Store(database)
     rows = [minute("BTC", 10 * H + i * M) for i in range(3)]
     rows += [minute("BTC", 11 * H), minute("ETH", 10 * H + 5 * M), minute("BTC", 10 * H)]
     store.write_minutes(rows)
@@ -54,8 +57,9 @@ def test_marks_every_hour_and_coin_of_the_minutes_once(tmp_path: Path) -> None:
     store.close()
 
 
-def test_hour_rows_and_empty_batches_mark_nothing(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+@pytest.mark.engines
+def test_hour_rows_and_empty_batches_mark_nothing(database: Path | str) -> None:
+    store = Store(database)
     hour = msgspec.structs.replace(minute("BTC", 10 * H), interval="1h")
     with store.conn:
         mark_pending_hours(store.conn, [CandleBatch(rows=[hour]), CandleBatch(rows=[])])

@@ -1,13 +1,17 @@
-"""The forming hour read from 1-minute candles, and the probes a pass relies on."""
+"""The forming hour read from 1-minute candles, and the probes a pass relies on (on both
+engines)."""
 
 from __future__ import annotations
 
 import msgspec
+import pytest
 from retention_helpers import H0, Store, minute, ro
 
 from marketmem.retention.forming import current_hour_candle
 from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
 from marketmem.storage.reads import retention as reads
+
+pytestmark = pytest.mark.engines
 
 
 def test_current_hour_is_aggregated_from_its_minutes_so_far(store: Store) -> None:

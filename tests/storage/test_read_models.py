@@ -1,7 +1,9 @@
 """The read models fit the tables they are read from, and name them as their areas do.
 
 The storage knows an area's tables by name only (it never imports the areas); these checks
-keep those names, and the columns each model selects, in step with the declarations.
+keep those names, and the columns each model selects, in step with the declarations, in the
+tables each engine makes of them (SQLite's, one case per table; PostgreSQL's, all at once in
+one database).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from marketmem.plugins import SOURCES
 from marketmem.sources.defillama import tables as dl_tables
 from marketmem.sources.hyperliquid import tables as hl_tables
 from marketmem.sources.polymarket import tables as pm_tables
-from marketmem.storage import db, schema
+from marketmem.storage import catalog, db, engine, schema
 from marketmem.storage.models import access as am
 from marketmem.storage.models import defillama as dm
 from marketmem.storage.models import features as fm
@@ -84,6 +86,19 @@ def test_every_selected_column_is_a_column_of_its_table(
 ) -> None:
     missing = [c for c in columns if c not in table_columns(conn, table)]
     assert missing == [], f"a read selects {missing} that {table} lacks"
+
+
+def test_every_selected_column_is_a_column_of_its_postgres_table(pg_database: str) -> None:
+    conn = engine.open_writer(pg_database)
+    try:
+        schema.migrate(conn, SOURCES)
+        missing = {
+            table: [c for c in columns if c not in catalog.table_columns(conn, table)]
+            for table, columns in SELECTED
+        }
+    finally:
+        conn.close()
+    assert {t: m for t, m in missing.items() if m} == {}
 
 
 def test_the_feature_tables_are_named_and_shaped_as_the_feature_area_declares_them() -> None:

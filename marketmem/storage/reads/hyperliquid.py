@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from marketmem.storage.catalog import has_table
 from marketmem.storage.models.hyperliquid import (
     Asset,
@@ -42,7 +44,7 @@ _BAR = ", ".join(c for c in Bar.__struct_fields__ if c != "closed")
 
 def _candle(*row: Any) -> Candle:
     values = dict(zip(Candle.__struct_fields__, row, strict=True))
-    values["closed"] = bool(values["closed"])  # stored as an integer
+    values["closed"] = bool(values["closed"])  # an integer on SQLite
     return Candle(**values)
 
 
@@ -52,10 +54,21 @@ def _bar(*row: Any) -> Bar:
     return Bar(**values)
 
 
+_json = msgspec.json.Encoder()
+_raw_json = msgspec.json.Decoder()
+
+
+def compact_json(text: str | None) -> str | None:
+    """JSON text in the compact form the writer stores: PostgreSQL gives a JSONB column
+    back in its own canonical form (a space after every ``,`` and ``:``), SQLite as written."""
+    return None if text is None else _json.encode(_raw_json.decode(text)).decode()
+
+
 def _asset(row: tuple[Any, ...], categories: list[str]) -> Asset:
     values = dict(zip(_ASSET_FIELDS, row, strict=True))
-    for flag in ("is_delisted", "only_isolated"):  # stored as integers
+    for flag in ("is_delisted", "only_isolated"):  # integers on SQLite, booleans on PostgreSQL
         values[flag] = bool(values[flag])
+    values["margin_tiers"] = compact_json(values["margin_tiers"])
     return Asset(**values, categories=categories)
 
 

@@ -206,12 +206,14 @@ def search_markets(
     return out
 
 
-# A market whose volume Gamma left out (NULL) ranks after every known volume.
+# A market whose volume Gamma left out (NULL) ranks after every known volume, and one without
+# an end (or close) time after every known one. Every NULL's place is said: SQLite puts NULL
+# first in ascending order and last in descending, PostgreSQL the other way round.
 _CONTEXT_ORDER: dict[Bucket, str] = {
-    "immediate": "c.end_ms ASC, c.volume DESC NULLS LAST, c.market_id",
-    "later": "c.volume DESC NULLS LAST, c.end_ms ASC, c.market_id",
-    "recently_closed": "coalesce(c.closed_time_ms, c.end_ms) DESC, c.volume DESC NULLS LAST, "
-    "c.market_id",
+    "immediate": "c.end_ms ASC NULLS LAST, c.volume DESC NULLS LAST, c.market_id",
+    "later": "c.volume DESC NULLS LAST, c.end_ms ASC NULLS LAST, c.market_id",
+    "recently_closed": "coalesce(c.closed_time_ms, c.end_ms) DESC NULLS LAST, "
+    "c.volume DESC NULLS LAST, c.market_id",
 }
 CONTEXT_COLUMNS = (
     "market_id",
