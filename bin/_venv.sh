@@ -15,11 +15,14 @@ VENV="$ROOT/.venv"
 STAMP="$VENV/.installed-${MARKETMEM_EXTRAS:-base}"
 PY="${PYTHON:-python3}"
 LOCK="$ROOT/requirements.lock"
-[ "${MARKETMEM_EXTRAS:-}" = "test" ] && LOCK="$ROOT/requirements-test.lock"
-if [ -n "${MARKETMEM_EXTRAS:-}" ] && [ "${MARKETMEM_EXTRAS}" != "test" ]; then
+case "${MARKETMEM_EXTRAS:-}" in
+"") ;;
+test) LOCK="$ROOT/requirements-test.lock" ;;
+*)
     echo "marketmem: MARKETMEM_EXTRAS=${MARKETMEM_EXTRAS}: only 'test' has a lock file" >&2
     exit 2
-fi
+    ;;
+esac
 stamp_of() { printf '%s %s\n' "$(sha256sum "$1" | cut -d' ' -f1)" "$ROOT"; }
 LOCK_HASH="$(stamp_of "$LOCK")"
 
@@ -45,5 +48,7 @@ if needs_install; then
     echo "$LOCK_HASH" >"$STAMP"
     # The test lock pins every runtime package at the same version (tests/test_lock.py checks),
     # so a test install also satisfies the base install.
-    [ "${MARKETMEM_EXTRAS:-}" = "test" ] && stamp_of "$ROOT/requirements.lock" >"$VENV/.installed-base"
+    if [ "${MARKETMEM_EXTRAS:-}" = "test" ]; then
+        stamp_of "$ROOT/requirements.lock" >"$VENV/.installed-base"
+    fi
 fi
