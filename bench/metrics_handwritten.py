@@ -1,4 +1,4 @@
-"""In-process metrics (counters, gauges, histograms) rendered in Prometheus text format.
+"""The hand-written metrics module marketmem used before prometheus-client (kept for bench.metrics).
 
 Small on purpose: the service needs a few labelled series and one exposition endpoint.
 Names follow Prometheus conventions (``marketmem_*_total`` for counters).
