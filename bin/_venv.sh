@@ -41,7 +41,7 @@ if needs_install; then
     echo "marketmem: installing ${LOCK#"$ROOT/"} into $VENV" >&2
     start=$SECONDS
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-        --require-hashes --only-binary=:all: -r "$LOCK" >&2
+        --require-hashes -r "$LOCK" >&2
     site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
     echo "$ROOT" >"$site/marketmem.pth"
     echo "marketmem: installed in $((SECONDS - start)) s" >&2
