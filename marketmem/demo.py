@@ -79,6 +79,12 @@ DEMO_CADENCES: dict[tuple[str, str], float] = {
     ("defillama", "economic_throughput"): 60,
 }
 COMMIT_WAIT_S = 30.0
+# The banner waits (at most this long) until every channel finished its first run, so it comes
+# after the start-up logs rather than among them (the stream channels close their first run
+# window after STREAM_RUN_WINDOW_S).
+BANNER_WAIT_S = 2 * STREAM_RUN_WINDOW_S
+BANNER_POLL_S = 0.5
+RULE = "=" * 78
 
 
 @dataclass(frozen=True)
@@ -215,7 +221,7 @@ async def provision_access(
 
 def banner(access: DemoAccess, clone_id: str, symbol: str, database: str) -> str:
     """What a new user needs: dashboard URL, the token alone on its line, curl examples."""
-    lines = ["", "marketmem demo: every channel runs against local venues on 127.0.0.1"]
+    lines = ["", RULE, "marketmem demo: every channel runs against local venues on 127.0.0.1"]
     lines.append(f"  database:  {database}")
     base = access.base_url
     if base is not None:
@@ -234,7 +240,33 @@ def banner(access: DemoAccess, clone_id: str, symbol: str, database: str) -> str
             f'"{base}/api/v1/candles/{symbol}?interval=1h"'
         )
     lines.append("  Ctrl-C stops the demo; service logs follow.")
+    lines += [RULE, ""]
     return "\n".join(lines) + "\n"
+
+
+def _unfinished(config: Config, since_ms: int, now_ms: int) -> list[str]:
+    """Enabled channels without a run finished at or after ``since_ms``."""
+    summary = read_summary(config, now_ms)
+    return [
+        f"{c.source}/{c.channel}"
+        for c in summary.channels
+        if c.enabled and (c.last_finished_at_ms is None or c.last_finished_at_ms < since_ms)
+    ]
+
+
+async def wait_first_runs(
+    rt: Runtime, since_ms: int, timeout_s: float = BANNER_WAIT_S
+) -> list[str]:
+    """Wait (at most ``timeout_s``) until every enabled channel finished a run since
+    ``since_ms``; returns those that had not (empty when all had)."""
+    pending: list[str] = ["?"]
+    with trio.move_on_after(timeout_s):
+        while True:
+            pending = await rt.executor(_unfinished, rt.config, since_ms, rt.clock.now_ms())
+            if not pending:
+                break
+            await trio.sleep(BANNER_POLL_S)
+    return pending
 
 
 def read_summary(config: Config, now_ms: int) -> DemoSummary:
@@ -283,6 +315,7 @@ async def run_demo(
     ``task_status`` reports the HTTP port and the demo token once both are usable.
     """
     clock = clock or SystemClock()
+    started_ms = clock.now_ms()
     stream = out if out is not None else sys.stdout
     async with trio.open_nursery() as outer:
         venues: DemoVenues = await outer.start(partial(serve_demo_venues, clock, seed=seed))
@@ -308,6 +341,9 @@ async def run_demo(
             coins = HYPERLIQUID.of(cfg).coins
             token = await provision_access(rt, symbols=list(coins))
             access = DemoAccess(port, token)
+            pending = await wait_first_runs(rt, started_ms)
+            if pending:
+                stream.write(f"still waiting for a first run of: {', '.join(pending)}\n")
             stream.write(banner(access, DEMO_CLONE, coins[0], engine.display(cfg.database())))
             stream.flush()
             task_status.started(access)

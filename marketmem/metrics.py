@@ -1,145 +1,114 @@
-"""In-process metrics (counters, gauges, histograms) rendered in Prometheus text format.
+"""In-process metrics (counters, gauges, histograms) exposed in Prometheus text format.
 
-Small on purpose: the service needs a few labelled series and one exposition endpoint.
-Names follow Prometheus conventions (``marketmem_*_total`` for counters).
+The series live in ``prometheus_client`` metrics on a registry of our own (``REGISTRY.prom``,
+never the library's global one), which also holds its ProcessCollector: resident memory, CPU
+seconds, open file descriptors and the rest of ``process_*``. The thin classes here keep the
+call sites' API: ``RUNS.inc(source=..., ...)``, ``GAUGE.set(v, **labels)``,
+``HIST.observe(v, **labels)``, and ``value``/``count`` to read one series back (tests,
+telemetry). Names follow Prometheus conventions (``marketmem_*_total`` for counters).
 """
 
 from __future__ import annotations
 
-import bisect
-import math
-import threading
 from collections.abc import Iterable
+from typing import Any
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+
+# No ``*_created`` series beside each counter and histogram: they were never exposed here.
+prometheus_client.disable_created_metrics()
 
 LabelValues = tuple[str, ...]
-
-
-def _fmt_labels(names: tuple[str, ...], values: LabelValues, extra: str = "") -> str:
-    parts = [
-        f'{n}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34)).replace(chr(10), " ")}"'
-        for n, v in zip(names, values, strict=True)
-    ]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
-
-
-def _fmt_value(v: float) -> str:
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return repr(v)
+DEFAULT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class _Metric:
     kind = ""
 
-    def __init__(self, name: str, help: str, labels: Iterable[str] = ()) -> None:
+    def __init__(self, prom: Any, name: str, help: str, labels: tuple[str, ...]) -> None:
         self.name = name
         self.help = help
-        self.labels = tuple(labels)
-        self._lock = threading.Lock()
+        self.labels = labels
+        self._prom = prom
 
     def _key(self, labels: dict[str, str]) -> LabelValues:
         if set(labels) != set(self.labels):
             raise ValueError(f"{self.name} takes labels {self.labels}, got {tuple(labels)}")
         return tuple(str(labels[n]) for n in self.labels)
 
-    def render(self) -> list[str]:
-        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
+    def _child(self, labels: dict[str, str]) -> Any:
+        key = self._key(labels)
+        return self._prom.labels(*key) if key else self._prom
+
+    def _existing(self, labels: dict[str, str]) -> Any:
+        """The series of ``labels`` if it was ever written, else None (reading creates none)."""
+        key = self._key(labels)
+        if not key:
+            return self._prom
+        with self._prom._lock:
+            return self._prom._metrics.get(key)
 
 
 class Counter(_Metric):
     kind = "counter"
 
-    def __init__(self, name: str, help: str, labels: Iterable[str] = ()) -> None:
-        super().__init__(name, help, labels)
-        self._values: dict[LabelValues, float] = {}
-
     def inc(self, amount: float = 1.0, **labels: str) -> None:
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
+        self._child(labels).inc(amount)
 
     def value(self, **labels: str) -> float:
-        return self._values.get(self._key(labels), 0.0)
-
-    def render(self) -> list[str]:
-        lines = super().render()
-        for key, v in sorted(self._values.items()):
-            lines.append(f"{self.name}{_fmt_labels(self.labels, key)} {_fmt_value(v)}")
-        return lines
+        child = self._existing(labels)
+        return 0.0 if child is None else float(child._value.get())
 
 
 class Gauge(Counter):
     kind = "gauge"
 
     def set(self, value: float, **labels: str) -> None:
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = value
-
-
-DEFAULT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+        self._child(labels).set(value)
 
 
 class Histogram(_Metric):
     kind = "histogram"
 
     def __init__(
-        self,
-        name: str,
-        help: str,
-        labels: Iterable[str] = (),
-        buckets: tuple[float, ...] = DEFAULT_BUCKETS,
+        self, prom: Any, name: str, help: str, labels: tuple[str, ...], buckets: tuple[float, ...]
     ) -> None:
-        super().__init__(name, help, labels)
-        self.buckets = tuple(sorted(buckets))
-        self._counts: dict[LabelValues, list[int]] = {}
-        self._sums: dict[LabelValues, float] = {}
+        super().__init__(prom, name, help, labels)
+        self.buckets = buckets
 
     def observe(self, value: float, **labels: str) -> None:
-        key = self._key(labels)
-        with self._lock:
-            counts = self._counts.setdefault(key, [0] * (len(self.buckets) + 1))
-            counts[bisect.bisect_left(self.buckets, value)] += 1
-            self._sums[key] = self._sums.get(key, 0.0) + value
+        self._child(labels).observe(value)
 
     def count(self, **labels: str) -> int:
-        return sum(self._counts.get(self._key(labels), []))
-
-    def render(self) -> list[str]:
-        lines = super().render()
-        for key, counts in sorted(self._counts.items()):
-            cumulative = 0
-            for bound, c in zip((*self.buckets, math.inf), counts, strict=True):
-                cumulative += c
-                le = f'le="{_fmt_value(bound)}"'
-                lines.append(f"{self.name}_bucket{_fmt_labels(self.labels, key, le)} {cumulative}")
-            lines.append(f"{self.name}_sum{_fmt_labels(self.labels, key)} {self._sums[key]!r}")
-            lines.append(f"{self.name}_count{_fmt_labels(self.labels, key)} {cumulative}")
-        return lines
+        child = self._existing(labels)
+        if child is None:
+            return 0
+        return int(sum(b.get() for b in child._buckets))
 
 
 class Registry:
-    def __init__(self) -> None:
-        self._metrics: dict[str, _Metric] = {}
+    """Our metrics by name; asking twice for one name returns the first metric."""
 
-    def _add(self, metric: _Metric) -> _Metric:
-        existing = self._metrics.get(metric.name)
-        if existing is not None:
-            return existing
-        self._metrics[metric.name] = metric
-        return metric
+    def __init__(self, *, process: bool = True) -> None:
+        self.prom = CollectorRegistry(auto_describe=True)
+        self._metrics: dict[str, _Metric] = {}
+        if process:
+            ProcessCollector(registry=self.prom)
 
     def counter(self, name: str, help: str, labels: Iterable[str] = ()) -> Counter:
-        m = self._add(Counter(name, help, labels))
-        assert isinstance(m, Counter)
+        if (m := self._metrics.get(name)) is None:
+            names = tuple(labels)
+            prom = prometheus_client.Counter(name, help, names, registry=self.prom)
+            m = self._metrics[name] = Counter(prom, name, help, names)
+        assert isinstance(m, Counter) and not isinstance(m, Gauge)
         return m
 
     def gauge(self, name: str, help: str, labels: Iterable[str] = ()) -> Gauge:
-        m = self._add(Gauge(name, help, labels))
+        if (m := self._metrics.get(name)) is None:
+            names = tuple(labels)
+            prom = prometheus_client.Gauge(name, help, names, registry=self.prom)
+            m = self._metrics[name] = Gauge(prom, name, help, names)
         assert isinstance(m, Gauge)
         return m
 
@@ -150,18 +119,22 @@ class Registry:
         labels: Iterable[str] = (),
         buckets: tuple[float, ...] = DEFAULT_BUCKETS,
     ) -> Histogram:
-        m = self._add(Histogram(name, help, labels, buckets))
+        if (m := self._metrics.get(name)) is None:
+            names = tuple(labels)
+            bounds = tuple(sorted(float(b) for b in buckets))
+            prom = prometheus_client.Histogram(
+                name, help, names, registry=self.prom, buckets=bounds
+            )
+            m = self._metrics[name] = Histogram(prom, name, help, names, bounds)
         assert isinstance(m, Histogram)
         return m
 
     def render(self) -> str:
-        lines: list[str] = []
-        for name in sorted(self._metrics):
-            lines.extend(self._metrics[name].render())
-        return "\n".join(lines) + "\n"
+        return generate_latest(self.prom).decode()
 
 
 REGISTRY = Registry()
+
 
 RUNS = REGISTRY.counter(
     "marketmem_runs_total", "Finished ingestion runs", ("source", "channel", "status")

@@ -66,11 +66,12 @@ async def test_demo_fills_every_table_and_every_channel_runs_ok(
     config = make_config()
     out = io.StringIO()
     done: list[DemoSummary] = []
+    clock = TrioWallClock(T0_MS)
 
     async def demo(task_status: trio.TaskStatus[DemoAccess]) -> None:
         summary = await run_demo(
             config,
-            clock=TrioWallClock(T0_MS),
+            clock=clock,
             executor=inline_executor,
             duration_s=DEMO_S,
             handle_signals=False,
@@ -81,6 +82,7 @@ async def test_demo_fills_every_table_and_every_channel_runs_ok(
 
     async with trio.open_nursery() as nursery:
         access: DemoAccess = await nursery.start(demo)
+        banner_ms = clock.now_ms()
         assert access.port is not None
         base = f"http://127.0.0.1:{access.port}"
         banner = out.getvalue().splitlines()
@@ -124,6 +126,23 @@ async def test_demo_fills_every_table_and_every_channel_runs_ok(
     assert [(r["channel"], r["error"]) for r in runs if r["status"] == "failed"] == []
     latest_status = {(r["source"], r["channel"]): r["status"] for r in runs}
     assert latest_status == {key: "ok" for key in DEMO_CADENCES}
+    # Every channel had an ok run within 60 s of the start, and the banner came after every
+    # channel's first run, set apart by a rule.
+    first_ok = {
+        key: min(
+            r["finished_at_ms"]
+            for r in runs
+            if (r["source"], r["channel"]) == key and r["status"] == "ok"
+        )
+        for key in DEMO_CADENCES
+    }
+    late = {k: (t - T0_MS) / 1000 for k, t in first_ok.items() if t - T0_MS > 60_000}
+    assert late == {}
+    assert max(first_ok.values()) <= banner_ms
+    text = out.getvalue()
+    assert "still waiting" not in text
+    before_banner = text[: text.index(access.token.token)]
+    assert "==========" in before_banner
     # The summary read back the same database.
     (summary,) = done
     assert {(c.source, c.channel) for c in summary.channels if c.enabled} == set(DEMO_CADENCES)

@@ -15,6 +15,7 @@ import httpx
 import msgspec
 import pytest
 from httpkit import T0_MS, World, row_of, run_events, seed
+from prometheus_client.parser import text_string_to_metric_families
 
 from marketmem.clock import FixedClock
 from marketmem.http.app import create_app
@@ -401,11 +402,15 @@ async def test_metrics_expose_http_latency_and_channel_status(
     r = await client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text
-    assert (
-        'marketmem_http_request_seconds_count{route="/api/v1/ingestion/health",method="GET",status="200"}'
-        in text
-    )
-    assert 'marketmem_channel_status{source="hyperliquid",channel="candles",status="ok"} 1' in text
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
+    route = {"route": "/api/v1/ingestion/health", "method": "GET", "status": "200"}
+    assert samples[("marketmem_http_request_seconds_count", tuple(sorted(route.items())))] >= 1
+    ok = {"source": "hyperliquid", "channel": "candles", "status": "ok"}
+    assert samples[("marketmem_channel_status", tuple(sorted(ok.items())))] == 1
     assert "marketmem_rows_written_total" in text
     assert "marketmem_writer_commit_seconds_bucket" in text
 
