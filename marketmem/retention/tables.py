@@ -24,7 +24,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from marketmem import metrics
-from marketmem.events import CandleBatch, ExpireMinutes, ExpireRows, ReclaimSpace, RollupHours
+from marketmem.events import (
+    CandleBatch,
+    ExpireMinutes,
+    ExpireRows,
+    PendingHour,
+    ReclaimSpace,
+    RollupHours,
+)
 from marketmem.retention.policy import (
     HOURS_TABLE,
     MINUTES_TABLE,
@@ -36,7 +43,7 @@ from marketmem.source import Tables
 from marketmem.storage import catalog
 from marketmem.storage.declare import INT, REAL, TEXT, Column, Index, Table
 from marketmem.storage.engine import Connection, dialect_of
-from marketmem.storage.tables import AfterWrite
+from marketmem.storage.tables import AfterWrite, Upsert
 
 log = logging.getLogger(__name__)
 
@@ -203,10 +210,9 @@ def reclaim_space(conn: Connection, ev: ReclaimSpace) -> dict[str, int]:
     return {}
 
 
-MARK_PENDING_SQL = (
-    f"INSERT INTO {PENDING_TABLE} (hour_ms, coin) VALUES (?, ?) "
-    "ON CONFLICT (hour_ms, coin) DO NOTHING"
-)
+# INSERT ... ON CONFLICT (hour_ms, coin) DO NOTHING: a mark already there stays. An upsert,
+# so a large batch's marks take the storage's fast path on PostgreSQL as its rows do.
+MARKS = Upsert(PENDING_TABLE, PendingHour, key=("hour_ms", "coin"))
 
 
 def mark_pending_hours(conn: Connection, events: Sequence[Any]) -> None:
@@ -218,7 +224,7 @@ def mark_pending_hours(conn: Connection, events: Sequence[Any]) -> None:
         if row.interval == "1m"
     }
     if hours:
-        conn.executemany(MARK_PENDING_SQL, sorted(hours))
+        MARKS.write(conn, [PendingHour(hour_ms=h, coin=c) for h, c in sorted(hours)])
 
 
 AFTER_WRITES: dict[type, AfterWrite] = {CandleBatch: mark_pending_hours}
@@ -232,6 +238,7 @@ WRITERS: dict[type, Any] = {
 TABLES = Tables(
     (HOURS, PENDING),
     WRITERS,
+    (MARKS,),
     after_writes=AFTER_WRITES,
     indexes={MINUTES_TABLE: (MINUTES_BY_OPEN_TIME,)},
 )
