@@ -161,7 +161,7 @@ def write_staged(conn: PostgresConnection, upsert: Upsert, rows: Sequence[Sequen
     (then the last round's)."""
     positions = [upsert.columns.index(c) for c in upsert.key]
     key = itemgetter(*positions)
-    batches = rounds([key(r) for r in rows], rows)
+    batches = rounds(list(map(key, rows)), rows)
     try:
         with conn:  # a savepoint in the writer's transaction
             for batch in batches:
