@@ -12,10 +12,17 @@ coin after another), the candle tracker and the bus. Timed from the start of the
 the writer's commit of the last row; printed next to raw apsw ``executemany`` of the same rows
 (read back from the database) into a fresh database in the same run.
 
+With ``--db postgresql://...`` (a role that may create databases) every run is made on both
+engines, SQLite first: the stream backfills into a scratch database of that server, and the
+raw baselines of the same rows are psycopg ``executemany`` of the writer's upsert on one
+connection and binary ``COPY`` into a temporary table with one ``INSERT ... SELECT`` (as
+``bench.writer``), ``TXN_ROWS`` per transaction, each in a scratch database of its own; every
+scratch database is dropped afterwards (``bench.pg``).
+
 The info weight budget is raised for the bench (the real 1200/min would stretch a 230-coin
 backfill over minutes of waiting); the output says how long the real budget would take.
 
-    .venv/bin/python -m bench.backfill [--coins 230] [--hours 24] [--repeat 3]
+    .venv/bin/python -m bench.backfill [--coins 230] [--hours 24] [--repeat 3] [--db URL]
 """
 
 from __future__ import annotations
@@ -38,7 +45,9 @@ from typing import Any
 import msgspec
 import trio
 
+from bench import pg
 from bench.stream import Blaster, Lines, VenueLink, assets, machine, with_venue_process
+from bench.writer import pg_copy, pg_executemany
 from marketmem.bus import Policy
 from marketmem.config import Config
 from marketmem.events import Candle, Committed
@@ -48,7 +57,7 @@ from marketmem.sources.hyperliquid.resources import open_resources
 from marketmem.sources.hyperliquid.stream import HyperliquidStream
 from marketmem.sources.hyperliquid.tables import CANDLES
 from marketmem.sources.hyperliquid.weights import INFO_WEIGHT_PER_MINUTE, request_weight
-from marketmem.storage import db, schema
+from marketmem.storage import db, engine, schema
 from marketmem.venues.serve import serve_asgi
 from marketmem.venues.simulator import Bar, SimAsset, round_price
 
@@ -158,9 +167,12 @@ async def venue_main(args: argparse.Namespace) -> None:
 # --- the bench process -------------------------------------------------------------------------
 
 
-def make_config(db_path: Path, info_url: str, ws_url: str, coins: list[str], hours: int) -> Config:
+def make_config(
+    location: engine.Location, info_url: str, ws_url: str, coins: list[str], hours: int
+) -> Config:
+    where = f'url = "{location}"' if engine.is_postgres(location) else f'path = "{location}"'
     return parse_config(
-        f'[storage]\npath = "{db_path}"\n'
+        f"[storage]\n{where}\n"
         # The shipped settings (config/marketmem.toml).
         "writer_max_rows = 20000\nwriter_max_gather_s = 0.005\nwriter_buffer = 10000\n"
         f'[hyperliquid]\ninfo_url = "{info_url}"\nws_url = "{ws_url}"\n'
@@ -177,12 +189,18 @@ async def through_stream(config: Config) -> dict[str, float]:
         stream = HyperliquidStream(rt, res)
         rx = rt.bus.subscribe("bench", [Committed], buffer=10_000, policy=Policy.DROP_OLDEST)
         in_transactions = 0.0
+        # Set at each commit: the bench waits for commits (checking at least every 50 ms)
+        # instead of polling every millisecond, which woke the trio thread, and took the GIL
+        # from the writer, a thousand times a second.
+        committed = trio.Event()
 
         async def observe() -> None:
-            nonlocal in_transactions
+            nonlocal in_transactions, committed
             async for event in rx:
                 if isinstance(event, Committed):
                     in_transactions += event.latency_s
+                    committed.set()
+                    committed = trio.Event()
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(observe)
@@ -194,7 +212,8 @@ async def through_stream(config: Config) -> dict[str, float]:
                 t_fetched = time.perf_counter()
                 committed_then = writer.stats.rows_by_table.get(CANDLES.table, 0)
                 while writer.stats.rows_by_table.get(CANDLES.table, 0) < stream.stats.candle_rows:
-                    await trio.sleep(0.001)
+                    with trio.move_on_after(0.05):
+                        await committed.wait()
             elapsed = time.perf_counter() - t0
             cpu = time.process_time() - cpu0
             nursery.cancel_scope.cancel()
@@ -212,16 +231,22 @@ async def through_stream(config: Config) -> dict[str, float]:
         }
 
 
-def raw_executemany(source: Path, target: Path) -> tuple[int, float]:
-    """The same rows (read back) upserted with the writer's SQL, ``TXN_ROWS`` per transaction,
-    from row structs as in ``bench.writer``'s baseline."""
-    conn = db.open_ro(source)
+def stored_rows(location: engine.Location) -> list[Candle]:
+    """The candle rows the stream stored, as row structs."""
+    conn = engine.open_reader(location)
     names = CANDLES.columns
+    cols = ", ".join(names)
     rows = [
         Candle(**dict(zip(names, r, strict=True)))
-        for r in conn.execute(f"SELECT * FROM {CANDLES.table} ORDER BY coin, open_time_ms")
+        for r in conn.execute(f"SELECT {cols} FROM {CANDLES.table} ORDER BY coin, open_time_ms")
     ]
     conn.close()
+    return rows
+
+
+def raw_executemany(rows: list[Candle], target: Path) -> float:
+    """The same rows upserted with the writer's SQL, ``TXN_ROWS`` per transaction, from row
+    structs as in ``bench.writer``'s baseline."""
     out = db.open_rw(target)
     schema.migrate(out, SOURCES)
     astuple = msgspec.structs.astuple
@@ -231,7 +256,71 @@ def raw_executemany(source: Path, target: Path) -> tuple[int, float]:
             out.executemany(CANDLES.sql, [astuple(r) for r in rows[start : start + TXN_ROWS]])
     elapsed = time.perf_counter() - t0
     out.close()
-    return len(rows), elapsed
+    return elapsed
+
+
+class Results:
+    """Rows/s per engine and measurement, over the runs."""
+
+    def __init__(self) -> None:
+        self.rates: dict[tuple[str, str], list[float]] = {}
+
+    def add(self, engine_name: str, what: str, rate: float) -> None:
+        self.rates.setdefault((engine_name, what), []).append(rate)
+
+    def median(self, engine_name: str, what: str) -> float:
+        return statistics.median(self.rates[(engine_name, what)])
+
+    def spread(self, engine_name: str, what: str) -> str:
+        rates = self.rates[(engine_name, what)]
+        return f"median of {len(rates)}; min {min(rates):,.0f}, max {max(rates):,.0f}"
+
+    def ratio(self, engine_name: str, raw: str) -> float:
+        ratios = [
+            s / r
+            for s, r in zip(
+                self.rates[(engine_name, "backfill")], self.rates[(engine_name, raw)], strict=True
+            )
+        ]
+        return statistics.median(ratios)
+
+
+async def run_once(
+    engine_name: str,
+    location: engine.Location,
+    folder: Path,
+    r: int,
+    args: argparse.Namespace,
+    urls: tuple[str, str, list[str]],
+    results: Results,
+) -> None:
+    info_url, ws_url, coins = urls
+    config = make_config(location, info_url, ws_url, coins, args.hours)
+    got = await through_stream(config)
+    rows = stored_rows(location)
+    n = len(rows)
+    raws: list[tuple[str, float]] = []
+    if engine_name == "sqlite":
+        raws.append(("raw", n / raw_executemany(rows, folder / f"raw{r}.db")))
+    else:
+        with pg.scratch_database(args.db) as scratch:
+            raws.append(("raw", n / pg_executemany(scratch, rows, TXN_ROWS)))
+        with pg.scratch_database(args.db) as scratch:
+            raws.append(("raw copy", n / pg_copy(scratch, rows, TXN_ROWS)))
+    rate = got["rows"] / got["seconds"]
+    results.add(engine_name, "backfill", rate)
+    for what, raw_rate in raws:
+        results.add(engine_name, what, raw_rate)
+    raw_text = "; ".join(f"{what} {raw_rate:,.0f} rows/s" for what, raw_rate in raws)
+    print(
+        f"{engine_name} run {r + 1}: {got['rows']:,.0f} rows in {got['seconds']:.2f} s = "
+        f"{rate:,.0f} rows/s ({got['requests']:.0f} info requests, weight {got['weight']:,.0f}; "
+        f"all fetched at {got['fetched_s']:.2f} s, {got['committed_then']:,.0f} rows committed "
+        f"by then; {got['transactions']:.0f} writer transactions taking "
+        f"{got['in_transactions_s']:.2f} s; {got['cpu_s'] / got['rows'] * 1e6:.0f} us CPU/row); "
+        f"{n:,} rows: {raw_text}",
+        flush=True,
+    )
 
 
 async def measure(args: argparse.Namespace, link: VenueLink, folder: Path) -> None:
@@ -246,40 +335,44 @@ async def measure(args: argparse.Namespace, link: VenueLink, folder: Path) -> No
         f"take {len(coins) * weight / INFO_WEIGHT_PER_MINUTE:.1f} min",
         flush=True,
     )
-    streamed: list[float] = []
-    raws: list[float] = []
+    urls = (info_url, f"{ws_base}/ws", coins)
+    results = Results()
     for r in range(args.repeat):
-        path = folder / f"stream{r}.db"
-        config = make_config(path, info_url, f"{ws_base}/ws", coins, args.hours)
-        got = await through_stream(config)
-        n, raw_s = raw_executemany(path, folder / f"raw{r}.db")
-        rate = got["rows"] / got["seconds"]
-        streamed.append(rate)
-        raws.append(n / raw_s)
-        print(
-            f"run {r + 1}: {got['rows']:,.0f} rows in {got['seconds']:.2f} s = {rate:,.0f} rows/s "
-            f"({got['requests']:.0f} info requests, weight {got['weight']:,.0f}; all fetched at "
-            f"{got['fetched_s']:.2f} s, {got['committed_then']:,.0f} rows committed by then; "
-            f"{got['transactions']:.0f} writer transactions taking "
-            f"{got['in_transactions_s']:.2f} s; "
-            f"{got['cpu_s'] / got['rows'] * 1e6:.0f} us CPU/row); raw executemany {n:,} rows "
-            f"{n / raw_s:,.0f} rows/s",
-            flush=True,
+        await run_once("sqlite", folder / f"stream{r}.db", folder, r, args, urls, results)
+        if args.db:
+            with pg.scratch_database(args.db) as scratch:
+                await run_once("postgresql", scratch, folder, r, args, urls, results)
+    lines = [("SQLite", "sqlite", (("raw", "raw apsw executemany of the same rows:"),))]
+    if args.db:
+        lines.append(
+            (
+                "PostgreSQL",
+                "postgresql",
+                (
+                    ("raw", "raw psycopg executemany of the same rows:"),
+                    ("raw copy", "raw COPY + INSERT ... SELECT, same rows:"),
+                ),
+            )
         )
-    ratios = [s / r for s, r in zip(streamed, raws, strict=True)]
-    print(
-        f"backfill (info client + tracker + bus + writer): {statistics.median(streamed):,.0f} "
-        f"rows/s (median of {len(streamed)}; min {min(streamed):,.0f}, max {max(streamed):,.0f})"
-    )
-    print(
-        f"raw apsw executemany of the same rows:            {statistics.median(raws):,.0f} "
-        f"rows/s (min {min(raws):,.0f}, max {max(raws):,.0f})"
-    )
-    print(f"ratio backfill/raw: {statistics.median(ratios):.2f}")
+    for title, name, raws in lines:
+        print(f"{title}:")
+        print(
+            f"  backfill (info client + tracker + bus + writer): "
+            f"{results.median(name, 'backfill'):10,.0f} rows/s ({results.spread(name, 'backfill')})"
+        )
+        for what, label in raws:
+            print(
+                f"  {label:<49}{results.median(name, what):10,.0f} rows/s "
+                f"({results.spread(name, what)})"
+            )
+        ratios = ", ".join(f"backfill/{what}: {results.ratio(name, what):.2f}" for what, _ in raws)
+        print(f"  ratio {ratios}  (target >= 0.70 of raw executemany)")
 
 
 async def bench(args: argparse.Namespace) -> None:
     print(machine(), flush=True)
+    if args.db:
+        print(pg.server_settings(args.db), flush=True)
     with tempfile.TemporaryDirectory(prefix="marketmem-bench-") as tmp:
         command = [
             sys.executable,
@@ -297,6 +390,7 @@ def main() -> None:
     parser.add_argument("--coins", type=int, default=230)
     parser.add_argument("--hours", type=int, default=24, help="history per coin (1m bars)")
     parser.add_argument("--repeat", type=int, default=3, help="runs, each on a fresh database")
+    parser.add_argument("--db", type=pg.check_url, help="also measure this PostgreSQL server")
     parser.add_argument("--venue", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not (2 <= args.coins <= 900 and 1 <= args.hours <= 72 and 1 <= args.repeat <= 10):

@@ -2,6 +2,7 @@
 ingesting, driven from another process by concurrent clients.
 
     .venv/bin/python -m bench.http [--clients 64] [--duration 10] [--rate 0] [--coins 20]
+                                   [--db postgresql://...]
 
 The server process seeds a fresh database through the storage writer (tokens, a clone, 24 h
 of 1-minute candles and 30 min of 5-second mids per coin, a run per channel), starts the API
@@ -9,7 +10,14 @@ with Hypercorn on 127.0.0.1, keeps publishing mids and candles through the write
 spawns the client process. Each client loops over the clone's symbols, one request at a time
 (``--rate R``: R requests/s per client, default 5; 0: as fast as answers come). The client
 prints requests/s and p50/p90/p99/max latency; the server adds what the writer committed.
-Only 127.0.0.1 is ever contacted; the run is bounded by ``--duration``.
+Only 127.0.0.1 is ever contacted (and the server of ``--db``); the run is bounded by
+``--duration``.
+
+With ``--db URL`` (a ``postgresql://`` URL of a role that may create databases) the same run
+follows on PostgreSQL: the writer seeds and ingests into a scratch database of that server
+(``bench.pg``, dropped afterwards) and the API reads it through its connection pool; both
+engines' figures are printed side by side at the end. Target (issue 16): p99 < 20 ms with 64
+clients on both engines.
 """
 
 from __future__ import annotations
@@ -22,10 +30,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import h11
 import trio
 
+from bench import pg
 from marketmem.clock import SystemClock
 from marketmem.config import Config
 from marketmem.events import (
@@ -43,6 +53,7 @@ from marketmem.http.server import serve_http
 from marketmem.pipeline import open_pipeline
 from marketmem.plugins import parse_config
 from marketmem.runtime import Runtime
+from marketmem.storage import engine
 
 MINUTE = 60_000
 
@@ -135,21 +146,41 @@ async def ingest(rt: Runtime, symbols: list[str], every_s: float) -> None:
         await trio.sleep(every_s)
 
 
-async def serve_and_drive(args: argparse.Namespace) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="marketmem-bench-"))
-    config: Config = parse_config(
-        f'[storage]\npath = "{folder / "bench.db"}"\n[http]\nbind = "127.0.0.1:0"\n'
+def bench_config(storage: str) -> Config:
+    return parse_config(
+        f'[storage]\n{storage}\n[http]\nbind = "127.0.0.1:0"\n'
         "[hyperliquid.channels]\ncandles = { enabled = true, cadence_s = 60 }\n"
         "mids = { enabled = true, cadence_s = 60 }\n",
         source_path="bench",
     )
+
+
+async def serve_and_drive(args: argparse.Namespace) -> None:
+    results: list[tuple[str, dict[str, Any]]] = []
+    folder = Path(tempfile.mkdtemp(prefix="marketmem-bench-"))
     try:
-        await _serve_and_drive(args, config)
+        print("== SQLite", flush=True)
+        config = bench_config(f'path = "{folder / "bench.db"}"')
+        results.append(("SQLite", await _serve_and_drive(args, config)))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    if args.db:
+        print(f"== PostgreSQL: {pg.server_settings(args.db)}", flush=True)
+        with pg.scratch_database(args.db) as url:
+            results.append(
+                ("PostgreSQL", await _serve_and_drive(args, bench_config(f'url = "{url}"')))
+            )
+    if len(results) > 1:
+        print(f"latest-data, {args.clients} clients x {args.rate:g} req/s each:")
+        for name, r in results:
+            print(
+                f"  {name:<11} {r['requests_per_s']:7.1f} req/s; p50 {r['p50_ms']:6.2f} ms, "
+                f"p90 {r['p90_ms']:6.2f} ms, p99 {r['p99_ms']:6.2f} ms, max {r['max_ms']:7.2f} ms; "
+                f"errors {r['errors'] or 'none'}; writer {r['writer_rows_per_s']:.0f} rows/s"
+            )
 
 
-async def _serve_and_drive(args: argparse.Namespace, config: Config) -> None:
+async def _serve_and_drive(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     symbols = coins(args.coins)
     clock = SystemClock()
     async with open_pipeline(config) as rt:
@@ -160,7 +191,7 @@ async def _serve_and_drive(args: argparse.Namespace, config: Config) -> None:
             await trio.sleep(0.05)
         print(
             f"seeded {rows} rows for {len(symbols)} coins in {time.perf_counter() - t0:.1f}s "
-            f"(in {config.db_path()}, removed afterwards)",
+            f"(in {engine.display(config.database())}, removed afterwards)",
             flush=True,
         )
         async with trio.open_nursery() as nursery:
@@ -181,6 +212,7 @@ async def _serve_and_drive(args: argparse.Namespace, config: Config) -> None:
                     f"--symbols={','.join(symbols)}",
                 ],
                 check=False,
+                capture_stdout=True,
             )
             committed = writer.stats.rows - before
             nursery.cancel_scope.cancel()
@@ -188,8 +220,13 @@ async def _serve_and_drive(args: argparse.Namespace, config: Config) -> None:
         f"writer committed {committed} rows during the run "
         f"({committed / args.duration:.0f} rows/s); last commit {writer.stats.last_commit_latency_s * 1000:.1f} ms"
     )
+    output = done.stdout.decode()
+    print(output, end="", flush=True)
     if done.returncode != 0:
         raise SystemExit(done.returncode)
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    result["writer_rows_per_s"] = committed / args.duration
+    return result
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -309,6 +346,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5.0, help="requests/s per client (0: max)")
     parser.add_argument("--coins", type=int, default=20)
     parser.add_argument("--ingest-every", type=float, default=0.1, help="seconds between batches")
+    parser.add_argument("--db", type=pg.check_url, help="also measure this PostgreSQL server")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)

@@ -1,33 +1,51 @@
-"""Writer throughput: 500,000 candle upserts through bus + storage writer vs raw apsw.
+"""Writer throughput: 500,000 candle upserts through bus + storage writer vs the raw driver.
 
 Prints rows/s committed through the writer (events of 500 rows published on the bus, the
-writer batching them into transactions off the trio thread) next to a raw apsw
-``executemany`` baseline of the same rows and SQL in the same run; the ratio is last.
-Target: the writer reaches at least 70% of the baseline.
+writer batching them into transactions of at most 20,000 rows off the trio thread) next to
+raw baselines of the same rows and SQL in the same run, one transaction per 20,000 rows as
+the writer commits them; the ratios are last. Target (issue 16): the writer reaches at least
+70% of raw ``executemany`` on each engine.
 
-    .venv/bin/python -m bench.writer [--rows N] [--batch N]
+- SQLite (always): raw apsw ``executemany`` of the upsert; the writer into a fresh file.
+- PostgreSQL (``--db postgresql://...``, a role that may create databases): raw psycopg
+  ``executemany`` of the same upsert on one connection (pipelined by psycopg), and raw binary
+  ``COPY`` into a temporary table followed by one ``INSERT ... SELECT`` with the upsert's
+  ``ON CONFLICT`` clause; then the writer, which stages batches of ``STAGED_MIN_ROWS`` rows
+  or more the same way (``marketmem.storage.postgres.staging``). Every measurement runs in a
+  scratch database of its own, dropped afterwards (``bench.pg``); the server's durability
+  settings are printed with the figures.
+
+``--repeat N`` runs every measurement N times, interleaved, and prints medians.
+
+    .venv/bin/python -m bench.writer [--rows N] [--batch N] [--repeat N] [--db URL]
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
+import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
+import psycopg
 import trio
 
+from bench import pg
+from bench.stream import machine
 from marketmem.bus import Bus
 from marketmem.config import StorageConfig
 from marketmem.events import Candle, CandleBatch
 from marketmem.plugins import SOURCES
 from marketmem.sources.hyperliquid.tables import CANDLES
-from marketmem.storage import db, schema
+from marketmem.storage import db, engine, schema
+from marketmem.storage.postgres.connection import translate
 from marketmem.storage.writer import StorageWriter
 
 COINS = [f"C{i}" for i in range(230)]
+TXN_ROWS = 20_000
 
 
 def make_rows(n: int) -> list[Candle]:
@@ -69,10 +87,63 @@ def baseline(path: Path, rows: list[Candle], txn_rows: int) -> float:
     return elapsed
 
 
-async def through_writer(path: Path, rows: list[Candle], batch: int, txn_rows: int) -> float:
+def migrated(url: str) -> psycopg.Connection:
+    """A raw psycopg connection to ``url``, whose tables the storage created."""
+    conn = engine.open_writer(url)
+    schema.migrate(conn, SOURCES)
+    conn.close()
+    return psycopg.connect(url, autocommit=True)
+
+
+def pg_executemany(url: str, rows: list[Candle], txn_rows: int) -> float:
+    """Raw psycopg: executemany of the writer's upsert, one transaction per batch."""
+    conn = migrated(url)
+    sql = translate(CANDLES.sql)
+    astuple = msgspec.structs.astuple
+    t0 = time.perf_counter()
+    for start in range(0, len(rows), txn_rows):
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany(sql, [astuple(r) for r in rows[start : start + txn_rows]])
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    return elapsed
+
+
+def pg_copy(url: str, rows: list[Candle], txn_rows: int) -> float:
+    """Raw psycopg: binary COPY of a batch into a temporary table, then one INSERT ... SELECT
+    with the upsert's ON CONFLICT clause, and the temporary table emptied."""
+    conn = migrated(url)
+    cols = ", ".join(CANDLES.columns)
+    conn.execute(f"CREATE TEMPORARY TABLE stage AS SELECT {cols} FROM {CANDLES.table} WITH NO DATA")
+    types = [
+        r[0]
+        for r in conn.execute(
+            "SELECT atttypid FROM pg_attribute WHERE attrelid = 'stage'::regclass "
+            "AND attnum > 0 ORDER BY attnum"
+        )
+    ]
+    insert = f"INSERT INTO {CANDLES.table} ({cols}) SELECT {cols} FROM stage {CANDLES.conflict}"
+    astuple = msgspec.structs.astuple
+    t0 = time.perf_counter()
+    for start in range(0, len(rows), txn_rows):
+        with conn.transaction(), conn.cursor() as cur:
+            with cur.copy(f"COPY stage ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(types)
+                for r in rows[start : start + txn_rows]:
+                    copy.write_row(astuple(r))
+            cur.execute(insert)
+            cur.execute("TRUNCATE stage")
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    return elapsed
+
+
+async def through_writer(
+    location: engine.Location, rows: list[Candle], batch: int, txn_rows: int
+) -> float:
     bus = Bus()
     writer = StorageWriter(
-        path,
+        location,
         bus,
         sources=SOURCES,
         settings=StorageConfig(writer_max_rows=txn_rows, writer_buffer=1000),
@@ -88,25 +159,71 @@ async def through_writer(path: Path, rows: list[Candle], batch: int, txn_rows: i
     return elapsed
 
 
+def in_scratch(url: str, measure: Callable[[str], float]) -> float:
+    with pg.scratch_database(url) as scratch:
+        return measure(scratch)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=500_000)
     parser.add_argument("--batch", type=int, default=500, help="rows per published event")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of every measurement")
+    parser.add_argument("--db", type=pg.check_url, help="also measure this PostgreSQL server")
     args = parser.parse_args()
     rows = make_rows(args.rows)
-    txn_rows = 20_000
+    print(machine())
+    if args.db:
+        print(pg.server_settings(args.db))
+    print(f"rows: {len(rows):,}  event size: {args.batch}  transaction: <= {TXN_ROWS:,} rows")
+    n = len(rows)
+    times: dict[str, list[float]] = {}
+
+    def timed(name: str, seconds: float) -> None:
+        times.setdefault(name, []).append(seconds)
+        print(f"  run {len(times[name])}: {name:<34} {n / seconds:10,.0f} rows/s", flush=True)
+
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            timed("sqlite raw", baseline(Path(tmp) / "raw.db", rows, TXN_ROWS))
+            writer_s = trio.run(through_writer, Path(tmp) / "writer.db", rows, args.batch, TXN_ROWS)
+            timed("sqlite writer", writer_s)
+        if args.db:
+            url = args.db
+            timed("postgresql raw", in_scratch(url, lambda u: pg_executemany(u, rows, TXN_ROWS)))
+            timed("postgresql raw copy", in_scratch(url, lambda u: pg_copy(u, rows, TXN_ROWS)))
+            timed(
+                "postgresql writer",
+                in_scratch(url, lambda u: trio.run(through_writer, u, rows, args.batch, TXN_ROWS)),
+            )
+
+    def rate(name: str) -> float:
+        return n / statistics.median(times[name])
+
+    def spread(name: str) -> str:
+        rates = sorted(n / s for s in times[name])
+        return f" ({rates[0]:,.0f} to {rates[-1]:,.0f})" if len(rates) > 1 else ""
+
+    of = f" (median of {args.repeat})" if args.repeat > 1 else ""
+    print(f"SQLite{of}:")
+    print(f"  raw apsw executemany:     {rate('sqlite raw'):10,.0f} rows/s{spread('sqlite raw')}")
     print(
-        f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}"
+        f"  bus + storage writer:     {rate('sqlite writer'):10,.0f} rows/s{spread('sqlite writer')}"
     )
-    print(f"rows: {len(rows):,}  event size: {args.batch}  transaction: <= {txn_rows:,} rows")
-    with tempfile.TemporaryDirectory() as tmp:
-        raw_s = baseline(Path(tmp) / "raw.db", rows, txn_rows)
-        writer_s = trio.run(through_writer, Path(tmp) / "writer.db", rows, args.batch, txn_rows)
-    raw_rate = len(rows) / raw_s
-    writer_rate = len(rows) / writer_s
-    print(f"raw apsw executemany: {raw_rate:12,.0f} rows/s  ({raw_s:.2f} s)")
-    print(f"bus + storage writer: {writer_rate:12,.0f} rows/s  ({writer_s:.2f} s)")
-    print(f"ratio writer/raw: {writer_rate / raw_rate:.2f}  (target >= 0.70)")
+    print(f"  ratio writer/raw: {rate('sqlite writer') / rate('sqlite raw'):.2f}  (target >= 0.70)")
+    if args.db:
+        print(f"PostgreSQL{of}:")
+        for label, name in (
+            ("raw psycopg executemany:", "postgresql raw"),
+            ("raw COPY + INSERT..SELECT:", "postgresql raw copy"),
+            ("bus + storage writer:", "postgresql writer"),
+        ):
+            print(f"  {label:<26}{rate(name):10,.0f} rows/s{spread(name)}")
+        writer = rate("postgresql writer")
+        print(
+            f"  ratio writer/raw executemany: {writer / rate('postgresql raw'):.2f}  "
+            f"(target >= 0.70); writer/raw COPY: {writer / rate('postgresql raw copy'):.2f}"
+        )
 
 
 if __name__ == "__main__":

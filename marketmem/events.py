@@ -614,6 +614,14 @@ class ReclaimSpace(Command):
     pages: int
 
 
+class PendingHour(Row):
+    """A rollup mark: the hour ``hour_ms`` of ``coin`` waits for a rollup (retention marks
+    the hours of the 1-minute candles the writer stores; key (hour_ms, coin))."""
+
+    hour_ms: int
+    coin: str
+
+
 # --- retention: end ------------------------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ from marketmem.events import (
     CandleBatch,
     ExpireMinutes,
     ExpireRows,
+    PendingHour,
     PrepareDays,
     ReclaimSpace,
     RollupHours,
@@ -49,7 +50,7 @@ from marketmem.source import Tables
 from marketmem.storage import catalog, partitions
 from marketmem.storage.declare import INT, REAL, TEXT, Column, Index, Table
 from marketmem.storage.engine import Connection, dialect_of
-from marketmem.storage.tables import AfterWrite
+from marketmem.storage.tables import AfterWrite, Upsert
 
 log = logging.getLogger(__name__)
 
@@ -232,10 +233,9 @@ def reclaim_space(conn: Connection, ev: ReclaimSpace) -> dict[str, int]:
     return {}
 
 
-MARK_PENDING_SQL = (
-    f"INSERT INTO {PENDING_TABLE} (hour_ms, coin) VALUES (?, ?) "
-    "ON CONFLICT (hour_ms, coin) DO NOTHING"
-)
+# INSERT ... ON CONFLICT (hour_ms, coin) DO NOTHING: a mark already there stays. An upsert,
+# so a large batch's marks take the storage's fast path on PostgreSQL as its rows do.
+MARKS = Upsert(PENDING_TABLE, PendingHour, key=("hour_ms", "coin"))
 
 
 def mark_pending_hours(conn: Connection, events: Sequence[Any]) -> None:
@@ -247,7 +247,7 @@ def mark_pending_hours(conn: Connection, events: Sequence[Any]) -> None:
         if row.interval == "1m"
     }
     if hours:
-        conn.executemany(MARK_PENDING_SQL, sorted(hours))
+        MARKS.write(conn, [PendingHour(hour_ms=h, coin=c) for h, c in sorted(hours)])
 
 
 AFTER_WRITES: dict[type, AfterWrite] = {CandleBatch: mark_pending_hours}
@@ -262,6 +262,7 @@ WRITERS: dict[type, Any] = {
 TABLES = Tables(
     (HOURS, PENDING),
     WRITERS,
+    (MARKS,),
     after_writes=AFTER_WRITES,
     indexes={MINUTES_TABLE: (MINUTES_BY_OPEN_TIME,)},
 )

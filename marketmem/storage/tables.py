@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from marketmem.events import Row
+from marketmem.storage.postgres.connection import PostgresConnection
+from marketmem.storage.postgres.staging import STAGED_MIN_ROWS, write_staged
 
 if TYPE_CHECKING:
     from marketmem.storage.engine import Connection
@@ -63,26 +65,38 @@ class Upsert:
         return tuple(self.row_type.__struct_fields__)
 
     @cached_property
-    def sql(self) -> str:
-        cols = self.columns
+    def conflict(self) -> str:
+        """The ``ON CONFLICT`` clause: what a row whose key is stored already does."""
         sets = [
             f"{c}={self.update.get(c, f'excluded.{c}')}"
-            for c in cols
+            for c in self.columns
             if c not in self.key and c not in self.keep
         ]
-        conflict = f"ON CONFLICT({', '.join(self.key)}) " + (
+        return f"ON CONFLICT({', '.join(self.key)}) " + (
             f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
         )
+
+    @cached_property
+    def sql(self) -> str:
+        cols = self.columns
         return (
             f"INSERT INTO {self.table} ({', '.join(cols)}) "
-            f"VALUES ({', '.join('?' for _ in cols)}) {conflict}"
+            f"VALUES ({', '.join('?' for _ in cols)}) {self.conflict}"
         )
 
     def write(self, conn: Connection, rows: Sequence[Row]) -> int:
+        """Upsert ``rows`` in order (a later row of a key updates the earlier one); returns
+        how many rows were given. On PostgreSQL a batch of ``STAGED_MIN_ROWS`` or more goes
+        through ``COPY`` and one ``INSERT ... SELECT`` with the same conflict clause
+        (``storage.postgres.staging``), which writes the same."""
         if not rows:
             return 0
         astuple = msgspec.structs.astuple
-        conn.executemany(self.sql, [astuple(r) for r in rows])
+        tuples = [astuple(r) for r in rows]
+        if isinstance(conn, PostgresConnection) and len(tuples) >= STAGED_MIN_ROWS:
+            write_staged(conn, self, tuples)
+        else:
+            conn.executemany(self.sql, tuples)
         return len(rows)
 
 
