@@ -69,6 +69,10 @@ class HttpConfig(Base):
     # Token and clone checks and composed latest data are reused this long (0: never), so a
     # revoked token or changed clone takes effect within it.
     cache_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
+    # /api/v1/stream: streams one token may hold open at once (429 beyond), and the events
+    # queued for one stream client before the oldest are dropped (and counted to it).
+    stream_max_per_token: PositiveInt = 4
+    stream_buffer: PositiveInt = 1000
 
 
 class ServiceConfig(Base):

@@ -26,6 +26,7 @@ from marketmem.config import ChannelConfig, Config
 from marketmem.events import ApiTokenCreated, ApiTokensRevoked, CloneSaved, Event
 from marketmem.executors import Executor
 from marketmem.http.auth import IssuedToken, issue_token
+from marketmem.http.feed import bus_feed
 from marketmem.http.server import serve_http
 from marketmem.runtime import Runtime
 from marketmem.sources.defillama.config import SECTION as DEFILLAMA
@@ -292,7 +293,13 @@ async def run_demo(
                     http=False,
                 )
             )
-            port: int | None = await outer.start(serve_http, cfg, clock) if http else None
+            port: int | None = None
+            if http:
+                # Served here, beside the service, with the live stream fed from its bus.
+                hub, feed = bus_feed(rt.bus, cfg, clock)
+                await outer.start(hub.run)
+                outer.start_soon(feed.run)
+                port = await outer.start(partial(serve_http, cfg, clock, streams=hub))
             coins = HYPERLIQUID.of(cfg).coins
             token = await provision_access(rt, symbols=list(coins))
             access = DemoAccess(port, token)

@@ -2,10 +2,11 @@
 
 Order: the storage writer starts first (``open_pipeline``), then every source is opened
 (``open_sources``: each opens its own resources and closes them at the end), the HTTP API
-(``serve_api``: restarted with backoff when it crashes), the scheduler with every enabled poll
-channel and every enabled long-running actor (each restarted with backoff when it crashes, its
-crash recorded as a failed run of its channel) and the bus observer. SIGINT/SIGTERM or
-``--duration`` stop ingestion and tell the API to stop (it drains its requests within
+(``serve_api``: restarted with backoff when it crashes) with its live stream's hub and feed
+(``http.feed.bus_feed``), the scheduler with every enabled poll channel and every enabled
+long-running actor (each restarted with backoff when it crashes, its crash recorded as a
+failed run of its channel) and the bus observer. SIGINT/SIGTERM or ``--duration`` stop
+ingestion, end the open streams and tell the API to stop (it drains its requests within
 hypercorn's graceful timeout); the sources close, the bus closes, the writer drains and makes
 its final commit, and ``run_service`` returns.
 """
@@ -27,7 +28,9 @@ from marketmem.clock import WallClock
 from marketmem.config import Config
 from marketmem.events import RunFinished, RunStarted
 from marketmem.executors import Executor
+from marketmem.http.feed import bus_feed
 from marketmem.http.server import serve_http
+from marketmem.http.stream import StreamHub
 from marketmem.leases import CHECK_S, Leases, hold, lease_key, takeover_poll_s
 from marketmem.logs import context
 from marketmem.pipeline import open_pipeline
@@ -219,11 +222,18 @@ async def run_channels_once(
 
 
 async def observe_bus(rt: Runtime) -> None:
-    """Export bus queue depth and drops as metrics."""
+    """Export bus queue depth and drops as metrics, summed over subscribers of one name (every
+    stream client is ``http-stream``; a name none holds any more reads 0)."""
+    names: set[str] = set()
     while True:
+        totals: dict[str, tuple[int, int]] = dict.fromkeys(names, (0, 0))
         for sub in rt.bus.statistics().subscribers:
-            metrics.BUS_QUEUED.set(sub.queued, subscriber=sub.name)
-            metrics.BUS_DROPPED.set(sub.dropped, subscriber=sub.name)
+            queued, dropped = totals.get(sub.name, (0, 0))
+            totals[sub.name] = (queued + sub.queued, dropped + sub.dropped)
+        for name, (queued, dropped) in totals.items():
+            metrics.BUS_QUEUED.set(queued, subscriber=name)
+            metrics.BUS_DROPPED.set(dropped, subscriber=name)
+        names = set(totals)
         await trio.sleep(BUS_OBSERVE_EVERY_S)
 
 
@@ -238,6 +248,7 @@ async def serve_api(
     rt: Runtime,
     stopping: trio.Event,
     *,
+    streams: StreamHub | None = None,
     initial_backoff_s: float = 1.0,
     max_backoff_s: float = 30.0,
     rng: random.Random | None = None,
@@ -252,7 +263,7 @@ async def serve_api(
     first = True
     while not stopping.is_set():
         try:
-            port = await _serve_until_stopped(rt, stopping, task_status if first else None)
+            port = await _serve_until_stopped(rt, stopping, task_status if first else None, streams)
             log.info("HTTP API stopped after draining its requests (port %s)", port)
             return
         except Exception as exc:
@@ -274,13 +285,22 @@ async def serve_api(
 
 
 async def _serve_until_stopped(
-    rt: Runtime, stopping: trio.Event, task_status: trio.TaskStatus[int] | None
+    rt: Runtime,
+    stopping: trio.Event,
+    task_status: trio.TaskStatus[int] | None,
+    streams: StreamHub | None,
 ) -> int:
     """Serve until ``stopping`` (then drain); reports the bound port once through
     ``task_status``."""
     async with trio.open_nursery() as nursery:
         port: int = await nursery.start(
-            partial(serve_http, rt.config, rt.clock, shutdown_trigger=stopping.wait)
+            partial(
+                serve_http,
+                rt.config,
+                rt.clock,
+                streams=streams,
+                shutdown_trigger=stopping.wait,
+            )
         )
         if task_status is not None:
             task_status.started(port)
@@ -355,9 +375,14 @@ async def _run_service(
             " (local mode)" if local else "",
         )
         stopping = trio.Event()
+        serving = http and config.http.enabled
+        # The live stream (/api/v1/stream) is fed from this process's bus, after commits.
+        hub, feed = bus_feed(rt.bus, config, rt.clock) if serving else (None, None)
         async with trio.open_nursery() as nursery:
-            if http and config.http.enabled:
-                port = await nursery.start(serve_api, rt, stopping)
+            if hub is not None:
+                await nursery.start(hub.run)
+            if serving:
+                port = await nursery.start(partial(serve_api, rt, stopping, streams=hub))
                 log.info("HTTP API listening on %s (port %s)", config.http.bind, port)
             async with trio.open_nursery() as ingestion:
                 if signals is not None:
@@ -365,6 +390,9 @@ async def _run_service(
                 if duration_s is not None:
                     ingestion.cancel_scope.deadline = trio.current_time() + duration_s
                 ingestion.start_soon(observe_bus, rt)
+                if feed is not None:
+                    stream_feed = ActorSpec(name="stream-feed", run=feed.run)
+                    ingestion.start_soon(supervise, rt, stream_feed, name=stream_feed.name)
                 if leases is not None and leases.shared:
                     start_held(ingestion, rt, leases, channels, actors)
                 else:
@@ -374,6 +402,9 @@ async def _run_service(
                 task_status.started(rt)
                 await stopping.wait()
                 ingestion.cancel_scope.cancel()
-            # Ingestion has stopped (a signal, or --duration): the API drains and ends.
+            # Ingestion has stopped (a signal, or --duration): the streams end, the API drains
+            # and ends.
+            if hub is not None:
+                hub.close()
             stopping.set()
         log.info("sources stopped; draining the writer")

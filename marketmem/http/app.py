@@ -6,7 +6,9 @@ thread, then make one call into a worker thread that authenticates, validates an
 (so 401 and 403 come before 422, and a request costs one thread hop). latest-data answers
 from memory, with no hop, while its token and clone checks and the composed answer are
 younger than ``[http] cache_s``. In front of every route, ``BodyLimit`` reads the request body
-to its end (a route that takes none ignores it) or refuses it.
+to its end (a route that takes none ignores it) or refuses it. ``/api/v1/stream`` checks its
+request the same way, then answers with an ``EventStream`` served from the ``StreamHub`` it
+was given (``http.stream``); an app built without one answers that route 503.
 """
 
 from __future__ import annotations
@@ -28,14 +30,16 @@ from starlette.routing import Route
 from marketmem import metrics as core_metrics
 from marketmem.clock import WallClock
 from marketmem.config import Config
+from marketmem.events import ChannelStatusChange
 from marketmem.http import metrics
 from marketmem.http.access import CachedAccess, check_clone
-from marketmem.http.auth import MalformedAuthorization, bearer_token
+from marketmem.http.auth import MalformedAuthorization, bearer_token, hash_token, token_id_of
 from marketmem.http.body import MAX_BODY_BYTES, decode_body
 from marketmem.http.bodylimit import BodyLimit
 from marketmem.http.cache import KeyedTtlCache, TtlCache
 from marketmem.http.dashboard import read_dashboard
 from marketmem.http.errors import ApiError, api_error_response, error_response, unauthorized
+from marketmem.http.feed import health_snapshot
 from marketmem.http.latest import compose_latest
 from marketmem.http.openapi import RouteSpec, build_openapi
 from marketmem.http.page import DASHBOARD_HTML
@@ -48,11 +52,15 @@ from marketmem.http.schemas import (
     LatestData,
     LatestDataRequest,
 )
+from marketmem.http.sse import PARAMS as STREAM_PARAMS
+from marketmem.http.sse import StreamRequest, parse_request
+from marketmem.http.stream import EventStream, StreamHub
 from marketmem.query import InvalidParameter, parse_query
 from marketmem.source import ReadContext, ReadRoute
 from marketmem.storage.errors import BUSY, STORAGE_ERROR, missing_table
 from marketmem.storage.models.runs import ChannelHealth as ChannelHealthRow
 from marketmem.storage.reads import Connection
+from marketmem.storage.reads.hyperliquid import listed_coins
 from marketmem.storage.reads.runs import channel_health
 
 log = logging.getLogger(__name__)
@@ -106,9 +114,11 @@ class Api:
         *,
         pool: ReadPool | None = None,
         readers: Readers | None = None,
+        streams: StreamHub | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
+        self.streams = streams
         self.pool = pool or ReadPool(
             config.db_path(),
             busy_timeout_ms=config.storage.busy_timeout_ms,
@@ -179,6 +189,18 @@ class Api:
                     ("symbol", "an asset symbol the clone trades"),
                 ),
             ),
+            RouteSpec(
+                "GET",
+                "/api/v1/stream",
+                "stream",
+                "Server-Sent Events of committed data: mid, candle (closed 1m bars, with ids: "
+                "Last-Event-ID resumes from the stored bars), health (channel status changes), "
+                "lagged (events a slow client lost); a ': keepalive' comment every 15 s",
+                "bearer",
+                params=STREAM_PARAMS,
+                media_type="text/event-stream",
+                errors=((429, "this token holds [http] stream_max_per_token open streams"),),
+            ),
             RouteSpec("GET", "/openapi.json", "openapi", "This document", "public", api=False),
             RouteSpec(
                 "GET",
@@ -208,6 +230,7 @@ class Api:
             "ingestionHealth": self.health,
             "ingestionDashboard": self.dashboard,
             "latestData": self.latest_data,
+            "stream": self.stream,
             "openapi": self.openapi,
             "metrics": self.metrics,
             "dashboardPage": self.dashboard_page,
@@ -324,6 +347,39 @@ class Api:
         parse_query((), items)
         return latest_key(own_symbol, decode_body(body, LatestDataRequest))
 
+    async def stream(self, request: Request) -> Response:
+        """401, 422, 503 (no live stream here) and 429 as JSON; then the event stream."""
+        token = request_token(request)
+        items = request.query_params.multi_items()
+        last_event_id = request.headers.get("last-event-id")
+        now = self.clock.now_ms()
+
+        def work(conn: Connection) -> tuple[StreamRequest, list[ChannelStatusChange]]:
+            self.access.authenticate(conn, token, now)
+            wanted = parse_request(items, listed_coins(conn), last_event_id)
+            health = []
+            if "health" in wanted.kinds:
+                health = health_snapshot(channel_health(conn, self.config, now), now)
+            return wanted, health
+
+        wanted, health = await self.pool.run(work)
+        hub = self.streams
+        if hub is None:
+            raise ApiError(
+                503,
+                "stream_unavailable",
+                "this process serves no live stream (bin/marketmem run and serve do)",
+            )
+        assert token is not None
+        session = hub.open(
+            token_id_of(token) or hash_token(token),
+            wanted,
+            reader=self.pool.run,
+            health=health,
+            now_ms=now,
+        )
+        return EventStream(hub, session)
+
     async def openapi(self, request: Request) -> Response:
         return Response(self._openapi, media_type="application/json")
 
@@ -433,8 +489,9 @@ def create_app(
     *,
     pool: ReadPool | None = None,
     readers: Readers | None = None,
+    streams: StreamHub | None = None,
 ) -> Starlette:
-    api = Api(config, clock, pool=pool, readers=readers)
+    api = Api(config, clock, pool=pool, readers=readers, streams=streams)
     routes = [
         Route(
             spec.path,

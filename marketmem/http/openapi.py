@@ -37,6 +37,8 @@ class RouteSpec:
     # An API route reads the database (503 when it cannot) and refuses unknown query
     # parameters (422); documents and pages do neither.
     api: bool = True
+    # Further error answers of this route: (status, description).
+    errors: tuple[tuple[int, str], ...] = ()
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -95,6 +97,8 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
     if spec.auth == "owner":
         responses["403"] = _error("the clone belongs to another user")
         responses["404"] = _error("unknown clone, or a symbol the clone does not trade")
+    for status, description in spec.errors:
+        responses[str(status)] = _error(description)
     # Every route reads a body to its end before it runs (one that takes none ignores it).
     responses["408"] = _error("the request body did not arrive in time")
     responses["413"] = _error("request body too large")

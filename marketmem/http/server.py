@@ -20,6 +20,7 @@ from hypercorn.trio import serve
 from marketmem.clock import WallClock
 from marketmem.config import Config
 from marketmem.http.app import create_app
+from marketmem.http.stream import StreamHub
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,14 @@ async def serve_http(
     clock: WallClock,
     *,
     app: Any = None,
+    streams: StreamHub | None = None,
     shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the API on ``config.http.bind`` until cancelled, or until ``shutdown_trigger``
     returns: then no new request is taken and those under way get ``graceful_timeout`` to
-    finish. Reports the bound port."""
-    asgi: Any = app if app is not None else create_app(config, clock)
+    finish. Reports the bound port. ``streams`` serves ``/api/v1/stream`` (503 without)."""
+    asgi: Any = app if app is not None else create_app(config, clock, streams=streams)
     hc = hypercorn_config(config.http.bind)
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(
