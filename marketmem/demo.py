@@ -229,6 +229,13 @@ def banner(access: DemoAccess, clone_id: str, symbol: str, db_path: Path) -> str
             f'  curl -s -X POST -H "Authorization: Bearer {access.token.token}" '
             f"{base}/api/v1/clones/{clone_id}/assets/{symbol}/latest-data"
         )
+        lines.append(
+            "  live stream of mids, closed candles and channel health (Server-Sent Events):"
+        )
+        lines.append(
+            f'  curl -N -H "Authorization: Bearer {access.token.token}" '
+            f'"{base}/api/v1/stream?symbols={symbol}&kinds=mid,candle,health"'
+        )
     lines.append("  Ctrl-C stops the demo; service logs follow.")
     return "\n".join(lines) + "\n"
 
