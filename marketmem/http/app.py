@@ -371,12 +371,25 @@ class Api:
                 "this process serves no live stream (bin/marketmem run and serve do)",
             )
         assert token is not None
+
+        async def authorized() -> bool:
+            """The token is still valid (a database that cannot say keeps the stream)."""
+            at = self.clock.now_ms()
+            try:
+                await self.pool.run(self.access.authenticate, token, at)
+            except ApiError as exc:
+                return exc.status != 401
+            except STORAGE_ERROR:
+                return True
+            return True
+
         session = hub.open(
             token_id_of(token) or hash_token(token),
             wanted,
             reader=self.pool.run,
             health=health,
             now_ms=now,
+            authorized=authorized,
         )
         return EventStream(hub, session)
 

@@ -9,8 +9,10 @@ open stream wants, reading through a read pool of their own:
   mids of the ``CandleBatch`` and ``MidBatch`` events published on the service's bus are
   hints. After a ``Committed`` of their table the feed reads those keys back and publishes the
   rows as stored; a hint whose row is not stored yet is read again after the next commit (or
-  ``RETRY_S``), and forgotten after ``PENDING_MAX_S`` (an event the writer rejected). Its own
-  subscription is lossy: the feed never makes a publisher wait.
+  ``RETRY_S``), and forgotten after ``PENDING_MAX_S`` (an event the writer rejected). Looks
+  are at least ``MIN_LOOK_S`` apart: each one wakes every client, so under load hints gather
+  (the fan-out costs a send per client per look, whatever it carries). Its own subscription
+  is lossy: the feed never makes a publisher wait.
 - ``DbFeed`` (``bin/marketmem serve``, a process with no bus of its own): polls every
   ``POLL_S``: the closed bars opened in the last ``WINDOW_MS`` that it has not published as
   they are stored, every ``SWEEP_S`` the older bars rewritten since its last sweep (gap
@@ -62,7 +64,7 @@ log = logging.getLogger(__name__)
 
 FEED_BUFFER = 100_000
 RETRY_S = 0.05
-MIN_LOOK_S = 0.005
+MIN_LOOK_S = 0.05
 PENDING_MAX_S = 60.0
 HEALTH_S = 5.0
 POLL_S = 0.5

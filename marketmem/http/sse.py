@@ -58,6 +58,13 @@ class Lagged(msgspec.Struct, frozen=True, gc=False):
     total_dropped: int
 
 
+class StreamError(msgspec.Struct, frozen=True, gc=False):
+    """Why the server ends a stream (the last event it sends)."""
+
+    code: str
+    message: str
+
+
 class Resume(msgspec.Struct, frozen=True, gc=False):
     """Where a ``Last-Event-ID`` resumes: bars stamped from ``since_ms`` on."""
 
@@ -169,6 +176,11 @@ def health_frame(change: ChannelStatusChange) -> bytes:
 
 def lagged_frame(dropped: int, total: int) -> bytes:
     return frame("lagged", Lagged(dropped=dropped, total_dropped=total))
+
+
+REVOKED = frame(
+    "error", StreamError(code="unauthorized", message="invalid or revoked bearer token")
+)
 
 
 def opening() -> bytes:

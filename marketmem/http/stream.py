@@ -11,7 +11,8 @@ never waits. Its writer (``StreamSession.write``) takes what is queued, renders 
 asked for and sends it in one write; a client whose socket does not drain blocks only its own
 writer, while its queue drops its oldest events. When a send goes through again, the writer
 tells the client how many events it lost (``lagged``) and reads the candles it missed back
-from the database. A ``: keepalive`` comment goes out every ``HEARTBEAT_S`` on trio's clock.
+from the database. A ``: keepalive`` comment goes out every ``HEARTBEAT_S`` on trio's clock; at each
+one the token is checked again, and a revoked token's stream ends with an ``error`` event.
 
 Writers run in the hub's nursery, not in the request's task: Hypercorn shields its socket
 writes from cancellation, so a writer stuck on a client that never reads is freed only when
@@ -21,7 +22,7 @@ task waits for its writer or the client's disconnect, then unsubscribes and retu
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -46,6 +47,7 @@ from marketmem.http.sse import (
     HEARTBEAT_S,
     REPLAY_HORIZON_MS,
     RESUME_SLACK_MS,
+    REVOKED,
     StreamRequest,
     candle_frame,
     health_frame,
@@ -58,16 +60,68 @@ from marketmem.storage.reads.hyperliquid import closed_candles_since
 
 # A read on a read-only connection: ``await reader(fn, *args)`` calls ``fn(conn, *args)``.
 Reader = Callable[..., Awaitable[Any]]
+# Whether the stream's token is still valid (checked at every heartbeat).
+Authorized = Callable[[], Awaitable[bool]]
 
 SUBSCRIBER = "http-stream"
 # Queued events a writer renders into one send at most.
 BATCH_EVENTS = 256
+# Live events whose frames are kept for the clients that have not sent them yet.
+RENDERED_EVENTS = 256
 
 _KIND_TYPES: dict[str, type[Event]] = {
     "candle": LiveCandles,
     "mid": LiveMids,
     "health": LiveHealth,
 }
+
+
+# (open time, stamp, frame) of one row; mids and health carry zeros.
+Framed = tuple[int, int, bytes]
+
+
+class Rendered:
+    """One live event as every client sends it: its frames by coin ("" for health), and the
+    newest stamp of its candles."""
+
+    __slots__ = ("by_coin", "kind", "stamp_ms")
+
+    def __init__(self, event: Event) -> None:
+        self.by_coin: dict[str, list[Framed]] = {}
+        self.stamp_ms = 0
+        if isinstance(event, LiveCandles):
+            self.kind = "candle"
+            for bar in event.rows:
+                self.stamp_ms = max(self.stamp_ms, bar.updated_at_ms)
+                framed = (bar.open_time_ms, bar.updated_at_ms, candle_frame(bar))
+                self.by_coin.setdefault(bar.coin, []).append(framed)
+        elif isinstance(event, LiveMids):
+            self.kind = "mid"
+            for mid in event.rows:
+                self.by_coin.setdefault(mid.coin, []).append((0, 0, mid_frame(mid)))
+        else:
+            assert isinstance(event, LiveHealth)
+            self.kind = "health"
+            self.by_coin[""] = [(0, 0, health_frame(c)) for c in event.changes]
+
+
+class FrameCache:
+    """Each live event rendered once, whatever the number of clients that send it: the last
+    ``size`` events by identity (each held, so its identity is not reused while cached)."""
+
+    def __init__(self, size: int = RENDERED_EVENTS) -> None:
+        self.size = size
+        self._cache: OrderedDict[int, tuple[Event, Rendered]] = OrderedDict()
+
+    def get(self, event: Event) -> Rendered:
+        held = self._cache.get(id(event))
+        if held is not None and held[0] is event:
+            return held[1]
+        rendered = Rendered(event)
+        self._cache[id(event)] = (event, rendered)
+        if len(self._cache) > self.size:
+            self._cache.popitem(last=False)
+        return rendered
 
 
 def read_closed_since(conn: Connection, coins: Sequence[str], since_ms: int) -> list[Candle]:
@@ -93,6 +147,7 @@ class StreamHub:
         self.coins: Counter[str] = Counter()
         self.health_streams = 0
         self.sessions: set[StreamSession] = set()
+        self.frames = FrameCache()
         self.closed = trio.Event()
         self._nursery: trio.Nursery | None = None
 
@@ -126,6 +181,7 @@ class StreamHub:
         reader: Reader,
         health: Sequence[ChannelStatusChange],
         now_ms: int,
+        authorized: Authorized | None = None,
     ) -> StreamSession:
         """A new client of ``token_key``: subscribed at once. 429 beyond the token's limit."""
         if not self.accepting:
@@ -140,7 +196,13 @@ class StreamHub:
             )
         self.open_by_token[token_key] = held + 1
         session = StreamSession(
-            self, token_key, request, reader=reader, health=health, now_ms=now_ms
+            self,
+            token_key,
+            request,
+            reader=reader,
+            health=health,
+            now_ms=now_ms,
+            authorized=authorized,
         )
         self.sessions.add(session)
         if {"mid", "candle"} & request.kinds:
@@ -188,12 +250,13 @@ class StreamSession:
         reader: Reader,
         health: Sequence[ChannelStatusChange],
         now_ms: int,
+        authorized: Authorized | None = None,
     ) -> None:
         self.hub = hub
+        self.authorized = authorized
         self.token_key = token_key
         self.request = request
         self.symbols = request.symbols
-        self.wanted = frozenset(request.symbols)
         self.kinds = request.kinds
         self.reader = reader
         self.health = list(health)
@@ -277,6 +340,10 @@ class StreamSession:
                 out += self._render(events)
             now = trio.current_time()
             if now >= beat:
+                if self.authorized is not None and not await self.authorized():
+                    out += REVOKED
+                    await _body(send, bytes(out))
+                    break
                 out += HEARTBEAT
                 beat += HEARTBEAT_S
                 if beat <= now:  # a send that blocked for longer than a beat
@@ -300,24 +367,22 @@ class StreamSession:
         out = bytearray()
         counts = {"candle": 0, "mid": 0, "health": 0}
         for event in events:
-            if isinstance(event, LiveCandles):
-                for bar in event.rows:
-                    self.stamp_ms = max(self.stamp_ms, bar.updated_at_ms)
-                    if bar.coin not in self.wanted:
-                        continue
-                    if self.replayed.get((bar.coin, bar.open_time_ms), -1) >= bar.updated_at_ms:
-                        continue
-                    out += candle_frame(bar)
-                    counts["candle"] += 1
-            elif isinstance(event, LiveMids):
-                for mid in event.rows:
-                    if mid.coin in self.wanted:
-                        out += mid_frame(mid)
-                        counts["mid"] += 1
-            elif isinstance(event, LiveHealth):
-                for change in event.changes:
-                    out += health_frame(change)
-                    counts["health"] += 1
+            rendered = self.hub.frames.get(event)
+            self.stamp_ms = max(self.stamp_ms, rendered.stamp_ms)
+            n = 0
+            if rendered.kind == "health":
+                for _, _, frame in rendered.by_coin[""]:
+                    out += frame
+                    n += 1
+            else:
+                replayed = self.replayed if rendered.kind == "candle" else None
+                for coin in self.symbols:
+                    for opened, stamp, frame in rendered.by_coin.get(coin, ()):
+                        if replayed and replayed.get((coin, opened), -1) >= stamp:
+                            continue  # just read back from the database
+                        out += frame
+                        n += 1
+            counts[rendered.kind] += n
         for kind, n in counts.items():
             if n:
                 metrics.STREAM_EVENTS.inc(n, kind=kind)

@@ -27,7 +27,14 @@ from ssekit import (
 
 from marketmem.clock import FixedClock
 from marketmem.config import Config
-from marketmem.events import CandleBatch, MidBatch, MidPrice, RunFinished, RunStarted
+from marketmem.events import (
+    ApiTokensRevoked,
+    CandleBatch,
+    MidBatch,
+    MidPrice,
+    RunFinished,
+    RunStarted,
+)
 from marketmem.http import metrics
 from marketmem.http.app import create_app
 from marketmem.http.sse import HEARTBEAT_S, MAX_SYMBOLS, RETRY_MS
@@ -586,3 +593,24 @@ async def test_a_client_that_never_reads_leaves_the_writer_unchanged_at_2000_fra
     assert sorted(stuck["read"]) == sorted(
         f"{b.coin}:1m:{b.open_time_ms}" for b in bars if b.closed
     )
+
+
+async def test_a_revoked_token_s_stream_ends_within_a_heartbeat(
+    stream_config: Config, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with live_world(stream_config) as live:
+        token = await live.token_for("leaver")
+        client = live.open("kinds=health", token=token)
+        await client.until(lambda c: c.status == 200)
+        await trio.sleep(HEARTBEAT_S + 1)
+        assert not client.ended  # still valid at the first beat
+        assert live.rt.writer is not None
+        await live.rt.writer.execute(
+            ApiTokensRevoked(user="leaver", revoked_at_ms=live.clock.now_ms())
+        )
+        revoked_at = trio.current_time()
+        await client.until(lambda c: c.ended)
+        assert trio.current_time() - revoked_at <= HEARTBEAT_S
+        (error,) = client.of("error")
+        assert error.data == {"code": "unauthorized", "message": "invalid or revoked bearer token"}
+        assert live.subscribers() == []
