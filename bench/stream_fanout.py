@@ -9,10 +9,11 @@ over loopback into the real ``HyperliquidStream``, bus and storage writer (setti
 starts a client process (this module with ``--client``) holding ``--clients`` SSE streams of
 ``mid,candle,health``, five coins each, all 230 coins covered.
 
-Rounds without clients first, then the same rounds with them connected: a paced run at
-``--rate`` frames/s for ``--seconds`` (rows committed per second and frame-to-commit, as
-``bench.stream`` measures them) and an unpaced blast of ``--frames`` frames (committed
-frames/s). Commit-to-client delay: the bench stamps when the writer's transaction holding a
+Rounds without clients and with them connected alternate (the client process starts for
+each round with clients and stops after it), so both see the same machine. Each round is an
+unpaced blast of ``--frames`` frames (committed frames/s) and a paced run at ``--rate``
+frames/s for ``--seconds`` (frames/s and rows committed, frame-to-commit, as ``bench.stream``
+measures them). Commit-to-client delay: the bench stamps when the writer's transaction holding a
 closed bar or a mid returned (``time.monotonic``, one clock for both processes), each client
 when the event's last byte arrived.
 
@@ -33,7 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -68,6 +71,7 @@ from marketmem.events import (
 from marketmem.http.auth import issue_token
 from marketmem.http.feed import bus_feed
 from marketmem.http.server import serve_http
+from marketmem.http.stream import StreamHub
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import Runtime
 from marketmem.sources.hyperliquid.resources import open_resources
@@ -147,36 +151,94 @@ def symbols_of(coins: list[str], clients: int) -> list[str]:
     ]
 
 
-async def rounds(
+Round = dict[str, float]
+
+
+async def one_round(
     label: str,
+    r: int,
     args: argparse.Namespace,
     link: VenueLink,
     stream: HyperliquidStream,
     log: CommitLog,
     rt: Runtime,
     folder: Path,
-) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"blast": [], "paced": [], "rows": [], "p50": [], "p99": []}
+) -> Round:
+    """An unpaced blast, then the paced run; what the writer committed of each."""
     assert rt.writer is not None
-    for r in range(args.rounds):
-        got, _ = await stream_round(link, stream, log, args.frames, 0, folder)
-        out["blast"].append(got.committed)
-        n = int(args.rate * args.seconds)
-        rows = rt.writer.stats.rows
-        paced, sent = await stream_round(link, stream, log, n, args.rate, folder)
-        lat = sorted((log.at[k] - t) * 1000 for k, t in sent.keys.items())
-        out["paced"].append(paced.committed)
-        out["rows"].append(rt.writer.stats.rows - rows)
-        out["p50"].append(percentile(lat, 50))
-        out["p99"].append(percentile(lat, 99))
-        print(
-            f"{label}, round {r + 1}: blast of {args.frames:,} frames committed at "
-            f"{got.committed:,.0f} frames/s; {n:,} frames at {args.rate:,.0f}/s: committed at "
-            f"{paced.committed:,.0f} frames/s ({out['rows'][-1]:,.0f} rows), frame-to-commit "
-            f"p50 {out['p50'][-1]:.1f} ms, p99 {out['p99'][-1]:.1f} ms",
-            flush=True,
-        )
+    got, _ = await stream_round(link, stream, log, args.frames, 0, folder)
+    n = int(args.rate * args.seconds)
+    rows = rt.writer.stats.rows
+    paced, sent = await stream_round(link, stream, log, n, args.rate, folder)
+    lat = sorted((log.at[k] - t) * 1000 for k, t in sent.keys.items())
+    out = {
+        "blast": got.committed,
+        "paced": paced.committed,
+        "rows": rt.writer.stats.rows - rows,
+        "p50": percentile(lat, 50),
+        "p99": percentile(lat, 99),
+    }
+    print(
+        f"round {r + 1}, {label}: blast of {args.frames:,} frames committed at "
+        f"{out['blast']:,.0f} frames/s; {n:,} frames at {args.rate:,.0f}/s: committed at "
+        f"{out['paced']:,.0f} frames/s ({out['rows']:,.0f} rows), frame-to-commit "
+        f"p50 {out['p50']:.1f} ms, p99 {out['p99']:.1f} ms",
+        flush=True,
+    )
     return out
+
+
+@dataclass
+class Crowd:
+    """What the client processes of the rounds with clients brought back."""
+
+    received: list[list[Any]] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)
+    dropped: int = 0
+
+
+@asynccontextmanager
+async def clients_connected(
+    nursery: trio.Nursery,
+    args: argparse.Namespace,
+    hub: StreamHub,
+    port: int,
+    token: str,
+    coins: list[str],
+    folder: Path,
+    crowd: Crowd,
+) -> AsyncIterator[None]:
+    """The client process with every stream open; afterwards, what it received."""
+    out = folder / "received.json"
+    command = [
+        sys.executable,
+        "-m",
+        "bench.stream_fanout",
+        "--client",
+        f"--port={port}",
+        f"--token={token}",
+        f"--clients={args.clients}",
+        f"--symbols={';'.join(symbols_of(coins, args.clients))}",
+        f"--out={out}",
+    ]
+    proc: trio.Process = await nursery.start(
+        partial(trio.run_process, command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    )
+    clients = VenueLink(proc)
+    await clients.expect("connected")
+    with trio.fail_after(STEP_TIMEOUT_S):
+        while len(hub.sessions) < args.clients:
+            await trio.sleep(0.05)
+    yield
+    await trio.sleep(1.0)  # the last events reach the clients
+    crowd.dropped += sum(hub.bus.dropped(s.rx) for s in hub.sessions)
+    await clients.say("stop")
+    crowd.done = await clients.expect("done")
+    with trio.fail_after(STEP_TIMEOUT_S):
+        await proc.wait()
+        while hub.sessions:
+            await trio.sleep(0.05)
+    crowd.received += json.loads(out.read_text())
 
 
 def summary(values: list[float], unit: str, fmt: str = ",.0f") -> str:
@@ -221,52 +283,30 @@ async def measure(args: argparse.Namespace, link: VenueLink, folder: Path) -> No
                 f"{args.clients} clients x {COINS_PER_CLIENT} coins, kinds mid,candle,health",
                 flush=True,
             )
-            alone = await rounds("no clients", args, link, stream, log, rt, folder)
-
-            out = folder / "received.json"
-            command = [
-                sys.executable,
-                "-m",
-                "bench.stream_fanout",
-                "--client",
-                f"--port={port}",
-                f"--token={token}",
-                f"--clients={args.clients}",
-                f"--symbols={';'.join(symbols_of(coins, args.clients))}",
-                f"--out={out}",
-            ]
-            proc: trio.Process = await nursery.start(
-                partial(trio.run_process, command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-            )
-            clients = VenueLink(proc)
-            await clients.expect("connected")
-            with trio.fail_after(STEP_TIMEOUT_S):
-                while len(hub.sessions) < args.clients:
-                    await trio.sleep(0.05)
-            crowd = await rounds(f"{args.clients} clients", args, link, stream, log, rt, folder)
-            await trio.sleep(1.0)  # the last events reach the clients
-            await clients.say("stop")
-            done = await clients.expect("done")
-            with trio.fail_after(STEP_TIMEOUT_S):
-                await proc.wait()
-            dropped = sum(rt.bus.dropped(s.rx) for s in hub.sessions)
-            report(args, alone, crowd, json.loads(out.read_text()), times, done, dropped, feed)
+            # Rounds without and with clients alternate, so both see the same machine.
+            alone: list[Round] = []
+            crowded: list[Round] = []
+            crowd = Crowd()
+            for r in range(args.rounds):
+                alone.append(await one_round("no clients", r, args, link, stream, log, rt, folder))
+                async with clients_connected(nursery, args, hub, port, token, coins, folder, crowd):
+                    label = f"{args.clients} clients"
+                    crowded.append(await one_round(label, r, args, link, stream, log, rt, folder))
+            report(args, alone, crowded, crowd, times, feed)
             nursery.cancel_scope.cancel()
 
 
 def report(
     args: argparse.Namespace,
-    alone: dict[str, list[float]],
-    crowd: dict[str, list[float]],
-    received: list[list[Any]],
+    alone: list[Round],
+    crowded: list[Round],
+    crowd: Crowd,
     times: CommitTimes,
-    done: list[str],
-    dropped: int,
     feed: Any,
 ) -> None:
     delays: dict[str, list[float]] = {"candle": [], "mid": []}
     unmatched = 0
-    for kind, coin, key, at in received:
+    for kind, coin, key, at in crowd.received:
         committed = times.at.get((kind, coin, key))
         if committed is None:
             unmatched += 1
@@ -282,22 +322,31 @@ def report(
             )
     print("  target: p99 < 100 ms")
     print(
-        f"  client process: {' '.join(done)}; events without a commit stamp: {unmatched}; "
-        f"events dropped for slow clients: {dropped}; feed: {feed.stats.looks} looks, "
-        f"{feed.stats.expired} hints expired"
+        f"  last client process: {' '.join(crowd.done)}; events without a commit stamp: "
+        f"{unmatched}; events dropped for slow clients: {crowd.dropped}; feed: "
+        f"{feed.stats.looks} looks, {feed.stats.expired} hints expired"
     )
     print("writer throughput, without clients / with clients:")
-    print(f"  at {args.rate:,.0f} frames/s:  {summary(alone['paced'], 'frames/s committed')}")
-    print(f"                      {summary(crowd['paced'], 'frames/s committed')}")
-    print(f"  rows per paced run:  {summary(alone['rows'], 'rows')}")
-    print(f"                      {summary(crowd['rows'], 'rows')}")
-    print(f"  frame-to-commit p99: {summary(alone['p99'], 'ms', '.1f')}")
-    print(f"                      {summary(crowd['p99'], 'ms', '.1f')}")
-    print(f"  unpaced blast:       {summary(alone['blast'], 'frames/s committed')}")
-    print(f"                      {summary(crowd['blast'], 'frames/s committed')}")
-    paced = statistics.median(crowd["paced"]) / statistics.median(alone["paced"])
-    blast = statistics.median(crowd["blast"]) / statistics.median(alone["blast"])
-    print(f"  ratio with/without: paced {paced:.3f}, blast {blast:.2f} (target: unchanged)")
+
+    def both(key: str, what: str, unit: str, fmt: str) -> None:
+        print(f"  {what:20s} {summary([r[key] for r in alone], unit, fmt)}")
+        print(f"  {'':20s} {summary([r[key] for r in crowded], unit, fmt)}")
+
+    for key, what, unit, fmt in (
+        ("paced", f"at {args.rate:,.0f} frames/s:", "frames/s committed", ",.0f"),
+        ("rows", "rows per paced run:", "rows", ",.0f"),
+        ("p99", "frame-to-commit p99:", "ms", ".1f"),
+        ("blast", "unpaced blast:", "frames/s committed", ",.0f"),
+    ):
+        both(key, what, unit, fmt)
+
+    def ratio(key: str) -> float:
+        return statistics.median(r[key] for r in crowded) / statistics.median(r[key] for r in alone)
+
+    print(
+        f"  ratio with/without: paced {ratio('paced'):.3f}, blast {ratio('blast'):.2f} "
+        "(target: unchanged)"
+    )
 
 
 # --- the client process --------------------------------------------------------------------------
