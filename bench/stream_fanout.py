@@ -363,6 +363,7 @@ class SseClient:
         self.seen: dict[Key, float] = {}
         self.counts = {"lagged": 0, "keepalive": 0, "health": 0}
         self.status = 0
+        self.error: str | None = None
 
     def _block(self, block: bytes, at: float) -> None:
         if block.startswith(b": keepalive"):
@@ -382,6 +383,12 @@ class SseClient:
             self.seen.setdefault((kind, row["coin"], key), at)
 
     async def run(self, connected: Callable[[], None]) -> None:
+        try:
+            await self._run(connected)
+        except (OSError, trio.BrokenResourceError, h11.ProtocolError) as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    async def _run(self, connected: Callable[[], None]) -> None:
         stream = await trio.open_tcp_stream("127.0.0.1", self.port)
         async with stream:
             conn = h11.Connection(h11.CLIENT)
@@ -436,8 +443,10 @@ async def clients_main(args: argparse.Namespace) -> None:
     Path(args.out).write_text(json.dumps(received))
     totals = {k: sum(c.counts[k] for c in clients) for k in ("lagged", "keepalive", "health")}
     statuses = sorted({c.status for c in clients})
+    errors = sorted({c.error for c in clients if c.error})
     print(
-        f"done statuses={statuses} events={len(received)} lagged={totals['lagged']} "
+        f"done statuses={statuses} errors={len(errors)}{errors[:1]} "
+        f"events={len(received)} lagged={totals['lagged']} "
         f"keepalive={totals['keepalive']} health={totals['health']} "
         f"cpu={time.process_time():.1f}s",
         flush=True,
