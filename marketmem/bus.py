@@ -12,6 +12,11 @@ Each subscriber declares a bounded buffer and a policy for when it is full:
 
 ``close()`` closes every send side synchronously; subscribers then drain what is queued and
 see ``trio.EndOfChannel``. NOTE: only the bus holds send handles; subscribers only receive.
+
+A subscriber that leaves before the bus closes (an HTTP stream client that disconnects) calls
+``unsubscribe``: it is gone from the fan-out and from ``statistics()`` at once, and a publish
+under way skips it. ``dropped(receive)`` is one subscriber's drop count, for a lossy view that
+tells its own consumer how much it lost.
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ class _Subscriber:
     send: trio.MemorySendChannel[Event]
     # A clone of the receive side, used only by DROP_OLDEST to evict the oldest item.
     evict: trio.MemoryReceiveChannel[Event] | None
+    # The receive side handed out, by which ``unsubscribe`` and ``dropped`` find this one.
+    receive: trio.MemoryReceiveChannel[Event]
     delivered: int = 0
     dropped: int = 0
 
@@ -70,6 +77,7 @@ class Bus:
 
     def __init__(self) -> None:
         self._subscribers: list[_Subscriber] = []
+        self._by_receive: dict[int, _Subscriber] = {}
         self._by_type: dict[type[Event], list[_Subscriber]] = {}
         self._published = 0
         self._closed = False
@@ -95,10 +103,30 @@ class Bus:
             buffer=buffer,
             send=send,
             evict=receive.clone() if policy is Policy.DROP_OLDEST else None,
+            receive=receive,
         )
         self._subscribers.append(sub)
+        self._by_receive[id(receive)] = sub
         self._by_type.clear()
         return receive
+
+    def unsubscribe(self, receive: trio.MemoryReceiveChannel[Event]) -> None:
+        """Remove the subscriber of ``receive`` (what ``subscribe`` returned): it gets no more
+        events, leaves ``statistics()``, and drains what is queued to ``EndOfChannel``. A
+        publisher waiting on it (lossless) goes on to the next subscriber. Idempotent."""
+        sub = self._by_receive.pop(id(receive), None)
+        if sub is None:
+            return
+        self._subscribers.remove(sub)
+        self._by_type.clear()
+        sub.send.close()
+        if sub.evict is not None:
+            sub.evict.close()
+
+    def dropped(self, receive: trio.MemoryReceiveChannel[Event]) -> int:
+        """Events dropped so far for the subscriber of ``receive`` (0 once it has left)."""
+        sub = self._by_receive.get(id(receive))
+        return sub.dropped if sub is not None else 0
 
     def _targets(self, event_type: type[Event]) -> list[_Subscriber]:
         targets = self._by_type.get(event_type)
@@ -114,7 +142,10 @@ class Bus:
         self._published += 1
         for sub in self._targets(type(event)):
             if sub.policy is Policy.LOSSLESS:
-                await sub.send.send(event)
+                try:
+                    await sub.send.send(event)
+                except trio.ClosedResourceError:
+                    continue  # it unsubscribed meanwhile: it has left
                 sub.delivered += 1
             else:
                 self._offer(sub, event)
@@ -127,7 +158,10 @@ class Bus:
         self._published += 1
         for sub in self._targets(type(event)):
             if sub.policy is Policy.LOSSLESS:
-                sub.send.send_nowait(event)
+                try:
+                    sub.send.send_nowait(event)
+                except trio.ClosedResourceError:
+                    continue
                 sub.delivered += 1
             else:
                 self._offer(sub, event)
@@ -144,13 +178,20 @@ class Bus:
             # The subscriber closed its receive side: it has left; count as dropped.
             sub.dropped += 1
             return
+        except trio.ClosedResourceError:
+            return  # unsubscribed while a publish was under way: it has left
         sub.dropped += 1
         if sub.policy is Policy.DROP_OLDEST and sub.evict is not None:
             try:
                 sub.evict.receive_nowait()
                 sub.send.send_nowait(event)
                 sub.delivered += 1
-            except (trio.WouldBlock, trio.EndOfChannel, trio.BrokenResourceError):
+            except (
+                trio.WouldBlock,
+                trio.EndOfChannel,
+                trio.BrokenResourceError,
+                trio.ClosedResourceError,
+            ):
                 pass
 
     def close(self) -> None:

@@ -75,6 +75,10 @@ class HttpConfig(Base):
     cache_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
     # The dashboard page fetches its tables and charts again this often.
     dashboard_refresh_s: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 10.0
+    # /api/v1/stream: streams one token may hold open at once (429 beyond), and the events
+    # queued for one stream client before the oldest are dropped (and counted to it).
+    stream_max_per_token: PositiveInt = 4
+    stream_buffer: PositiveInt = 1000
 
 
 class ServiceConfig(Base):

@@ -20,11 +20,13 @@ from typing import Any, TextIO
 import msgspec
 import trio
 
+from marketmem.bus import Bus
 from marketmem.clock import SystemClock, WallClock
 from marketmem.config import ChannelConfig, Config
 from marketmem.events import ApiTokenCreated, ApiTokensRevoked, CloneSaved, Event
 from marketmem.executors import Executor
 from marketmem.http.auth import IssuedToken, issue_token
+from marketmem.http.feed import bus_feed
 from marketmem.http.server import serve_http
 from marketmem.runtime import Runtime
 from marketmem.sources.defillama.config import SECTION as DEFILLAMA
@@ -239,6 +241,13 @@ def banner(access: DemoAccess, clone_id: str, symbol: str, database: str) -> str
             f'  curl -s -H "Authorization: Bearer {access.token.token}" '
             f'"{base}/api/v1/candles/{symbol}?interval=1h"'
         )
+        lines.append(
+            "  live stream of mids, closed candles and channel health (Server-Sent Events):"
+        )
+        lines.append(
+            f'  curl -N -H "Authorization: Bearer {access.token.token}" '
+            f'"{base}/api/v1/stream?symbols={symbol}&kinds=mid,candle,health"'
+        )
     lines.append("  Ctrl-C stops the demo; service logs follow.")
     lines += [RULE, ""]
     return "\n".join(lines) + "\n"
@@ -322,9 +331,17 @@ async def run_demo(
         cfg = demo_config(config, venues, http_port=http_port)
         # The API binds first: a port already taken stops the demo before anything starts.
         # It charts the service's telemetry, made here so both can have it from the start.
+        # Telemetry and the live stream's hub are made here, on the bus the service will use,
+        # so the API has both from the start.
         telemetry = Telemetry(clock.now_ms())
-        serve = partial(serve_http, cfg, clock, telemetry=telemetry)
-        port: int | None = await outer.start(serve) if http else None
+        bus = Bus()
+        port: int | None = None
+        feed = None
+        if http:
+            hub, feed = bus_feed(bus, cfg, clock)
+            await outer.start(hub.run)
+            serve = partial(serve_http, cfg, clock, telemetry=telemetry, streams=hub)
+            port = await outer.start(serve)
         async with trio.open_nursery() as service:
             rt: Runtime = await service.start(
                 partial(
@@ -336,8 +353,11 @@ async def run_demo(
                     handle_signals=handle_signals,
                     http=False,
                     telemetry=telemetry,
+                    bus=bus,
                 )
             )
+            if feed is not None:
+                outer.start_soon(feed.run)
             coins = HYPERLIQUID.of(cfg).coins
             token = await provision_access(rt, symbols=list(coins))
             access = DemoAccess(port, token)

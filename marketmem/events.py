@@ -907,3 +907,49 @@ class CloneRemoved(Command):
 
 
 # --- http: end -----------------------------------------------------------------------------
+
+
+# --- live stream ---------------------------------------------------------------------------
+# What ``GET /api/v1/stream`` serves, published by the stream feed (``marketmem.http.feed``)
+# only once the rows are in the database: each SSE client is a lossy subscriber of these.
+# Not stored, and of no run (``run_id`` stays "").
+
+
+class LiveCandles(Event):
+    """Closed 1-minute bars as committed (a bar corrected later, by a backfill, comes again)."""
+
+    rows: list[Candle]
+
+    def weight(self) -> int:
+        return len(self.rows)
+
+
+class LiveMids(Event):
+    """Mid prices as committed: the latest of each coin's 5-second bucket."""
+
+    rows: list[MidPrice]
+
+    def weight(self) -> int:
+        return len(self.rows)
+
+
+class ChannelStatusChange(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A source/channel's health status changed (``previous`` None: first seen)."""
+
+    source: str
+    channel: str
+    status: str
+    previous: str | None
+    at_ms: int
+    last_success_at_ms: int | None
+    error: str | None
+
+
+class LiveHealth(Event):
+    changes: list[ChannelStatusChange]
+
+
+LIVE_EVENTS: tuple[type[Event], ...] = (LiveCandles, LiveMids, LiveHealth)
+
+
+# --- live stream: end ----------------------------------------------------------------------

@@ -35,9 +35,11 @@ async def open_pipeline(
     executor: Executor | None = None,
     local: bool = False,
     service: bool = False,
+    bus: Bus | None = None,
 ) -> AsyncIterator[Runtime]:
-    """``service=True`` for the long-running ``run``: it also closes runs a crash left open."""
-    bus = Bus()
+    """``service=True`` for the long-running ``run``: it also closes runs a crash left open.
+    ``bus``: the bus to run on (one a caller subscribed to before the sources start)."""
+    bus = bus or Bus()
     rt = Runtime(
         config=config,
         bus=bus,

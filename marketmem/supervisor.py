@@ -2,11 +2,12 @@
 
 Order: the storage writer starts first (``open_pipeline``), then every source is opened
 (``open_sources``: each opens its own resources and closes them at the end), the HTTP API
-(``serve_api``: restarted with backoff when it crashes), the scheduler with every enabled poll
-channel and every enabled long-running actor (each restarted with backoff when it crashes, its
-crash recorded as a failed run of its channel), the bus observer and the telemetry its
-dashboard charts (``marketmem.telemetry``). SIGINT/SIGTERM or
-``--duration`` stop ingestion and tell the API to stop (it drains its requests within
+(``serve_api``: restarted with backoff when it crashes) with its live stream's hub and feed
+(``http.feed.bus_feed``), the scheduler with every enabled poll channel and every enabled
+long-running actor (each restarted with backoff when it crashes, its crash recorded as a
+failed run of its channel), the bus observer and the telemetry its dashboard charts
+(``marketmem.telemetry``). SIGINT/SIGTERM or ``--duration`` stop ingestion, end the open
+streams and tell the API to stop (it drains its requests within
 hypercorn's graceful timeout); the sources close, the bus closes, the writer drains and makes
 its final commit, and ``run_service`` returns.
 """
@@ -24,11 +25,14 @@ from functools import partial
 import trio
 
 from marketmem import metrics
+from marketmem.bus import Bus
 from marketmem.clock import WallClock
 from marketmem.config import Config
 from marketmem.events import RunFinished, RunStarted
 from marketmem.executors import Executor
+from marketmem.http.feed import bus_feed
 from marketmem.http.server import serve_http
+from marketmem.http.stream import StreamHub
 from marketmem.leases import CHECK_S, Leases, hold, lease_key, takeover_poll_s
 from marketmem.logs import context
 from marketmem.offline import FirstRound
@@ -246,11 +250,18 @@ async def run_channels_once(
 
 
 async def observe_bus(rt: Runtime) -> None:
-    """Export bus queue depth and drops as metrics."""
+    """Export bus queue depth and drops as metrics, summed over subscribers of one name (every
+    stream client is ``http-stream``; a name none holds any more reads 0)."""
+    names: set[str] = set()
     while True:
+        totals: dict[str, tuple[int, int]] = dict.fromkeys(names, (0, 0))
         for sub in rt.bus.statistics().subscribers:
-            metrics.BUS_QUEUED.set(sub.queued, subscriber=sub.name)
-            metrics.BUS_DROPPED.set(sub.dropped, subscriber=sub.name)
+            queued, dropped = totals.get(sub.name, (0, 0))
+            totals[sub.name] = (queued + sub.queued, dropped + sub.dropped)
+        for name, (queued, dropped) in totals.items():
+            metrics.BUS_QUEUED.set(queued, subscriber=name)
+            metrics.BUS_DROPPED.set(dropped, subscriber=name)
+        names = set(totals)
         await trio.sleep(BUS_OBSERVE_EVERY_S)
 
 
@@ -265,6 +276,7 @@ async def serve_api(
     rt: Runtime,
     stopping: trio.Event,
     *,
+    streams: StreamHub | None = None,
     initial_backoff_s: float = 1.0,
     max_backoff_s: float = 30.0,
     rng: random.Random | None = None,
@@ -279,7 +291,7 @@ async def serve_api(
     first = True
     while not stopping.is_set():
         try:
-            port = await _serve_until_stopped(rt, stopping, task_status if first else None)
+            port = await _serve_until_stopped(rt, stopping, task_status if first else None, streams)
             log.info("HTTP API stopped after draining its requests (port %s)", port)
             return
         except Exception as exc:
@@ -301,7 +313,10 @@ async def serve_api(
 
 
 async def _serve_until_stopped(
-    rt: Runtime, stopping: trio.Event, task_status: trio.TaskStatus[int] | None
+    rt: Runtime,
+    stopping: trio.Event,
+    task_status: trio.TaskStatus[int] | None,
+    streams: StreamHub | None,
 ) -> int:
     """Serve until ``stopping`` (then drain); reports the bound port once through
     ``task_status``."""
@@ -312,6 +327,7 @@ async def _serve_until_stopped(
                 rt.config,
                 rt.clock,
                 telemetry=rt.telemetry,
+                streams=streams,
                 shutdown_trigger=stopping.wait,
             )
         )
@@ -334,6 +350,7 @@ async def run_service(
     specs: list[ChannelSpec | ActorSpec] | None = None,
     leases: Leases | None = None,
     telemetry: Telemetry | None = None,
+    bus: Bus | None = None,
     task_status: trio.TaskStatus[Runtime] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the whole service until a signal, ``duration_s``, or cancellation.
@@ -361,6 +378,7 @@ async def run_service(
             specs=specs,
             leases=leases,
             telemetry=telemetry,
+            bus=bus,
             task_status=task_status,
         )
 
@@ -408,12 +426,15 @@ async def _run_service(
     specs: list[ChannelSpec | ActorSpec] | None,
     leases: Leases | None,
     telemetry: Telemetry | None,
+    bus: Bus | None,
     task_status: trio.TaskStatus[Runtime],
 ) -> None:
     async with (
         # First: a second instance on a SQLite file stops here, before it opens the database.
         _engine_leases(config, leases, executor) as leases,
-        open_pipeline(config, clock=clock, executor=executor, local=local, service=True) as rt,
+        open_pipeline(
+            config, clock=clock, executor=executor, local=local, service=True, bus=bus
+        ) as rt,
         open_sources(rt) as built,
     ):
         channels, actors = enabled_specs(rt, list(built) if specs is None else specs)
@@ -421,13 +442,18 @@ async def _run_service(
         first_round = FirstRound(config, [(s, c) for s, c, _ in config.enabled_channels()])
         rt.on_run = first_round.run_ended
         stopping = trio.Event()
+        serving = http and config.http.enabled
+        # The live stream (/api/v1/stream) is fed from this process's bus, after commits.
+        hub, feed = bus_feed(rt.bus, config, rt.clock) if serving else (None, None)
         async with trio.open_nursery() as nursery:
+            if hub is not None:
+                await nursery.start(hub.run)
             # The API binds first: a port already taken stops the service in one line,
             # before anything has started (or logged).
-            if http and config.http.enabled:
-                port = await nursery.start(serve_api, rt, stopping)
+            if serving:
+                port = await nursery.start(partial(serve_api, rt, stopping, streams=hub))
             _log_start(config, channels, actors, local)
-            if http and config.http.enabled:
+            if serving:
                 log.info("HTTP API listening on %s (port %s)", config.http.bind, port)
             async with trio.open_nursery() as ingestion:
                 if signals is not None:
@@ -437,6 +463,9 @@ async def _run_service(
                 ingestion.start_soon(observe_bus, rt)
                 skips = scheduler_skips((c.source, c.channel) for c in channels)
                 ingestion.start_soon(run_telemetry, rt.telemetry, rt.bus, rt.clock, skips)
+                if feed is not None:
+                    stream_feed = ActorSpec(name="stream-feed", run=feed.run)
+                    ingestion.start_soon(supervise, rt, stream_feed, name=stream_feed.name)
                 if leases is not None and leases.shared:
                     start_held(ingestion, rt, leases, channels, actors, first_round)
                 else:
@@ -448,6 +477,9 @@ async def _run_service(
                 task_status.started(rt)
                 await stopping.wait()
                 ingestion.cancel_scope.cancel()
-            # Ingestion has stopped (a signal, or --duration): the API drains and ends.
+            # Ingestion has stopped (a signal, or --duration): the streams end, the API drains
+            # and ends.
+            if hub is not None:
+                hub.close()
             stopping.set()
         log.info("sources stopped; draining the writer")

@@ -124,3 +124,35 @@ async def test_publish_with_no_subscriber_is_fine_and_counted() -> None:
 def test_subscribe_rejects_empty_buffer() -> None:
     with pytest.raises(ValueError):
         Bus().subscribe("x", [Ping], buffer=0)
+
+
+async def test_unsubscribe_removes_a_subscriber_at_once() -> None:
+    bus = Bus()
+    stays = bus.subscribe("stays", [Ping], buffer=10)
+    leaves = bus.subscribe("client", [Ping], buffer=3, policy=Policy.DROP_OLDEST)
+    for i in range(5):
+        await bus.publish(Ping(n=i))
+    assert bus.dropped(leaves) == 2
+    bus.unsubscribe(leaves)
+    bus.unsubscribe(leaves)  # idempotent
+    await bus.publish(Ping(n=5))
+    assert [s.name for s in bus.statistics().subscribers] == ["stays"]
+    assert bus.dropped(leaves) == 0
+    # What was queued drains, then it ends.
+    assert await drain(leaves) == [2, 3, 4]
+    bus.close()
+    assert await drain(stays) == [0, 1, 2, 3, 4, 5]
+
+
+async def test_a_publisher_waiting_on_a_subscriber_that_leaves_goes_on() -> None:
+    bus = Bus()
+    full = bus.subscribe("full", [Ping], buffer=1, policy=Policy.LOSSLESS)
+    after = bus.subscribe("after", [Ping], buffer=10)
+    await bus.publish(Ping(n=0))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(bus.publish, Ping(n=1))
+        await trio.testing.wait_all_tasks_blocked()  # waiting for room in "full"
+        bus.unsubscribe(full)
+    bus.close()
+    assert await drain(after) == [0, 1]
+    assert await drain(full) == [0]

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,6 +35,7 @@ from marketmem.events import (
 from marketmem.http.access import list_clones, list_tokens
 from marketmem.http.app import Api, api_error_of
 from marketmem.http.auth import issue_token, token_id_of, valid_name
+from marketmem.http.feed import db_feed
 from marketmem.http.server import serve_http
 from marketmem.pipeline import open_pipeline
 from marketmem.storage import engine
@@ -168,12 +170,19 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
 
 async def serve_until_signal(config: Config) -> None:
+    """The API alone. Its live stream polls the database (``http.feed.DbFeed``): this process
+    has no bus, and the ``run`` instance writing the database may be another process."""
+    clock = SystemClock()
+    hub, feed = db_feed(config, clock)
     async with trio.open_nursery() as nursery:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            port = await nursery.start(serve_http, config, SystemClock())
+            await nursery.start(hub.run)
+            nursery.start_soon(feed.run)
+            port = await nursery.start(partial(serve_http, config, clock, streams=hub))
             host = config.http.bind.rpartition(":")[0]
             print(f"marketmem API on http://{host}:{port} (Ctrl-C to stop)", flush=True)
             async for _ in signals:
+                hub.close()
                 nursery.cancel_scope.cancel()
                 break
 

@@ -8,7 +8,9 @@ from memory, with no hop, while its token and clone checks and the composed answ
 younger than ``[http] cache_s``, compact unless ``?verbose=1`` (``latest``); ``candles`` cuts
 candle history into pages. In front of every route, ``BodyLimit`` reads the request body to
 its end (a route that takes none ignores it) or refuses it. The routes' answers come from the
-``Api.read_*`` calls, which the MCP tools at ``/mcp`` (``http.mcp``) call as well.
+``Api.read_*`` calls, which the MCP tools at ``/mcp`` (``http.mcp``) call as well. ``/api/v1/stream`` checks its
+request the same way, then answers with an ``EventStream`` served from the ``StreamHub`` it
+was given (``http.stream``); an app built without one answers that route 503.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from starlette.routing import Route
 from marketmem import metrics as core_metrics
 from marketmem.clock import WallClock
 from marketmem.config import Config
+from marketmem.events import ChannelStatusChange
 from marketmem.http import candles, latest, metrics
 from marketmem.http.access import CachedAccess, check_clone
-from marketmem.http.auth import MalformedAuthorization, bearer_token
+from marketmem.http.auth import MalformedAuthorization, bearer_token, hash_token, token_id_of
 from marketmem.http.body import MAX_BODY_BYTES, decode_body
 from marketmem.http.bodylimit import BodyLimit
 from marketmem.http.cache import KeyedTtlCache, TtlCache
@@ -49,6 +52,7 @@ from marketmem.http.errors import (
     not_found,
     unauthorized,
 )
+from marketmem.http.feed import health_snapshot
 from marketmem.http.openapi import OpenApiDocument, RouteSpec, build_openapi
 from marketmem.http.page import csp, dashboard_page
 from marketmem.http.panels import Panels, read_panels, render_panels
@@ -61,11 +65,15 @@ from marketmem.http.schemas import (
     HealthResponse,
     LatestDataRequest,
 )
+from marketmem.http.sse import PARAMS as STREAM_PARAMS
+from marketmem.http.sse import StreamRequest, parse_request
+from marketmem.http.stream import EventStream, StreamHub
 from marketmem.query import InvalidParameter, parse_query
 from marketmem.source import ReadContext, ReadRoute
 from marketmem.storage.errors import BUSY, STORAGE_ERROR, missing_table
 from marketmem.storage.models.runs import ChannelHealth
 from marketmem.storage.reads import Connection
+from marketmem.storage.reads.hyperliquid import listed_coins
 from marketmem.storage.reads.runs import channel_health
 from marketmem.telemetry import Telemetry, TelemetryView
 
@@ -128,10 +136,12 @@ class Api:
         pool: ReadPool | None = None,
         readers: Readers | None = None,
         telemetry: Telemetry | None = None,
+        streams: StreamHub | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
         self.telemetry = telemetry
+        self.streams = streams
         self.pool = pool or ReadPool(
             config.database(),
             busy_timeout_ms=config.storage.busy_timeout_ms,
@@ -220,6 +230,18 @@ class Api:
             ),
             RouteSpec(
                 "GET",
+                "/api/v1/stream",
+                "stream",
+                "Server-Sent Events of committed data: mid, candle (closed 1m bars, with ids: "
+                "Last-Event-ID resumes from the stored bars), health (channel status changes), "
+                "lagged (events a slow client lost); a ': keepalive' comment every 15 s",
+                "bearer",
+                params=STREAM_PARAMS,
+                media_type="text/event-stream",
+                errors=((429, "this token holds [http] stream_max_per_token open streams"),),
+            ),
+            RouteSpec(
+                "GET",
                 "/openapi.json",
                 "openapi",
                 "This document",
@@ -275,6 +297,7 @@ class Api:
             "ingestionDashboard": self.dashboard,
             "latestData": self.latest_data,
             "candleHistory": self.candles,
+            "stream": self.stream,
             "openapi": self.openapi,
             "metrics": self.metrics,
             "dashboardPage": self.dashboard_page,
@@ -432,6 +455,52 @@ class Api:
             return candles.candle_page(conn, self.config, symbol, p, now)
 
         return await self.pool.run(work)
+
+    async def stream(self, request: Request) -> Response:
+        """401, 422, 503 (no live stream here) and 429 as JSON; then the event stream."""
+        token = request_token(request)
+        items = request.query_params.multi_items()
+        last_event_id = request.headers.get("last-event-id")
+        now = self.clock.now_ms()
+
+        def work(conn: Connection) -> tuple[StreamRequest, list[ChannelStatusChange]]:
+            self.access.authenticate(conn, token, now)
+            wanted = parse_request(items, listed_coins(conn), last_event_id)
+            health = []
+            if "health" in wanted.kinds:
+                health = health_snapshot(channel_health(conn, self.config, now), now)
+            return wanted, health
+
+        wanted, health = await self.pool.run(work)
+        hub = self.streams
+        if hub is None:
+            raise ApiError(
+                503,
+                "stream_unavailable",
+                "this process serves no live stream (bin/marketmem run and serve do)",
+            )
+        assert token is not None
+
+        async def authorized() -> bool:
+            """The token is still valid (a database that cannot say keeps the stream)."""
+            at = self.clock.now_ms()
+            try:
+                await self.pool.run(self.access.authenticate, token, at)
+            except ApiError as exc:
+                return exc.status != 401
+            except STORAGE_ERROR:
+                return True
+            return True
+
+        session = hub.open(
+            token_id_of(token) or hash_token(token),
+            wanted,
+            reader=self.pool.run,
+            health=health,
+            now_ms=now,
+            authorized=authorized,
+        )
+        return EventStream(hub, session)
 
     async def openapi(self, request: Request) -> Response:
         return Response(self._openapi, media_type="application/json")
@@ -621,8 +690,9 @@ def create_app(
     pool: ReadPool | None = None,
     readers: Readers | None = None,
     telemetry: Telemetry | None = None,
+    streams: StreamHub | None = None,
 ) -> Starlette:
-    api = Api(config, clock, pool=pool, readers=readers, telemetry=telemetry)
+    api = Api(config, clock, pool=pool, readers=readers, telemetry=telemetry, streams=streams)
     routes = [
         Route(
             spec.path,

@@ -18,3 +18,11 @@ CHANNEL_STATUS = REGISTRY.gauge(
     "1 for the current health status of each enabled source/channel (as of the last scrape)",
     ("source", "channel", "status"),
 )
+STREAM_CLIENTS = REGISTRY.gauge("marketmem_stream_clients", "Open /api/v1/stream clients")
+STREAM_EVENTS = REGISTRY.counter(
+    "marketmem_stream_events_total", "Events written to /api/v1/stream clients", ("kind",)
+)
+STREAM_DROPPED = REGISTRY.counter(
+    "marketmem_stream_dropped_total",
+    "Events dropped for /api/v1/stream clients that did not keep up (each told by a lagged event)",
+)

@@ -43,6 +43,8 @@ class RouteSpec:
     api: bool = True
     # When a path names something that may not exist (404): what the 404 says.
     not_found: str = ""
+    # Further error answers of this route: (status, description).
+    errors: tuple[tuple[int, str], ...] = ()
 
 
 class ApiInfo(Struct, kw_only=True):
@@ -127,6 +129,8 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
         responses["404"] = _error("unknown clone, or a symbol the clone does not trade")
     if spec.not_found:
         responses["404"] = _error(spec.not_found)
+    for status, description in spec.errors:
+        responses[str(status)] = _error(description)
     # Every route reads a body to its end before it runs (one that takes none ignores it).
     responses["408"] = _error("the request body did not arrive in time")
     responses["413"] = _error("request body too large")

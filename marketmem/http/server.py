@@ -21,6 +21,7 @@ from marketmem.clock import WallClock
 from marketmem.config import Config
 from marketmem.http.app import create_app
 from marketmem.http.clienterrors import ClientErrors
+from marketmem.http.stream import StreamHub
 from marketmem.telemetry import Telemetry
 from marketmem.usage import CannotStart
 
@@ -70,14 +71,18 @@ async def serve_http(
     *,
     app: Any = None,
     telemetry: Telemetry | None = None,
+    streams: StreamHub | None = None,
     shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the API on ``config.http.bind`` until cancelled, or until ``shutdown_trigger``
     returns: then no new request is taken and those under way get ``graceful_timeout`` to
     finish. Reports the bound port. ``telemetry``: the in-process statistics of the service
-    this process runs, for the dashboard (None: the API alone)."""
-    asgi: Any = app if app is not None else create_app(config, clock, telemetry=telemetry)
+    this process runs, for the dashboard (None: the API alone); ``streams`` serves
+    ``/api/v1/stream`` (503 without)."""
+    asgi: Any = (
+        app if app is not None else create_app(config, clock, telemetry=telemetry, streams=streams)
+    )
     hc = hypercorn_config(config.http.bind)
     client_errors = getattr(getattr(asgi, "state", None), "client_errors", None)
 

@@ -428,6 +428,7 @@ async def test_openapi_describes_every_route(client: httpx.AsyncClient) -> None:
         ("get", "/api/v1/defillama/subjects/search"),
         ("post", "/api/v1/clones/{clone_id}/assets/{symbol}/latest-data"),
         ("get", "/api/v1/candles/{symbol}"),
+        ("get", "/api/v1/stream"),
         ("get", "/openapi.json"),
         ("get", "/metrics"),
         ("get", "/dashboard"),
@@ -446,6 +447,11 @@ async def test_openapi_describes_every_route(client: httpx.AsyncClient) -> None:
     kind = next(p for p in subjects["parameters"] if p["name"] == "kind")
     assert kind["schema"]["enum"] == list(KINDS)
     assert search["security"] == [{"bearer": []}]
+    stream = doc["paths"]["/api/v1/stream"]["get"]
+    assert [p["name"] for p in stream["parameters"]] == ["symbols", "kinds"]
+    assert {"200", "401", "422", "429", "503"} <= set(stream["responses"])
+    assert "text/event-stream" in stream["responses"]["200"]["content"]
+    assert stream["security"] == [{"bearer": []}]
     assert "security" not in doc["paths"]["/api/v1/ingestion/dashboard"]["get"]
     # Every reference resolves.
     schemas = doc["components"]["schemas"]

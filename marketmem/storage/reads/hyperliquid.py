@@ -1,6 +1,7 @@
 """Reads of the Hyperliquid tables: the asset registry, candles (and pages of candle
-history), mids, the execution price, pending candle gaps, and what the dashboard shows
-(latest price times, the coins it charts).
+history), mids, the execution price, pending candle gaps, what the dashboard shows (latest
+price times, the coins it charts), and what the live stream reads back of committed rows (by
+key, or closed bars changed since a time).
 
 Tables that do not exist yet (a fresh database, or ``hyperliquid_candles_1h`` before the
 retention engine made it) read as empty.
@@ -8,6 +9,7 @@ retention engine made it) read as empty.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -119,6 +121,15 @@ def listed_coin(conn: Connection, symbol: str) -> str | None:
     return coins[0] if len(coins) == 1 else None
 
 
+def listed_coins(conn: Connection) -> list[str]:
+    """The coins of the registry that are listed (not delisted), in asset-index order."""
+    if not has_table(conn, ASSETS):
+        return []
+    return first_column(
+        conn, f"SELECT coin FROM {ASSETS} WHERE NOT is_delisted ORDER BY asset_index"
+    )
+
+
 def category_taxonomy(conn: Connection) -> list[CategoryCount]:
     """Every category (id, label, description) with how many listed coins it holds."""
     if not has_table(conn, TAXONOMY):
@@ -222,6 +233,51 @@ def last_closed_candle(
         )
     bars = candles(conn, coin, interval, limit=1)
     return bars[0] if bars else None
+
+
+def closed_candles_since(
+    conn: Connection, coin: str, *, updated_since_ms: int, open_from_ms: int
+) -> list[Candle]:
+    """Closed 1m bars of ``coin`` stored (or rewritten) at ``updated_since_ms`` or later, by
+    open time; ``open_from_ms`` bounds the open time from below (the key's range)."""
+    if not has_table(conn, CANDLES_1M):
+        return []
+    return fetch(
+        conn,
+        _candle,
+        f"SELECT {_CANDLE} FROM {CANDLES_1M} WHERE coin = ? AND interval = '1m' "
+        "AND open_time_ms >= ? AND closed AND updated_at_ms >= ? ORDER BY open_time_ms",
+        (coin, open_from_ms, updated_since_ms),
+    )
+
+
+def candles_at(conn: Connection, keys: Iterable[tuple[str, int]]) -> list[Candle]:
+    """The stored 1m bars of these (coin, open time) keys; keys with no row are left out."""
+    if not has_table(conn, CANDLES_1M):
+        return []
+    sql = (
+        f"SELECT {_CANDLE} FROM {CANDLES_1M} "
+        "WHERE coin = ? AND interval = '1m' AND open_time_ms = ?"
+    )
+    out: list[Candle] = []
+    for key in keys:
+        bar = fetch_one(conn, _candle, sql, key)
+        if bar is not None:
+            out.append(bar)
+    return out
+
+
+def mids_at(conn: Connection, keys: Iterable[tuple[str, int]]) -> list[MidPrice]:
+    """The stored mids of these (coin, bucket) keys; keys with no row are left out."""
+    if not has_table(conn, MIDS):
+        return []
+    sql = f"SELECT {columns(MidPrice)} FROM {MIDS} WHERE coin = ? AND bucket_ms = ?"
+    out: list[MidPrice] = []
+    for key in keys:
+        mid = fetch_one(conn, MidPrice, sql, key)
+        if mid is not None:
+            out.append(mid)
+    return out
 
 
 def latest_mid(conn: Connection, coin: str) -> MidPrice | None:
