@@ -37,6 +37,7 @@ from marketmem.events import (
     CandleBatch,
     ChannelStatusChange,
     Committed,
+    Event,
     LiveCandles,
     LiveHealth,
     LiveMids,
@@ -223,29 +224,39 @@ class BusFeed:
             into[key] = (stamp, held[1])
 
     async def _take(self, done: trio.CancelScope) -> None:
-        async for event in self.rx:
-            if isinstance(event, CandleBatch):
-                wanted = self.hub.coins
-                if wanted:
-                    for bar in event.rows:
-                        if bar.closed and bar.coin in wanted:
-                            self._hint(
-                                self.candles, (bar.coin, bar.open_time_ms), bar.updated_at_ms
-                            )
-            elif isinstance(event, MidBatch):
-                wanted = self.hub.coins
-                if wanted:
-                    for mid in event.rows:
-                        if mid.coin in wanted:
-                            self._hint(self.mids, (mid.coin, mid.bucket_ms), mid.observed_at_ms)
-            elif isinstance(event, Committed):
-                tables = event.rows_by_table
-                if (self.candles and CANDLES_1M in tables) or (self.mids and MIDS in tables):
-                    self._wake.set()
-                if RUNS in tables:
-                    self.health_due = True
-                    self._wake.set()
+        # NOTE: everything queued is taken in one step: a receive per event would wait a
+        # scheduler turn per event, and a turn is long while the clients are being written to.
+        while True:
+            try:
+                self._note(await self.rx.receive())
+                while True:
+                    self._note(self.rx.receive_nowait())
+            except trio.WouldBlock:
+                continue
+            except trio.EndOfChannel:
+                break
         done.cancel()  # the bus closed: the service stops
+
+    def _note(self, event: Event) -> None:
+        if isinstance(event, CandleBatch):
+            wanted = self.hub.coins
+            if wanted:
+                for bar in event.rows:
+                    if bar.closed and bar.coin in wanted:
+                        self._hint(self.candles, (bar.coin, bar.open_time_ms), bar.updated_at_ms)
+        elif isinstance(event, MidBatch):
+            wanted = self.hub.coins
+            if wanted:
+                for mid in event.rows:
+                    if mid.coin in wanted:
+                        self._hint(self.mids, (mid.coin, mid.bucket_ms), mid.observed_at_ms)
+        elif isinstance(event, Committed):
+            tables = event.rows_by_table
+            if (self.candles and CANDLES_1M in tables) or (self.mids and MIDS in tables):
+                self._wake.set()
+            if RUNS in tables:
+                self.health_due = True
+                self._wake.set()
 
     async def look(self) -> None:
         now = trio.current_time()
