@@ -117,7 +117,10 @@ def _change(row: ChannelHealth, previous: str | None, now_ms: int) -> ChannelSta
 
 
 class HealthWatch:
-    """Channel statuses as last read; the first read is the baseline (no change)."""
+    """Channel statuses as last read. A read that differs from the last one (or the first
+    read) gives every channel's status; each stream tells its client what differs from what
+    it told it before (so a change between a client's first snapshot and the feed's first
+    read is not lost)."""
 
     def __init__(self) -> None:
         self.statuses: dict[tuple[str, str], str] | None = None
@@ -125,13 +128,10 @@ class HealthWatch:
     def changes(self, rows: list[ChannelHealth], now_ms: int) -> list[ChannelStatusChange]:
         current = {(r.source, r.channel): r for r in rows if r.enabled}
         before, self.statuses = self.statuses, {k: r.status for k, r in current.items()}
-        if before is None:
+        if before == self.statuses:
             return []
-        return [
-            _change(r, before.get(k), now_ms)
-            for k, r in current.items()
-            if before.get(k) != r.status
-        ]
+        before = before or {}
+        return [_change(r, before.get(k), now_ms) for k, r in current.items()]
 
 
 @dataclass
