@@ -2,24 +2,27 @@
 
 A stream client sees a row only once the database holds it, so the live events and a resume
 with ``Last-Event-ID`` (read from the stored bars) always agree. Two feeds publish the same
-events (``LiveCandles``, ``LiveMids``, ``LiveHealth``) on their hub's bus, for the coins some
-open stream wants, reading through a read pool of their own:
+events (``LiveCandles``, ``LiveMids``, ``LiveHealth``) on their hub's bus, reading through a
+read pool of their own:
 
-- ``BusFeed`` (``bin/marketmem run`` and the demo, beside the writer): the closed bars and the
-  mids of the ``CandleBatch`` and ``MidBatch`` events published on the service's bus are
-  hints. After a ``Committed`` of their table the feed reads those keys back and publishes the
-  rows as stored; a hint whose row is not stored yet is read again after the next commit (or
-  ``RETRY_S``), and forgotten after ``PENDING_MAX_S`` (an event the writer rejected). Looks
-  are at least ``MIN_LOOK_S`` apart: each one wakes every client, so under load hints gather
-  (the fan-out costs a send per client per look, whatever it carries). Its own subscription
-  is lossy: the feed never makes a publisher wait.
+- ``BusFeed`` (``bin/marketmem run`` and the demo, beside the writer): the closed bars (of
+  every coin) and the mids (of the coins open streams want) of the ``CandleBatch`` and
+  ``MidBatch`` events published on the service's bus are hints. After a ``Committed`` of their
+  table the feed reads those keys back and publishes the rows as stored; a hint whose row is
+  not stored yet is read again after the next commit (or ``RETRY_S``), and forgotten after
+  ``PENDING_MAX_S`` (an event the writer rejected). Looks are at least ``MIN_LOOK_S`` apart:
+  each one wakes every client, so under load hints gather (a fan-out costs a send per client
+  per look, whatever it carries). Its own subscription is lossy: the feed never makes a
+  publisher wait.
 - ``DbFeed`` (``bin/marketmem serve``, a process with no bus of its own): polls every
-  ``POLL_S``: the closed bars opened in the last ``WINDOW_MS`` that it has not published as
-  they are stored, every ``SWEEP_S`` the older bars rewritten since its last sweep (gap
-  healing), and each coin's latest mid; it publishes on the hub's local bus.
+  ``POLL_S``, for the coins open streams want, the closed bars opened in the last
+  ``WINDOW_MS`` that it has not published as they are stored, every ``SWEEP_S`` the older bars
+  rewritten since its last sweep (gap healing), and each coin's latest mid; it publishes on
+  the hub's local bus.
 
 Both re-read channel health after a commit of ``ingestion_runs`` (``BusFeed``) or every
-``HEALTH_S`` (statuses also change with time: stale), and publish the changes.
+``HEALTH_S`` (statuses also change with time: stale), and publish every status when any
+changed; each stream tells its client what differs from what it told it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from marketmem.events import (
     CandleBatch,
     ChannelStatusChange,
     Committed,
+    Event,
     LiveCandles,
     LiveHealth,
     LiveMids,
@@ -116,7 +120,10 @@ def _change(row: ChannelHealth, previous: str | None, now_ms: int) -> ChannelSta
 
 
 class HealthWatch:
-    """Channel statuses as last read; the first read is the baseline (no change)."""
+    """Channel statuses as last read. A read that differs from the last one (or the first
+    read) gives every channel's status; each stream tells its client what differs from what
+    it told it before (so a change between a client's first snapshot and the feed's first
+    read is not lost)."""
 
     def __init__(self) -> None:
         self.statuses: dict[tuple[str, str], str] | None = None
@@ -124,13 +131,10 @@ class HealthWatch:
     def changes(self, rows: list[ChannelHealth], now_ms: int) -> list[ChannelStatusChange]:
         current = {(r.source, r.channel): r for r in rows if r.enabled}
         before, self.statuses = self.statuses, {k: r.status for k, r in current.items()}
-        if before is None:
+        if before == self.statuses:
             return []
-        return [
-            _change(r, before.get(k), now_ms)
-            for k, r in current.items()
-            if before.get(k) != r.status
-        ]
+        before = before or {}
+        return [_change(r, before.get(k), now_ms) for k, r in current.items()]
 
 
 @dataclass
@@ -223,29 +227,39 @@ class BusFeed:
             into[key] = (stamp, held[1])
 
     async def _take(self, done: trio.CancelScope) -> None:
-        async for event in self.rx:
-            if isinstance(event, CandleBatch):
-                wanted = self.hub.coins
-                if wanted:
-                    for bar in event.rows:
-                        if bar.closed and bar.coin in wanted:
-                            self._hint(
-                                self.candles, (bar.coin, bar.open_time_ms), bar.updated_at_ms
-                            )
-            elif isinstance(event, MidBatch):
-                wanted = self.hub.coins
-                if wanted:
-                    for mid in event.rows:
-                        if mid.coin in wanted:
-                            self._hint(self.mids, (mid.coin, mid.bucket_ms), mid.observed_at_ms)
-            elif isinstance(event, Committed):
-                tables = event.rows_by_table
-                if (self.candles and CANDLES_1M in tables) or (self.mids and MIDS in tables):
-                    self._wake.set()
-                if RUNS in tables:
-                    self.health_due = True
-                    self._wake.set()
+        # NOTE: everything queued is taken in one step: a receive per event would wait a
+        # scheduler turn per event, and a turn is long while the clients are being written to.
+        while True:
+            try:
+                self._note(await self.rx.receive())
+                while True:
+                    self._note(self.rx.receive_nowait())
+            except trio.WouldBlock:
+                continue
+            except trio.EndOfChannel:
+                break
         done.cancel()  # the bus closed: the service stops
+
+    def _note(self, event: Event) -> None:
+        if isinstance(event, CandleBatch):
+            # Every closed bar, wanted yet or not (one a minute per coin): a client that
+            # connects between its publishing and its commit gets it too.
+            for bar in event.rows:
+                if bar.closed:
+                    self._hint(self.candles, (bar.coin, bar.open_time_ms), bar.updated_at_ms)
+        elif isinstance(event, MidBatch):
+            wanted = self.hub.coins
+            if wanted:
+                for mid in event.rows:
+                    if mid.coin in wanted:
+                        self._hint(self.mids, (mid.coin, mid.bucket_ms), mid.observed_at_ms)
+        elif isinstance(event, Committed):
+            tables = event.rows_by_table
+            if (self.candles and CANDLES_1M in tables) or (self.mids and MIDS in tables):
+                self._wake.set()
+            if RUNS in tables:
+                self.health_due = True
+                self._wake.set()
 
     async def look(self) -> None:
         now = trio.current_time()

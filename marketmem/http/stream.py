@@ -26,6 +26,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import msgspec
 import trio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -76,13 +77,13 @@ _KIND_TYPES: dict[str, type[Event]] = {
 }
 
 
-# (open time, stamp, frame) of one row; mids and health carry zeros.
+# (open time, stamp, frame) of one row; mids carry zeros.
 Framed = tuple[int, int, bytes]
 
 
 class Rendered:
-    """One live event as every client sends it: its frames by coin ("" for health), and the
-    newest stamp of its candles."""
+    """One live event as every client sends it: its frames by coin, and the newest stamp of
+    its candles."""
 
     __slots__ = ("by_coin", "kind", "stamp_ms")
 
@@ -100,9 +101,9 @@ class Rendered:
             for mid in event.rows:
                 self.by_coin.setdefault(mid.coin, []).append((0, 0, mid_frame(mid)))
         else:
+            # Health is told per stream: what differs from what that stream said before.
             assert isinstance(event, LiveHealth)
             self.kind = "health"
-            self.by_coin[""] = [(0, 0, health_frame(c)) for c in event.changes]
 
 
 class FrameCache:
@@ -260,6 +261,8 @@ class StreamSession:
         self.kinds = request.kinds
         self.reader = reader
         self.health = list(health)
+        # The status of each channel as this stream last told it (health streams).
+        self.health_told = {(c.source, c.channel): c.status for c in health}
         types = [t for kind, t in _KIND_TYPES.items() if kind in request.kinds]
         self.rx = hub.bus.subscribe(SUBSCRIBER, types, buffer=hub.buffer, policy=Policy.DROP_OLDEST)
         # Candles lost in a lag are read back from this stamp on: the newest stamp of what
@@ -370,10 +373,14 @@ class StreamSession:
             rendered = self.hub.frames.get(event)
             self.stamp_ms = max(self.stamp_ms, rendered.stamp_ms)
             n = 0
-            if rendered.kind == "health":
-                for _, _, frame in rendered.by_coin[""]:
-                    out += frame
-                    n += 1
+            if isinstance(event, LiveHealth):
+                for change in event.changes:
+                    key = (change.source, change.channel)
+                    told = self.health_told.get(key)
+                    if told != change.status:
+                        self.health_told[key] = change.status
+                        out += health_frame(msgspec.structs.replace(change, previous=told))
+                        n += 1
             else:
                 replayed = self.replayed if rendered.kind == "candle" else None
                 for coin in self.symbols:

@@ -19,7 +19,16 @@ from ssekit import COINS, MINUTE, T0_MS, InlinePool, Market, bar, listing, parse
 from marketmem.bus import Bus, Policy
 from marketmem.clock import SystemClock, TrioWallClock
 from marketmem.config import Config
-from marketmem.events import ApiTokenCreated, CandleBatch, LiveCandles, LiveMids, MidBatch, MidPrice
+from marketmem.events import (
+    ApiTokenCreated,
+    CandleBatch,
+    LiveCandles,
+    LiveMids,
+    MidBatch,
+    MidPrice,
+    RunFinished,
+    RunStarted,
+)
 from marketmem.executors import inline_executor
 from marketmem.http.auth import issue_token
 from marketmem.http.feed import DbFeed, bus_feed
@@ -27,6 +36,7 @@ from marketmem.http.server import serve_http
 from marketmem.http.stream import StreamHub
 from marketmem.pipeline import open_pipeline
 from marketmem.runtime import Runtime
+from marketmem.supervisor import run_service
 
 
 async def store_access(rt: Runtime, coins: tuple[str, ...]) -> str:
@@ -241,3 +251,60 @@ async def test_the_serve_poller_feeds_streams_from_the_database(
     mids = [m for e in got if isinstance(e, LiveMids) for m in e.rows]
     assert [m.coin for m in mids] == ["BTC"]
     assert feed.stats.failed_reads == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def test_run_serves_the_stream_from_its_bus_and_ends_it_when_stopping(
+    make_config: Callable[..., Config],
+) -> None:
+    """``bin/marketmem run``: the stream beside ingestion; a stop ends the open streams and
+    the service returns at once."""
+    port = free_port()
+    config = make_config(
+        f'[http]\nbind = "127.0.0.1:{port}"\n'
+        "[hyperliquid.channels]\ncandles = { enabled = true, cadence_s = 60 }\n"
+    )
+    started = time.monotonic()
+    async with trio.open_nursery() as nursery:
+        rt: Runtime = await nursery.start(
+            partial(run_service, config, specs=[], handle_signals=False, duration_s=6.0)
+        )
+        token = await store_access(rt, COINS)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with (
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client,
+            client.stream("GET", "/api/v1/stream?kinds=health", headers=headers) as response,
+        ):
+            assert response.status_code == 200
+            reader = Reader(response)
+            first = await reader.next("health")
+            assert (first.data["channel"], first.data["status"]) == ("candles", "missing")
+            await trio.sleep(0.3)  # the feed's first health read: its baseline
+            now = rt.clock.now_ms()
+            await rt.bus.publish(
+                RunStarted(run_id="r", source="hyperliquid", channel="candles", started_at_ms=now)
+            )
+            await rt.bus.publish(
+                RunFinished(
+                    run_id="r",
+                    source="hyperliquid",
+                    channel="candles",
+                    started_at_ms=now,
+                    finished_at_ms=now,
+                    status="ok",
+                )
+            )
+            while (change := await reader.next("health")).data["status"] != "ok":
+                pass
+            assert change.data["previous"] in ("missing", "running")
+            # The service stops (its duration): the stream ends, no graceful wait for it.
+            with trio.fail_after(10):
+                async for _ in reader.chunks:
+                    pass
+    assert time.monotonic() - started < 6.0 + 2.0
