@@ -146,10 +146,11 @@ async def request(
     )
 
 
-def decode(body: bytes, type: type[T], what: str) -> T:
-    """Decode JSON ``body`` into ``type``; errors name ``what`` and the field path."""
+def decode(body: bytes, type: type[T], what: str, *, strict: bool = True) -> T:
+    """Decode JSON ``body`` into ``type`` (``strict=False``: msgspec's lax mode); errors name
+    ``what`` and the field path."""
     try:
-        return msgspec.json.decode(body, type=type)
+        return msgspec.json.decode(body, type=type, strict=strict)
     except msgspec.ValidationError as exc:
         # A typed decode stops at the first type mismatch, before it would find that the body
         # is not JSON at all (an error page): say which it is.

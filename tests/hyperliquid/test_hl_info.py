@@ -230,12 +230,22 @@ async def test_replay_serves_recorded_payloads_verbatim(autojump_clock: object) 
         c = client(v)
         mc = await c.meta_and_asset_ctxs()
         assert len(mc.pairs()) == 232
-        raw = json.loads((folder / "info_candleSnapshot.json").read_bytes())
+        recorded = (folder / "info_candleSnapshot.json").read_bytes()
+        raw = json.loads(recorded)
         rows = await c.candle_snapshot_page("ETH", "1m", raw[0]["t"], raw[-1]["T"])
-        assert (
-            msgspec.json.encode([msgspec.to_builtins(r) for r in rows])
-            == (folder / "info_candleSnapshot.json").read_bytes()
+        assert rows == msgspec.json.decode(
+            recorded, type=wire.CandleSnapshot, strict=wire.STRICT_CANDLES
         )
+        assert v.address is not None
+        async with httpx.AsyncClient() as http:
+            req = {
+                "coin": "ETH",
+                "interval": "1m",
+                "startTime": raw[0]["t"],
+                "endTime": raw[-1]["T"],
+            }
+            r = await http.post(c.url, json={"type": "candleSnapshot", "req": req})
+        assert (r.status_code, r.content) == (200, recorded)
         assert (await c.l2_book("MATIC")) is not None
         assert len(await c.funding_history("ETH", 0)) == 6
         assert len(await c.predicted_fundings()) == 3

@@ -47,6 +47,7 @@ def bar(t: int, *, n: int = 1, c: str = "100.0", coin: str = "BTC") -> wire.Wire
             }
         ),
         type=wire.WireCandle,
+        strict=wire.STRICT_CANDLES,
     )
 
 
@@ -113,6 +114,7 @@ def test_row_conversion_is_exact_for_venue_decimals() -> None:
         b'{"t":1,"T":60000,"s":"kPEPE","i":"1m","o":"0.011994","c":"0.0119945",'
         b'"h":"0.012","l":"0.011","v":"123456789.12345","n":3}',
         type=wire.WireCandle,
+        strict=wire.STRICT_CANDLES,
     )
     row = to_row(c, closed=True, now_ms=5)
     assert repr(row.close) == "0.0119945" and repr(row.volume) == "123456789.12345"

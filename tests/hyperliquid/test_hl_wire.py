@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -50,7 +52,8 @@ def test_every_fixture_is_covered() -> None:
 @pytest.mark.parametrize("name", sorted(INFO_TYPES))
 def test_info_payload_decodes(name: str) -> None:
     body = fixture_path(SRC, name).read_bytes()
-    msgspec.json.decode(body, type=INFO_TYPES[name])
+    candles = INFO_TYPES[name] is wire.CandleSnapshot
+    msgspec.json.decode(body, type=INFO_TYPES[name], strict=not candles or wire.STRICT_CANDLES)
 
 
 @pytest.mark.parametrize(
@@ -107,10 +110,11 @@ def test_candle_fields_map_and_parse_exactly() -> None:
         1788936719999,
     )
     assert c.close_time_ms - c.open_time_ms == 59_999
+    # The correctly rounded doubles of the decimals sent.
     assert (c.open, c.close, c.high, c.low) == tuple(
-        Decimal(x) for x in ("79139.0", "79118.0", "79139.0", "79110.0")
+        float(Decimal(x)) for x in ("79139.0", "79118.0", "79139.0", "79110.0")
     )
-    assert c.volume == Decimal("0.77139") and c.trades == 89
+    assert c.volume == float(Decimal("0.77139")) and c.trades == 89
 
 
 def test_pong_has_no_data_and_acks_match_by_meaning() -> None:
@@ -167,10 +171,50 @@ def test_unknown_keys_ignored_and_missing_required_named() -> None:
     c = msgspec.json.decode(
         b'{"t":1,"T":60000,"s":"X","i":"1m","o":"1","c":"1","h":"1","l":"1","v":"0","n":0,"z":9}',
         type=wire.WireCandle,
+        strict=wire.STRICT_CANDLES,
     )
     assert c.coin == "X"
     with pytest.raises(msgspec.ValidationError, match="`c`"):
-        msgspec.json.decode(b'{"t":1,"T":60000,"s":"X","i":"1m","o":"1"}', type=wire.WireCandle)
+        msgspec.json.decode(
+            b'{"t":1,"T":60000,"s":"X","i":"1m","o":"1"}',
+            type=wire.WireCandle,
+            strict=wire.STRICT_CANDLES,
+        )
+
+
+@pytest.mark.parametrize("bad", ["abc", "", " 1.5", "0x10", "1_000", "true"])
+def test_a_candle_price_that_is_not_a_decimal_is_refused(bad: str) -> None:
+    body = {"t": 1, "T": 60000, "s": "X", "i": "1m", "o": "1", "c": bad}
+    body |= {"h": "1", "l": "1", "v": "0", "n": 0}
+    with pytest.raises(msgspec.ValidationError, match=re.escape("`$.c`")):
+        msgspec.json.decode(
+            msgspec.json.encode(body), type=wire.WireCandle, strict=wire.STRICT_CANDLES
+        )
+    frame = msgspec.json.encode({"channel": "candle", "data": body})
+    with pytest.raises(msgspec.ValidationError, match=re.escape("`$.data.c`")):
+        wire.decode_frame(frame)
+
+
+def test_candle_prices_decode_to_the_correctly_rounded_double() -> None:
+    # Lax mode parses the decimal string itself: it must give float(Decimal(s)) exactly.
+    rng = random.Random(3)
+    texts = [
+        f"{rng.uniform(0, 10 ** rng.randint(-6, 9)):.{rng.randint(0, 15)}f}" for _ in range(20_000)
+    ]
+    texts += [repr(rng.random() * 10 ** rng.randint(-12, 12)) for _ in range(20_000)]
+    texts += ["0", "0.0", "1e-7", "123456789012345", "0.000000000000001", "99999.99999999999"]
+    rows = [
+        {"t": 1, "T": 60000, "s": "X", "i": "1m", "o": t, "c": t, "h": t, "l": t, "v": t, "n": 1}
+        for t in texts
+    ]
+    decoded = msgspec.json.decode(
+        msgspec.json.encode(rows), type=wire.CandleSnapshot, strict=wire.STRICT_CANDLES
+    )
+    assert decoded is not None
+    wrong = [
+        (t, c.close) for t, c in zip(texts, decoded, strict=True) if c.close != float(Decimal(t))
+    ]
+    assert wrong == []
 
 
 def test_decode_frame_survives_greeting_and_unknown_channels() -> None:

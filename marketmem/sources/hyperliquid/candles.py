@@ -19,18 +19,18 @@ from marketmem.sources.hyperliquid.wire import WireCandle
 
 
 def to_row(c: WireCandle, *, closed: bool, now_ms: int) -> Candle:
-    # float(Decimal) is the correctly rounded double; venue prices and sizes have at most
-    # 15 significant digits, so the stored REAL prints back as the exact decimal sent.
+    # The wire's prices are already the correctly rounded doubles of the decimals sent (at
+    # most 15 significant digits), so the stored REAL prints back as the exact decimal.
     return Candle(
         coin=c.coin,
         interval=c.interval,
         open_time_ms=c.open_time_ms,
         close_time_ms=c.close_time_ms,
-        open=float(c.open),
-        high=float(c.high),
-        low=float(c.low),
-        close=float(c.close),
-        volume=float(c.volume),
+        open=c.open,
+        high=c.high,
+        low=c.low,
+        close=c.close,
+        volume=c.volume,
         trades=c.trades,
         closed=closed,
         updated_at_ms=now_ms,
@@ -94,31 +94,41 @@ class CandleTracker:
 
     def on_snapshot(self, rows: list[WireCandle], now_ms: int) -> list[Candle]:
         """Rows for a ``candleSnapshot`` answer fetched at ``now_ms`` (ascending)."""
+        # A backfill brings hundreds of thousands of rows through here: the loop keeps its
+        # lookups local (the same steps as ``on_push`` and ``_close``, not a shortcut).
         out: list[Candle] = []
+        append = out.append
+        held = self.open
+        last_closed = self.last_closed
+        interval = self.interval
+        seen = 0
         for c in rows:
-            if c.interval != self.interval:
+            if c.interval != interval:
                 continue
-            self.stats.snapshot_rows += 1
-            current = self.open.get(c.coin)
+            seen += 1
+            coin = c.coin
+            current = held.get(coin)
             if c.close_time_ms < now_ms:
                 # Over: final. It replaces any open state of the same bar.
                 if current is not None and current.open_time_ms <= c.open_time_ms:
-                    del self.open[c.coin]
+                    del held[coin]
                     if current.open_time_ms < c.open_time_ms:
                         # The held bar is older: it is over too.
-                        out.append(to_row(current, closed=True, now_ms=now_ms))
-                self.last_closed[c.coin] = max(self.last_closed.get(c.coin, 0), c.open_time_ms)
-                out.append(to_row(c, closed=True, now_ms=now_ms))
+                        append(to_row(current, closed=True, now_ms=now_ms))
+                if c.open_time_ms > last_closed.get(coin, 0):
+                    last_closed[coin] = c.open_time_ms
+                append(to_row(c, closed=True, now_ms=now_ms))
                 continue
             # Still forming at the time of the snapshot.
             if current is None or c.open_time_ms > current.open_time_ms:
                 if current is not None:
-                    out.append(self._close(c.coin, now_ms))
-                self.open[c.coin] = c
-                out.append(to_row(c, closed=False, now_ms=now_ms))
+                    append(self._close(coin, now_ms))
+                held[coin] = c
+                append(to_row(c, closed=False, now_ms=now_ms))
             elif c.open_time_ms == current.open_time_ms and c.trades > current.trades:
-                self.open[c.coin] = c
-                out.append(to_row(c, closed=False, now_ms=now_ms))
+                held[coin] = c
+                append(to_row(c, closed=False, now_ms=now_ms))
+        self.stats.snapshot_rows += seen
         return out
 
     def last_closed_ms(self, coin: str) -> int | None:

@@ -66,8 +66,10 @@ class InfoClient:
         *,
         max_items: int = 0,
         count: Callable[[T], int] | None = None,
+        strict: bool = True,
     ) -> T:
-        """One info request: budgeted, retried, decoded into ``type_``.
+        """One info request: budgeted, retried, decoded into ``type_`` (``strict``: as
+        ``httpclient.decode``).
 
         ``max_items`` bounds the items the answer can hold (reserved up front); ``count``
         tells how many it held, to settle the real weight.
@@ -92,7 +94,7 @@ class InfoClient:
                 before_attempt=before_attempt,
                 rng=self._rng,
             )
-            result: T = decode(resp.content, type_, f"info {kind}")
+            result: T = decode(resp.content, type_, f"info {kind}", strict=strict)
         except BaseException:
             if charges:
                 self.budget.settle(charges[-1], base_weight(kind))
@@ -144,6 +146,7 @@ class InfoClient:
             wire.CandleSnapshot,
             max_items=candle_items_upper_bound(interval, start_ms, end_ms),
             count=lambda r: len(r) if r else 0,
+            strict=wire.STRICT_CANDLES,
         )
         return rows or []
 

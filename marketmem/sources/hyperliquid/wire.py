@@ -6,8 +6,14 @@
 Shapes follow the recorded payloads in ``shared/fixtures/hyperliquid`` (see the protocol notes
 in ``shared/research/hyperliquid.md``). Every Struct ignores unknown keys, keys the venue only
 sends when set (``isDelisted``, ``onlyIsolated``, ``premium``...) are optional, and every price,
-size, rate and volume arrives as a decimal string and is decoded into ``Decimal`` (exact).
-Only timestamps, counts, indexes, ``szDecimals`` and ``maxLeverage`` are JSON integers.
+size, rate and volume arrives as a decimal string and is decoded into ``Decimal`` (exact),
+except a candle's prices and volume: they are stored as REAL, so ``WireCandle`` decodes them
+straight into ``float``, which needs msgspec's lax mode (``strict=False``: a numeric string
+becomes the correctly rounded double, the value ``float(Decimal(s))`` gives, in a third of the
+time; a string that is not a number is still refused). Candle payloads (``candleSnapshot``
+and the WebSocket frames) are therefore decoded with ``STRICT_CANDLES``; lax mode also takes
+integers sent as strings, which changes no value. Only timestamps, counts, indexes,
+``szDecimals`` and ``maxLeverage`` are JSON integers.
 
 Field names are readable Python names; ``msgspec.field(name=...)`` maps them onto the terse
 wire keys (``t``, ``T``, ``o``...). Nothing outside this source sees these types: the stream,
@@ -110,18 +116,22 @@ class MetaAndAssetCtxs(Wire, array_like=True):
 # --- candles (candleSnapshot rows and WS candle data share the shape) ----------------------
 
 
+# Candle payloads are decoded with ``strict=STRICT_CANDLES`` (see the module docstring).
+STRICT_CANDLES = False
+
+
 class WireCandle(Wire):
     open_time_ms: int = msgspec.field(name="t")
     # Last millisecond of the bar: open + interval - 1.
     close_time_ms: int = msgspec.field(name="T")
     coin: str = msgspec.field(name="s")
     interval: str = msgspec.field(name="i")
-    open: Decimal = msgspec.field(name="o")
-    close: Decimal = msgspec.field(name="c")
-    high: Decimal = msgspec.field(name="h")
-    low: Decimal = msgspec.field(name="l")
+    open: float = msgspec.field(name="o")
+    close: float = msgspec.field(name="c")
+    high: float = msgspec.field(name="h")
+    low: float = msgspec.field(name="l")
     # In base units (coins).
-    volume: Decimal = msgspec.field(name="v")
+    volume: float = msgspec.field(name="v")
     trades: int = msgspec.field(name="n")
 
 
@@ -325,7 +335,7 @@ class OtherFrame(Wire):
 KnownFrame = SubscriptionResponseFrame | CandleFrame | AllMidsFrame | PongFrame | ErrorFrame
 Frame = KnownFrame | OtherFrame
 
-_known = msgspec.json.Decoder(KnownFrame)
+_known = msgspec.json.Decoder(KnownFrame, strict=STRICT_CANDLES)
 _other = msgspec.json.Decoder(OtherFrame)
 
 
