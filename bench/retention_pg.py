@@ -54,6 +54,7 @@ from marketmem.retention.actor import PassSettings
 from marketmem.retention.rollup import HOUR_MS
 from marketmem.sources.hyperliquid.tables import CANDLE_TABLE
 from marketmem.storage import partitions, schema
+from marketmem.storage import retention as retention_writes
 from marketmem.storage.postgres import ddl
 from marketmem.storage.postgres.connection import PostgresConnection
 from marketmem.storage.postgres.partitions import day_name
@@ -171,8 +172,8 @@ def expire_by_chunks(conn: PostgresConnection, limit: int) -> int:
     total = 0
     while True:
         with conn:
-            n = retention_tables._delete_chunk(
-                conn, MINUTES, "open_time_ms", retention_tables._MINUTE_EXPIRED, params, limit
+            n = retention_writes._delete_chunk(
+                conn, MINUTES, "open_time_ms", retention_writes._MINUTE_EXPIRED, params, limit
             )
         total += n
         if n < limit:

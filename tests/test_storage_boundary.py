@@ -23,18 +23,8 @@ EXEMPT = ("marketmem/storage/", "marketmem/venues/")
 
 SQL = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|PRAGMA)\b")
 
-_WRITES = (
-    "write functions (Tables.writers, AFTER_WRITES) run by the storage writer inside its "
-    "transaction; they move into the storage with the engine-neutral table declarations "
-    "(another branch)"
-)
 # module -> (what it still has: "apsw" and/or "sql", why)
-PENDING: dict[str, tuple[frozenset[str], str]] = {
-    "marketmem/retention/tables.py": (
-        frozenset({"sql"}),
-        _WRITES + "; the rollup and expiry commands read and delete in the same transaction",
-    ),
-}
+PENDING: dict[str, tuple[frozenset[str], str]] = {}
 
 
 def storage_talk(source: str) -> dict[str, list[int]]:

@@ -13,8 +13,11 @@ marked are marked once by the storage, ``storage.sqlite.upgrades``.)
 
 The write functions run the commands of ``marketmem.events`` (``# --- retention ---``) inside
 the storage writer's transaction; each one is bounded by its ``limit`` and returns rows
-changed per table. Table names in commands are checked against ``RETAINED_TABLES`` before
-they reach SQL.
+changed per table. This module owns the declarations, which write function runs which event,
+what a rollup decides (``rollup.aggregate_hour``, ``rollup.keeps_stored_hour``, the count of
+hours kept) and the check of table names in commands against ``RETAINED_TABLES`` before they
+reach the storage; the SQL they run is the storage's (``storage.retention``, the write
+primitives of this area, and ``storage.reads.retention``).
 
 Where the storage keeps days apart (``storage.partitions``: PostgreSQL's day partitions of
 the minutes and the mids), ``PrepareDays`` makes days ready ahead of their rows, and an expiry
@@ -48,8 +51,10 @@ from marketmem.retention.policy import (
 from marketmem.retention.rollup import HOUR_MS, MinuteBar, aggregate_hour, keeps_stored_hour
 from marketmem.source import Tables
 from marketmem.storage import catalog, partitions
+from marketmem.storage import retention as retention_writes
 from marketmem.storage.declare import INT, REAL, TEXT, Column, Index, Table
-from marketmem.storage.engine import Connection, dialect_of
+from marketmem.storage.engine import Connection
+from marketmem.storage.reads.retention import minutes_between
 from marketmem.storage.tables import AfterWrite, Upsert
 
 log = logging.getLogger(__name__)
@@ -83,66 +88,42 @@ PENDING = Table(
 # Expiring minutes seeks by time across coins.
 MINUTES_BY_OPEN_TIME = Index(f"{MINUTES_TABLE}_by_open_time", ("open_time_ms",))
 
-_HOUR_COLUMNS = tuple(c.name for c in HOURS.columns)
-_VALUE_COLUMNS = _HOUR_COLUMNS[2:-1]
-
-# A rollup that reproduces the stored hour changes nothing, not even rolled_up_at_ms.
-_UPSERT_HOUR = (
-    f"INSERT INTO {HOURS_TABLE} ({', '.join(_HOUR_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _HOUR_COLUMNS)}) "
-    "ON CONFLICT (coin, open_time_ms) DO UPDATE SET "
-    + ", ".join(f"{c}=excluded.{c}" for c in (*_VALUE_COLUMNS, "rolled_up_at_ms"))
-    + f" WHERE ({', '.join(f'{HOURS_TABLE}.{c}' for c in _VALUE_COLUMNS)}) "
-    f"IS DISTINCT FROM ({', '.join('excluded.' + c for c in _VALUE_COLUMNS)})"
-)
-
 
 def rollup_hours(conn: Connection, ev: RollupHours) -> dict[str, int]:
-    hours: list[Any] = conn.execute(
-        f"SELECT hour_ms, coin FROM {PENDING_TABLE} WHERE hour_ms <= ? "
-        "ORDER BY hour_ms, coin LIMIT ?",
-        (ev.through_ms, ev.limit),
-    ).fetchall()
+    hours = retention_writes.pending_hours(conn, ev.through_ms, ev.limit)
     written = kept = 0
     for hour_ms, coin in hours:
-        conn.execute(f"DELETE FROM {PENDING_TABLE} WHERE hour_ms = ? AND coin = ?", (hour_ms, coin))
+        retention_writes.clear_pending(conn, hour_ms, coin)
         if hour_ms < ev.hours_before_ms:
             continue  # past 1-hour retention: its row would be expired at once
-        rows: list[Any] = conn.execute(
-            "SELECT open_time_ms, open, high, low, close, volume, trades "
-            f"FROM {MINUTES_TABLE} WHERE coin = ? AND interval = '1m' "
-            "AND open_time_ms >= ? AND open_time_ms < ?",
-            (coin, hour_ms, hour_ms + HOUR_MS),
-        ).fetchall()
-        bar = aggregate_hour(coin, hour_ms, [MinuteBar(*r) for r in rows])
+        minutes = minutes_between(conn, coin, hour_ms, hour_ms + HOUR_MS)
+        bar = aggregate_hour(
+            coin,
+            hour_ms,
+            [
+                MinuteBar(m.open_time_ms, m.open, m.high, m.low, m.close, m.volume, m.trades)
+                for m in minutes
+            ],
+        )
         if bar is None:
             continue
-        stored: Any = conn.execute(
-            f"SELECT minute_count FROM {HOURS_TABLE} WHERE coin = ? AND open_time_ms = ?",
-            (coin, hour_ms),
-        ).fetchone()
-        if keeps_stored_hour(
-            hour_ms, stored[0] if stored else None, bar.minute_count, ev.minutes_before_ms
-        ):
+        stored = retention_writes.stored_minute_count(conn, coin, hour_ms)
+        if keeps_stored_hour(hour_ms, stored, bar.minute_count, ev.minutes_before_ms):
             kept += 1
             continue
-        conn.execute(
-            _UPSERT_HOUR,
-            (
-                bar.coin,
-                bar.open_time_ms,
-                bar.close_time_ms,
-                bar.open,
-                bar.high,
-                bar.low,
-                bar.close,
-                bar.volume,
-                bar.trades,
-                bar.minute_count,
-                ev.rolled_up_at_ms,
-            ),
+        values = (
+            bar.coin,
+            bar.open_time_ms,
+            bar.close_time_ms,
+            bar.open,
+            bar.high,
+            bar.low,
+            bar.close,
+            bar.volume,
+            bar.trades,
+            bar.minute_count,
         )
-        written += conn.changes()
+        written += retention_writes.upsert_hour(conn, values, ev.rolled_up_at_ms)
     if kept:
         HOURS_KEPT.inc(kept)
         log.warning(
@@ -153,53 +134,8 @@ def rollup_hours(conn: Connection, ev: RollupHours) -> dict[str, int]:
     return {HOURS_TABLE: written, PENDING_TABLE: len(hours)}
 
 
-_HOUR_OF_C = f"c.open_time_ms - c.open_time_ms % {HOUR_MS}"
-
-# A minute may go once its hour row exists and no rollup of that hour is waiting, or when its
-# hour starts before the 1-hour retention boundary (such hours are not rolled up any more).
-_MINUTE_EXPIRED = f"""
-    c.interval = '1m' AND c.open_time_ms < :before AND (
-        {_HOUR_OF_C} < :hours_before
-        OR (
-            EXISTS (SELECT 1 FROM {HOURS_TABLE} h
-                    WHERE h.coin = c.coin AND h.open_time_ms = {_HOUR_OF_C})
-            AND NOT EXISTS (SELECT 1 FROM {PENDING_TABLE} p
-                            WHERE p.hour_ms = {_HOUR_OF_C} AND p.coin = c.coin)
-        )
-    )
-"""
-
-
-def _delete_chunk(
-    conn: Connection, table: str, column: str, where: str, params: dict[str, Any], limit: int
-) -> int:
-    """Delete the oldest ``limit`` rows matching ``where`` (plus rows sharing the last time)."""
-    bound = conn.execute(
-        f"SELECT c.{column} FROM {table} AS c WHERE {where} "
-        f"ORDER BY c.{column} LIMIT 1 OFFSET :skip",
-        {**params, "skip": max(0, limit - 1)},
-    ).fetchone()
-    if bound is None:
-        conn.execute(f"DELETE FROM {table} AS c WHERE {where}", params)
-    else:
-        conn.execute(
-            f"DELETE FROM {table} AS c WHERE {where} AND c.{column} <= :bound",
-            {**params, "bound": bound[0]},
-        )
-    return conn.changes()
-
-
-def _expire(
-    conn: Connection, table: str, column: str, where: str, params: dict[str, Any], limit: int
-) -> int:
-    """Whole expired days first (where the storage keeps days apart), then a chunk."""
-    n = partitions.drop_expired_days(conn, table, params["before"], where, params)
-    return n + _delete_chunk(conn, table, column, where, params, limit)
-
-
 def expire_minutes(conn: Connection, ev: ExpireMinutes) -> dict[str, int]:
-    params = {"before": ev.before_ms, "hours_before": ev.hours_before_ms}
-    n = _expire(conn, MINUTES_TABLE, "open_time_ms", _MINUTE_EXPIRED, params, ev.limit)
+    n = retention_writes.expire_minutes(conn, ev.before_ms, ev.hours_before_ms, ev.limit)
     return {MINUTES_TABLE: n}
 
 
@@ -209,8 +145,7 @@ def expire_rows(conn: Connection, ev: ExpireRows) -> dict[str, int]:
         raise ValueError(f"{ev.table!r} is not a retained table (see RETAINED_TABLES)")
     if not catalog.has_table(conn, spec.table):
         return {spec.table: 0}
-    where = f"c.{spec.time_column} < :before"
-    n = _expire(conn, spec.table, spec.time_column, where, {"before": ev.before_ms}, ev.limit)
+    n = retention_writes.expire_rows(conn, spec.table, spec.time_column, ev.before_ms, ev.limit)
     return {spec.table: n}
 
 
@@ -223,13 +158,9 @@ def prepare_days(conn: Connection, ev: PrepareDays) -> dict[str, int]:
 
 
 def reclaim_space(conn: Connection, ev: ReclaimSpace) -> dict[str, int]:
-    """SQLite: hand ``ev.pages`` free pages back to the file system. PostgreSQL: nothing, its
-    autovacuum makes deleted rows' space reusable (VACUUM cannot run in a transaction)."""
-    if dialect_of(conn) != "sqlite":
-        return {}
-    # Each step of the pragma moves pages; the cursor must be run to its end.
-    for _ in conn.execute(f"PRAGMA incremental_vacuum({int(ev.pages)})"):
-        pass
+    """SQLite: hand ``ev.pages`` free pages back to the file system; PostgreSQL: nothing
+    (``storage.retention.reclaim_space``)."""
+    retention_writes.reclaim_space(conn, ev.pages)
     return {}
 
 

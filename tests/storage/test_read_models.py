@@ -17,10 +17,13 @@ import pytest
 from marketmem.events import AssetCtxSnapshot, HyperliquidAsset, PolymarketMarketRow
 from marketmem.features import tables as feature_tables
 from marketmem.plugins import SOURCES
+from marketmem.retention import rollup
+from marketmem.retention import tables as retention_tables
 from marketmem.sources.defillama import tables as dl_tables
 from marketmem.sources.hyperliquid import tables as hl_tables
 from marketmem.sources.polymarket import tables as pm_tables
 from marketmem.storage import catalog, db, engine, schema
+from marketmem.storage import retention as retention_writes
 from marketmem.storage.models import access as am
 from marketmem.storage.models import defillama as dm
 from marketmem.storage.models import features as fm
@@ -137,3 +140,9 @@ def test_the_defillama_tables_are_named_as_the_source_declares_them() -> None:
     # A flow or throughput row is its table's columns after the key, in order.
     for table, model in ((dl_tables.CAPITAL_FLOWS, dm.Flow), (dl_tables.THROUGHPUT, dm.Throughput)):
         assert list(model.__struct_fields__) == list(table.columns)[4:]
+
+
+def test_the_retention_writes_name_the_hour_columns_as_the_retention_area_declares_them() -> None:
+    """The upsert of a rolled-up hour lists the columns of ``HOURS`` in their order."""
+    assert tuple(c.name for c in retention_tables.HOURS.columns) == retention_writes.HOUR_COLUMNS
+    assert rollup.HOUR_MS == retention_writes.HOUR_MS
