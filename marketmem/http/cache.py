@@ -2,7 +2,11 @@
 
 It protects the database from the public dashboard and keeps channel health (dozens of small
 queries) off the hot latest-data path. Times are the injected wall clock's, so tests control
-expiry. One thread computes while the others wait for its result.
+expiry. One thread computes while the others wait for its result; ``TtlCache`` (channel
+health, which every latest-data composition reads) instead serves the value being replaced,
+expired less than one more time-to-live ago, while another thread recomputes it: threads that
+waited on a recomputation of 20 ms and more (PostgreSQL under load) held the read pool's
+threads, and every request queued behind them.
 """
 
 from __future__ import annotations
@@ -17,19 +21,38 @@ T = TypeVar("T")
 class TtlCache(Generic[T]):
     def __init__(self, ttl_ms: int) -> None:
         self.ttl_ms = ttl_ms
-        self._lock = threading.Lock()
+        self._computing = threading.Lock()
         self._value: T | None = None
         self._at_ms: int | None = None
 
+    def _age(self, now_ms: int) -> int | None:
+        # A value computed after ``now_ms`` (a request that started earlier) is fresh too.
+        return None if self._at_ms is None else abs(now_ms - self._at_ms)
+
     def get(self, now_ms: int, compute: Callable[[], T]) -> T:
-        with self._lock:
-            # A value computed after ``now_ms`` (a request that started earlier) is fresh too.
-            if self._at_ms is not None and abs(now_ms - self._at_ms) < self.ttl_ms:
+        age = self._age(now_ms)
+        if age is not None and age < self.ttl_ms:
+            assert self._value is not None
+            return self._value
+        if (
+            age is not None
+            and age < 2 * self.ttl_ms
+            and not self._computing.acquire(blocking=False)
+        ):
+            assert self._value is not None
+            return self._value  # being recomputed by another thread: the previous value
+        if age is None or age >= 2 * self.ttl_ms:
+            self._computing.acquire()
+        try:
+            age = self._age(now_ms)
+            if age is not None and age < self.ttl_ms:
                 assert self._value is not None
                 return self._value
             value = compute()
             self._value, self._at_ms = value, now_ms
             return value
+        finally:
+            self._computing.release()
 
 
 K = TypeVar("K")

@@ -11,46 +11,13 @@ from marketmem.config import Config
 from marketmem.health import RunHistory, channel_status, stale_after_s
 from marketmem.storage.catalog import has_table
 from marketmem.storage.models.runs import ChannelHealth, Run, RunMinute
-from marketmem.storage.reads import Connection, columns, fetch, fetch_one, scalar
+from marketmem.storage.reads import Connection, columns, fetch
 
 RUNS = "ingestion_runs"
 _RUN = columns(Run)
 MINUTE_MS = 60_000
 # The minute a run finished in: integer division, on SQLite and PostgreSQL alike.
 _FINISH_MINUTE = f"(finished_at_ms / {MINUTE_MS}) * {MINUTE_MS}"
-
-
-def latest_run(conn: Connection, source: str, channel: str) -> Run | None:
-    """The run of the channel that started last."""
-    return fetch_one(
-        conn,
-        Run,
-        f"SELECT {_RUN} FROM {RUNS} WHERE source = ? AND channel = ? "
-        "ORDER BY started_at_ms DESC LIMIT 1",
-        (source, channel),
-    )
-
-
-def last_finished_run(conn: Connection, source: str, channel: str) -> Run | None:
-    """The run of the channel that finished last (ok or failed)."""
-    return fetch_one(
-        conn,
-        Run,
-        f"SELECT {_RUN} FROM {RUNS} WHERE source = ? AND channel = ? AND status <> 'running' "
-        "ORDER BY finished_at_ms DESC NULLS LAST LIMIT 1",
-        (source, channel),
-    )
-
-
-def last_success_ms(conn: Connection, source: str, channel: str) -> int | None:
-    """When the channel's last ok run finished."""
-    value: int | None = scalar(
-        conn,
-        f"SELECT finished_at_ms FROM {RUNS} WHERE source = ? AND channel = ? "
-        "AND status = 'ok' ORDER BY finished_at_ms DESC NULLS LAST LIMIT 1",
-        (source, channel),
-    )
-    return value
 
 
 def recent_runs(conn: Connection, source: str, channel: str, *, limit: int) -> list[Run]:
@@ -83,32 +50,60 @@ def run_minutes(conn: Connection, source: str, channel: str, since_ms: int) -> l
     )
 
 
-def run_history(conn: Connection, source: str, channel: str) -> tuple[RunHistory, Run | None]:
-    """The health inputs of one channel, and the run its health row reports: the last
-    finished one, else the latest (None if it never ran)."""
-    latest = latest_run(conn, source, channel)
-    if latest is None:
-        return RunHistory(), None
-    finished = last_finished_run(conn, source, channel)
-    history = RunHistory(
-        latest_status=latest.status,
-        latest_started_ms=latest.started_at_ms,
-        last_finished_status=finished.status if finished else None,
-        last_success_ms=last_success_ms(conn, source, channel),
-    )
-    return history, finished or latest
+# The three runs a channel's health reads, by their place in ``_HEALTH_RUNS``' answer: the run
+# that started last, the one that finished last (ok or failed), the last ok one.
+_LATEST, _FINISHED, _SUCCESS = 0, 1, 2
+_HEALTH_RUNS = (
+    (_LATEST, "", "started_at_ms DESC"),
+    (_FINISHED, "AND status <> 'running' ", "finished_at_ms DESC NULLS LAST"),
+    (_SUCCESS, "AND status = 'ok' ", "finished_at_ms DESC NULLS LAST"),
+)
+
+
+def health_runs(
+    conn: Connection, channels: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[Run | None, Run | None, Run | None]]:
+    """Per (source, channel): its latest, last finished and last ok run, in one statement
+    (an index seek per run; one round trip, which is what costs on PostgreSQL)."""
+    if not channels:
+        return {}
+    parts: list[str] = []
+    params: list[str] = []
+    for i, (source, channel) in enumerate(channels):
+        for which, condition, order in _HEALTH_RUNS:
+            parts.append(
+                f"SELECT * FROM (SELECT {i} AS i, {which} AS w, {_RUN} FROM {RUNS} "
+                f"WHERE source = ? AND channel = ? {condition}ORDER BY {order} LIMIT 1) AS q{len(parts)}"
+            )
+            params += (source, channel)
+    found: dict[tuple[int, int], Run] = {
+        (row[0], row[1]): Run(*row[2:])
+        for row in conn.execute(" UNION ALL ".join(parts), tuple(params))
+    }
+    return {
+        key: (found.get((i, _LATEST)), found.get((i, _FINISHED)), found.get((i, _SUCCESS)))
+        for i, key in enumerate(channels)
+    }
 
 
 def channel_health(conn: Connection | None, config: Config, now_ms: int) -> list[ChannelHealth]:
     """Every source/channel of the config with its health; ``conn`` None means no database."""
     out: list[ChannelHealth] = []
-    have_runs = conn is not None and has_table(conn, RUNS)
-    for source, channel, ch in config.channels():
-        history, last, latest = RunHistory(), None, None
-        if have_runs:
-            assert conn is not None
-            history, last = run_history(conn, source, channel)
-            latest = latest_run(conn, source, channel) if last is not None else None
+    configured = list(config.channels())
+    runs = {}
+    if conn is not None and has_table(conn, RUNS):
+        runs = health_runs(conn, [(source, channel) for source, channel, _ in configured])
+    for source, channel, ch in configured:
+        latest, finished, success = runs.get((source, channel), (None, None, None))
+        history = RunHistory()
+        if latest is not None:
+            history = RunHistory(
+                latest_status=latest.status,
+                latest_started_ms=latest.started_at_ms,
+                last_finished_status=finished.status if finished else None,
+                last_success_ms=success.finished_at_ms if success else None,
+            )
+        last = finished or latest
         out.append(
             ChannelHealth(
                 source=source,
