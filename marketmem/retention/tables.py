@@ -28,6 +28,7 @@ with the deleted ones. On SQLite both are no-ops and the chunked deletes do ever
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -111,18 +112,8 @@ def rollup_hours(conn: Connection, ev: RollupHours) -> dict[str, int]:
         if keeps_stored_hour(hour_ms, stored, bar.minute_count, ev.minutes_before_ms):
             kept += 1
             continue
-        values = (
-            bar.coin,
-            bar.open_time_ms,
-            bar.close_time_ms,
-            bar.open,
-            bar.high,
-            bar.low,
-            bar.close,
-            bar.volume,
-            bar.trades,
-            bar.minute_count,
-        )
+        # HourBar's fields are the hour table's columns in order, without rolled_up_at_ms.
+        values: retention_writes.HourValues = dataclasses.astuple(bar)
         written += retention_writes.upsert_hour(conn, values, ev.rolled_up_at_ms)
     if kept:
         HOURS_KEPT.inc(kept)
