@@ -86,6 +86,7 @@ HOURS = Table(
 PENDING = Table(
     PENDING_TABLE, (Column("hour_ms", INT), Column("coin", TEXT)), primary_key=("hour_ms", "coin")
 )
+UPSERT_HOUR = retention_writes.HourUpsert(HOURS)
 # Expiring minutes seeks by time across coins.
 MINUTES_BY_OPEN_TIME = Index(f"{MINUTES_TABLE}_by_open_time", ("open_time_ms",))
 
@@ -113,8 +114,7 @@ def rollup_hours(conn: Connection, ev: RollupHours) -> dict[str, int]:
             kept += 1
             continue
         # HourBar's fields are the hour table's columns in order, without rolled_up_at_ms.
-        values: retention_writes.HourValues = dataclasses.astuple(bar)
-        written += retention_writes.upsert_hour(conn, values, ev.rolled_up_at_ms)
+        written += UPSERT_HOUR.write(conn, dataclasses.astuple(bar), ev.rolled_up_at_ms)
     if kept:
         HOURS_KEPT.inc(kept)
         log.warning(

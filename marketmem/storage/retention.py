@@ -11,43 +11,41 @@ retention declarations (``RETAINED_TABLES``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from marketmem.storage import partitions
+from marketmem.storage.declare import Table
 from marketmem.storage.engine import Connection, dialect_of
 from marketmem.storage.reads.retention import HOURS_TABLE, MINUTES_TABLE, PENDING_TABLE
 
 HOUR_MS = 3_600_000
 
-# The columns of the 1-hour table, in the order the retention area declares them.
-HOUR_COLUMNS = (
-    "coin",
-    "open_time_ms",
-    "close_time_ms",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "trades",
-    "minute_count",
-    "rolled_up_at_ms",
-)
-_VALUE_COLUMNS = HOUR_COLUMNS[2:-1]
 
-# A rollup that reproduces the stored hour changes nothing, not even rolled_up_at_ms.
-_UPSERT_HOUR = (
-    f"INSERT INTO {HOURS_TABLE} ({', '.join(HOUR_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in HOUR_COLUMNS)}) "
-    "ON CONFLICT (coin, open_time_ms) DO UPDATE SET "
-    + ", ".join(f"{c}=excluded.{c}" for c in (*_VALUE_COLUMNS, "rolled_up_at_ms"))
-    + f" WHERE ({', '.join(f'{HOURS_TABLE}.{c}' for c in _VALUE_COLUMNS)}) "
-    f"IS DISTINCT FROM ({', '.join('excluded.' + c for c in _VALUE_COLUMNS)})"
-)
+class HourUpsert:
+    """The upsert of a rolled-up hour into ``table`` (its declaration: columns in order, key
+    ``(coin, open_time_ms)``), whose last column, ``stamp``, says when it was rolled up. A
+    row that reproduces the stored hour changes nothing, not even the stamp."""
 
+    def __init__(self, table: Table, stamp: str = "rolled_up_at_ms") -> None:
+        names = [c.name for c in table.columns]
+        if names[-1] != stamp:
+            raise ValueError(f"{table.name}: the last column must be {stamp!r}, not {names[-1]!r}")
+        values = [c for c in names if c not in table.primary_key and c != stamp]
+        self.sql = (
+            f"INSERT INTO {table.name} ({', '.join(names)}) "
+            f"VALUES ({', '.join('?' for _ in names)}) "
+            f"ON CONFLICT ({', '.join(table.primary_key)}) DO UPDATE SET "
+            + ", ".join(f"{c}=excluded.{c}" for c in (*values, stamp))
+            + f" WHERE ({', '.join(f'{table.name}.{c}' for c in values)}) "
+            f"IS DISTINCT FROM ({', '.join('excluded.' + c for c in values)})"
+        )
 
-# An hour row without ``rolled_up_at_ms``: the values of HOUR_COLUMNS[:-1], in that order.
-HourValues = tuple[str, int, int, float, float, float, float, float, int, int]
+    def write(self, conn: Connection, hour: Sequence[Any], stamp_ms: int) -> int:
+        """Store ``hour`` (the values of every column but the stamp, in order); returns the
+        rows changed (0 when it reproduces the stored row)."""
+        conn.execute(self.sql, (*hour, stamp_ms))
+        return conn.changes()
 
 
 def pending_hours(conn: Connection, through_ms: int, limit: int) -> list[tuple[int, str]]:
@@ -73,12 +71,6 @@ def stored_minute_count(conn: Connection, coin: str, hour_ms: int) -> int | None
     ).fetchone()
     count: int | None = row[0] if row else None
     return count
-
-
-def upsert_hour(conn: Connection, hour: HourValues, rolled_up_at_ms: int) -> int:
-    """Store ``hour``; returns the rows changed (0 when it reproduces the stored row)."""
-    conn.execute(_UPSERT_HOUR, (*hour, rolled_up_at_ms))
-    return conn.changes()
 
 
 _HOUR_OF_C = f"c.open_time_ms - c.open_time_ms % {HOUR_MS}"
