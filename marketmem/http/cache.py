@@ -34,15 +34,10 @@ class TtlCache(Generic[T]):
         if age is not None and age < self.ttl_ms:
             assert self._value is not None
             return self._value
-        if (
-            age is not None
-            and age < 2 * self.ttl_ms
-            and not self._computing.acquire(blocking=False)
-        ):
+        replaceable = age is not None and age < 2 * self.ttl_ms
+        if not self._computing.acquire(blocking=not replaceable):
             assert self._value is not None
             return self._value  # being recomputed by another thread: the previous value
-        if age is None or age >= 2 * self.ttl_ms:
-            self._computing.acquire()
         try:
             age = self._age(now_ms)
             if age is not None and age < self.ttl_ms:

@@ -23,14 +23,15 @@ def slow_compute(
 
 def recompute_in_thread(
     cache: TtlCache[str], now_ms: int, value: str
-) -> tuple[threading.Thread, threading.Event, threading.Event, list[str]]:
+) -> tuple[threading.Thread, threading.Event, list[str]]:
+    """A thread recomputing the value at ``now_ms``, started and held until ``release``."""
     started, release, got = threading.Event(), threading.Event(), []
     thread = threading.Thread(
         target=lambda: got.append(cache.get(now_ms, slow_compute(started, release, value)))
     )
     thread.start()
     assert started.wait(5)
-    return thread, release, started, got
+    return thread, release, got
 
 
 def test_a_fresh_value_is_computed_once() -> None:
@@ -45,7 +46,7 @@ def test_a_fresh_value_is_computed_once() -> None:
 def test_while_an_expired_value_is_recomputed_others_get_it_without_waiting() -> None:
     cache: TtlCache[str] = TtlCache(1000)
     cache.get(0, lambda: "old")
-    thread, release, _, got = recompute_in_thread(cache, 1500, "new")
+    thread, release, got = recompute_in_thread(cache, 1500, "new")
     # Another thread, meanwhile: the value being replaced, no second computation.
     assert cache.get(1600, lambda: "other") == "old"
     release.set()
@@ -57,7 +58,7 @@ def test_while_an_expired_value_is_recomputed_others_get_it_without_waiting() ->
 def test_a_value_expired_more_than_a_ttl_ago_is_never_served() -> None:
     cache: TtlCache[str] = TtlCache(1000)
     cache.get(0, lambda: "old")
-    thread, release, _, got = recompute_in_thread(cache, 2500, "new")
+    thread, release, got = recompute_in_thread(cache, 2500, "new")
     waiter: list[str] = []
     other = threading.Thread(target=lambda: waiter.append(cache.get(2600, lambda: "other")))
     other.start()
