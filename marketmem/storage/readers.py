@@ -6,11 +6,8 @@
 - SQLite: one read-only connection per thread, opened on first use and kept while the thread
   lives (WAL lets them read beside the writer); a file replaced or damaged under it is opened
   again on the next call.
-- PostgreSQL: a psycopg-pool ``ConnectionPool`` of ``max_connections`` sessions, each checked
-  before it is lent, so a server restart costs the calls in flight, not the pool. All of them
-  are opened at start (in the background) and kept: a pool grown on demand made requests wait
-  for a new session's connection and authentication under the first burst (latest-data p99
-  157 ms against 9 ms on SQLite at 64 clients, ``bench.http``).
+- PostgreSQL: a psycopg-pool ``ConnectionPool`` of at most ``max_connections`` sessions, each
+  checked before it is lent, so a server restart costs the calls in flight, not the pool.
 
 ``UNAVAILABLE`` are the failures of getting a connection at all (the caller answers "not
 available yet"), as opposed to a failing read.
@@ -77,7 +74,7 @@ class PostgresReadConnections:
     def __init__(self, url: str, *, max_connections: int, name: str = "marketmem reader") -> None:
         self.pool = psycopg_pool.ConnectionPool(
             url,
-            min_size=max_connections,
+            min_size=1,
             max_size=max_connections,
             kwargs={
                 "autocommit": True,
