@@ -540,8 +540,18 @@ async def raw_round(
 
 
 async def stream_round(
-    link: VenueLink, stream: HyperliquidStream, log: CommitLog, n: int, rate: float, folder: Path
+    link: VenueLink,
+    stream: HyperliquidStream,
+    log: CommitLog,
+    n: int,
+    rate: float,
+    folder: Path,
+    *,
+    settle_s: float = 0.0,
 ) -> tuple[Rates, Sent]:
+    """Send ``n`` frames (``rate`` frames/s; 0: unpaced) and wait for their commits. Then
+    ``settle_s`` more before reading the venue's send stamps: that read is tens of ms on this
+    thread, which must not delay what is still being delivered after the last commit."""
     log.reset(await prepare(link, "/ws", n, rate, folder))
     base = stream.stats.frames
     received = 0.0
@@ -559,6 +569,7 @@ async def stream_round(
             await log.done.wait()
     cpu = time.process_time() - cpu
     writer_cpu = log.thread_cpu - writer_cpu
+    await trio.sleep(settle_s)
     sent = read()
     rates = Rates(
         n / (received - started),

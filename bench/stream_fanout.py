@@ -71,6 +71,7 @@ from marketmem.events import (
     LiveMids,
     MidBatch,
 )
+from marketmem.heap import settle_heap
 from marketmem.http.auth import issue_token
 from marketmem.http.feed import bus_feed
 from marketmem.http.server import serve_http
@@ -168,6 +169,9 @@ def symbols_of(coins: list[str], clients: int) -> list[str]:
 
 Round = dict[str, float]
 
+# Seconds after a paced run's last commit before the bench reads its stamps.
+SETTLE_S = 1.0
+
 
 async def one_round(
     label: str,
@@ -181,11 +185,13 @@ async def one_round(
 ) -> Round:
     """An unpaced blast, then the paced run; what the writer committed of each."""
     assert rt.writer is not None
-    got, _ = await stream_round(link, stream, log, args.frames, 0, folder)
+    got, _ = await stream_round(link, stream, log, args.frames, 0, folder, settle_s=SETTLE_S)
     n = int(args.rate * args.seconds)
     rows = rt.writer.stats.rows
     began = time.monotonic()
-    paced, sent = await stream_round(link, stream, log, n, args.rate, folder)
+    # The stream keeps delivering the last commits after them: the bench's own reading of
+    # stamps waits until that is done (it would otherwise be the tail it measures).
+    paced, sent = await stream_round(link, stream, log, n, args.rate, folder, settle_s=SETTLE_S)
     lat = sorted((log.at[k] - t) * 1000 for k, t in sent.keys.items())
     out = {
         "blast": got.committed,
@@ -302,6 +308,7 @@ async def measure(args: argparse.Namespace, link: VenueLink, folder: Path) -> No
             await nursery.start(stream.run)
             with trio.fail_after(STEP_TIMEOUT_S):
                 await stream.ready.wait()
+            settle_heap()  # as run_service does once it has started
             print(
                 f"{len(coins)} coins on {len(stream.connections)} sockets; HTTP on port {port}; "
                 f"{args.clients} clients x {COINS_PER_CLIENT} coins, kinds mid,candle,health",

@@ -30,6 +30,7 @@ from marketmem.clock import WallClock
 from marketmem.config import Config
 from marketmem.events import RunFinished, RunStarted
 from marketmem.executors import Executor
+from marketmem.heap import settle_heap
 from marketmem.http.feed import bus_feed
 from marketmem.http.server import serve_http
 from marketmem.http.stream import StreamHub
@@ -474,6 +475,7 @@ async def _run_service(
                             partial(supervise, rt, spec, first_round=first_round), name=spec.name
                         )
                     await ingestion.start(Scheduler(rt, channels).run)
+                settle_heap()
                 task_status.started(rt)
                 await stopping.wait()
                 ingestion.cancel_scope.cancel()

@@ -32,6 +32,7 @@ from marketmem.events import (
     CloneSaved,
     Event,
 )
+from marketmem.heap import settle_heap
 from marketmem.http.access import list_clones, list_tokens
 from marketmem.http.app import Api, api_error_of
 from marketmem.http.auth import issue_token, token_id_of, valid_name
@@ -179,6 +180,7 @@ async def serve_until_signal(config: Config) -> None:
             await nursery.start(hub.run)
             nursery.start_soon(feed.run)
             port = await nursery.start(partial(serve_http, config, clock, streams=hub))
+            settle_heap()
             host = config.http.bind.rpartition(":")[0]
             print(f"marketmem API on http://{host}:{port} (Ctrl-C to stop)", flush=True)
             async for _ in signals:
