@@ -1,14 +1,16 @@
 """Benchmark of POST latest-data: the server on a populated database while the writer keeps
 ingesting, driven from another process by concurrent clients.
 
-    .venv/bin/python -m bench.http [--clients 64] [--duration 10] [--rate 0] [--coins 20]
-                                   [--db postgresql://...]
+    .venv/bin/python -m bench.http [--clients 64] [--duration 10] [--warmup 2] [--rate 0]
+                                   [--coins 20] [--db postgresql://...]
 
 The server process seeds a fresh database through the storage writer (tokens, a clone, 24 h
 of 1-minute candles and 30 min of 5-second mids per coin, a run per channel), starts the API
 with Hypercorn on 127.0.0.1, keeps publishing mids and candles through the writer, and
 spawns the client process. Each client loops over the clone's symbols, one request at a time
-(``--rate R``: R requests/s per client, default 5; 0: as fast as answers come). The client
+(``--rate R``: R requests/s per client, default 5; 0: as fast as answers come), first for
+``--warmup`` seconds that are not counted (the server's caches then hold, and refresh, what
+is asked for, as in a service that has been running), then for ``--duration``. The client
 prints requests/s and p50/p90/p99/max latency; the server adds what the writer committed.
 Only 127.0.0.1 is ever contacted (and the server of ``--db``); the run is bounded by
 ``--duration``.
@@ -48,6 +50,7 @@ from marketmem.events import (
     RunFinished,
     RunStarted,
 )
+from marketmem.heap import settle_heap
 from marketmem.http.auth import issue_token
 from marketmem.http.server import serve_http
 from marketmem.pipeline import open_pipeline
@@ -196,6 +199,7 @@ async def _serve_and_drive(args: argparse.Namespace, config: Config) -> dict[str
         )
         async with trio.open_nursery() as nursery:
             port = await nursery.start(serve_http, config, clock)
+            settle_heap()  # as run_service and serve do once they have started
             nursery.start_soon(ingest, rt, symbols, args.ingest_every)
             before = writer.stats.rows
             done = await trio.run_process(
@@ -208,6 +212,7 @@ async def _serve_and_drive(args: argparse.Namespace, config: Config) -> dict[str
                     f"--token={token}",
                     f"--clients={args.clients}",
                     f"--duration={args.duration}",
+                    f"--warmup={args.warmup}",
                     f"--rate={args.rate}",
                     f"--symbols={','.join(symbols)}",
                 ],
@@ -218,14 +223,14 @@ async def _serve_and_drive(args: argparse.Namespace, config: Config) -> dict[str
             nursery.cancel_scope.cancel()
     print(
         f"writer committed {committed} rows during the run "
-        f"({committed / args.duration:.0f} rows/s); last commit {writer.stats.last_commit_latency_s * 1000:.1f} ms"
+        f"({committed / (args.warmup + args.duration):.0f} rows/s); last commit {writer.stats.last_commit_latency_s * 1000:.1f} ms"
     )
     output = done.stdout.decode()
     print(output, end="", flush=True)
     if done.returncode != 0:
         raise SystemExit(done.returncode)
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
-    result["writer_rows_per_s"] = committed / args.duration
+    result["writer_rows_per_s"] = committed / (args.warmup + args.duration)
     return result
 
 
@@ -286,7 +291,7 @@ async def drive(args: argparse.Namespace) -> None:
         stream = await trio.open_tcp_stream("127.0.0.1", args.port)
         async with stream:
             client = Client(stream, args.token)
-            await client.post(target.format(symbols[i % len(symbols)]))  # warm-up
+            await client.post(target.format(symbols[i % len(symbols)]))  # connected
             await started.wait()
             interval = 1.0 / args.rate if args.rate > 0 else 0.0
             # The clients' first requests are spread over one interval.
@@ -298,20 +303,27 @@ async def drive(args: argparse.Namespace) -> None:
                     next_at += interval
                 t = time.perf_counter()
                 status, size = await client.post(target.format(symbols[(i + n) % len(symbols)]))
+                n += 1
+                if not measuring:
+                    continue
                 latencies.append(time.perf_counter() - t)
                 if status != 200:
                     errors[status] = errors.get(status, 0) + 1
                 sizes.append(size)
-                n += 1
 
-    cpu0 = time.process_time()
+    measuring = False
     async with trio.open_nursery() as nursery:
         for i in range(args.clients):
             nursery.start_soon(one, i)
         await trio.sleep(1.0)
-        t0 = time.perf_counter()
-        deadline = trio.current_time() + args.duration
+        deadline = trio.current_time() + args.warmup + args.duration
         started.set()
+        # The same load, not counted, until the server's caches are as in a running service
+        # (each answer, token and clone check kept and refreshed while it is asked for).
+        await trio.sleep(args.warmup)
+        measuring = True
+        cpu0 = time.process_time()
+        t0 = time.perf_counter()
     elapsed = time.perf_counter() - t0
     client_cpu = (time.process_time() - cpu0) / elapsed
     ms = sorted(x * 1000 for x in latencies)
@@ -343,6 +355,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="seconds of the same load before, not counted"
+    )
     parser.add_argument("--rate", type=float, default=5.0, help="requests/s per client (0: max)")
     parser.add_argument("--coins", type=int, default=20)
     parser.add_argument("--ingest-every", type=float, default=0.1, help="seconds between batches")
@@ -352,8 +367,8 @@ def main() -> None:
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--symbols", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not 1 <= args.clients <= 1024 or not 0 < args.duration <= 600:
-        parser.error("--clients must be 1..1024 and --duration 0..600 s")
+    if not 1 <= args.clients <= 1024 or not 0 < args.duration <= 600 or not 0 <= args.warmup <= 60:
+        parser.error("--clients must be 1..1024, --duration 0..600 s and --warmup 0..60 s")
     if args.client:
         trio.run(drive, args)
     else:

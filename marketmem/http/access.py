@@ -45,21 +45,21 @@ class CachedAccess:
     token or a changed clone takes effect within that time. Tokens are kept by hash."""
 
     def __init__(self, ttl_ms: int) -> None:
-        self._users: KeyedTtlCache[str, str] = KeyedTtlCache(ttl_ms)
-        self._clones: KeyedTtlCache[str, Clone] = KeyedTtlCache(ttl_ms)
+        self.users: KeyedTtlCache[str, str] = KeyedTtlCache(ttl_ms)  # by token hash
+        self.clones: KeyedTtlCache[str, Clone] = KeyedTtlCache(ttl_ms)
 
     def cached_user(self, token: str | None, now_ms: int) -> str | None:
-        return None if token is None else self._users.peek(hash_token(token), now_ms)
+        return None if token is None else self.users.peek(hash_token(token), now_ms)
 
     def cached_clone(self, clone_id: str, now_ms: int) -> Clone | None:
-        return self._clones.peek(clone_id, now_ms)
+        return self.clones.peek(clone_id, now_ms)
 
     def authenticate(self, conn: Connection, token: str | None, now_ms: int) -> str:
         user = self.cached_user(token, now_ms)
         if user is None:
             user = authenticate(conn, token)
             assert token is not None
-            self._users.put(hash_token(token), user, now_ms)
+            self.users.put(hash_token(token), user, now_ms)
         return user
 
     def clone(self, conn: Connection, clone_id: str, now_ms: int) -> Clone | None:
@@ -67,5 +67,22 @@ class CachedAccess:
         if clone is None:
             clone = get_clone(conn, clone_id)
             if clone is not None:
-                self._clones.put(clone_id, clone, now_ms)
+                self.clones.put(clone_id, clone, now_ms)
         return clone
+
+    def recheck_user(self, conn: Connection, token: str, now_ms: int) -> None:
+        """Check ``token`` again: kept while it is valid, forgotten once it is not."""
+        try:
+            user = authenticate(conn, token)
+        except ApiError:
+            self.users.drop(hash_token(token))
+            return
+        self.users.put(hash_token(token), user, now_ms)
+
+    def recheck_clone(self, conn: Connection, clone_id: str, now_ms: int) -> None:
+        """Read ``clone_id`` again: kept while it exists, forgotten once it does not."""
+        clone = get_clone(conn, clone_id)
+        if clone is None:
+            self.clones.drop(clone_id)
+        else:
+            self.clones.put(clone_id, clone, now_ms)

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib import metadata
 from typing import Any, TypeVar
 
@@ -40,7 +41,7 @@ from marketmem.http.access import CachedAccess, check_clone
 from marketmem.http.auth import MalformedAuthorization, bearer_token, hash_token, token_id_of
 from marketmem.http.body import MAX_BODY_BYTES, decode_body
 from marketmem.http.bodylimit import BodyLimit
-from marketmem.http.cache import KeyedTtlCache, TtlCache
+from marketmem.http.cache import KeyedTtlCache, RefreshAhead, TtlCache
 from marketmem.http.channelpage import PARAMS as CHANNEL_PAGE_PARAMS
 from marketmem.http.channelpage import ChannelPage, read_channel_page, render_channel_page
 from marketmem.http.clienterrors import ClientErrors, route_resolver
@@ -64,11 +65,13 @@ from marketmem.http.schemas import (
     Dashboard,
     HealthResponse,
     LatestDataRequest,
+    PartName,
 )
 from marketmem.http.sse import PARAMS as STREAM_PARAMS
 from marketmem.http.sse import StreamRequest, parse_request
 from marketmem.http.stream import EventStream, StreamHub
 from marketmem.query import InvalidParameter, parse_query
+from marketmem.runs import describe_error
 from marketmem.source import ReadContext, ReadRoute
 from marketmem.storage.errors import BUSY, STORAGE_ERROR, missing_table
 from marketmem.storage.models.runs import ChannelHealth
@@ -156,6 +159,9 @@ class Api:
         cache_ms = int(config.http.cache_s * 1000)
         self.access = CachedAccess(cache_ms)
         self.latest_cache: KeyedTtlCache[LatestKey, msgspec.Struct] = KeyedTtlCache(cache_ms)
+        # Answers and checks redone before they expire (``_refresh_ahead``); the app's lifespan
+        # gives it the server's nursery (without one, as under ASGITransport, nothing is).
+        self.ahead = RefreshAhead(REFRESH_AHEAD, REFRESH_CONCURRENCY)
         self.source_routes: dict[str, ReadRoute] = {
             route.operation_id: route
             for src in config.SOURCES
@@ -390,6 +396,8 @@ class Api:
         key = self._authorized_key(token, clone_id, symbol, items, body, now)
         hit = self.latest_cache.peek(key, now) if key is not None else None
         if hit is not None:
+            assert key is not None
+            self._refresh_ahead(token, clone_id, key, now)
             return msgspec.structs.replace(hit, clone_id=clone_id)
 
         def work(conn: Connection) -> msgspec.Struct:
@@ -398,26 +406,76 @@ class Api:
             own_symbol = check_clone(clone, user, clone_id, symbol)
             verbose: bool = parse_query(latest.PARAMS, items)["verbose"]
             wanted = decode_body(body, LatestDataRequest)
-
-            def compose() -> msgspec.Struct:
-                health = self.health_cache.get(now, lambda: channel_health(conn, self.config, now))
-                data = latest.compose_latest(
-                    conn,
-                    self.readers,
-                    clone_id=clone_id,
-                    symbol=own_symbol,
-                    request=wanted,
-                    health=health,
-                    now_ms=now,
-                    max_mid_age_ms=self.max_mid_age_ms,
-                )
-                return latest.latest_answer(data, verbose=verbose)
-
             key = latest_key(own_symbol, wanted, verbose=verbose)
-            composed = self.latest_cache.get(key, now, compose)
+            composed = self.latest_cache.get(key, now, lambda: self._compose_latest(conn, key, now))
             return msgspec.structs.replace(composed, clone_id=clone_id)
 
         return await self.pool.run(work)
+
+    def _compose_latest(self, conn: Connection, key: LatestKey, now: int) -> msgspec.Struct:
+        """The answer of ``key`` at ``now``, for any clone (the caller sets ``clone_id``)."""
+        symbol, include, max_markets, max_subjects, verbose = key
+        wanted = LatestDataRequest(
+            include=list(include) if include is not None else None,
+            max_markets=max_markets,
+            max_subjects=max_subjects,
+        )
+        health = self.health_cache.get(now, lambda: channel_health(conn, self.config, now))
+        data = latest.compose_latest(
+            conn,
+            self.readers,
+            clone_id="",
+            symbol=symbol,
+            request=wanted,
+            health=health,
+            now_ms=now,
+            max_mid_age_ms=self.max_mid_age_ms,
+        )
+        return latest.latest_answer(data, verbose=verbose)
+
+    def _refresh_ahead(self, token: str, clone_id: str, key: LatestKey, now: int) -> None:
+        """Redo, in the background, the token check, the clone check and the answer of a
+        request served from memory, each once it is ``REFRESH_AHEAD`` of ``cache_s`` old: no
+        request then waits for them while they are asked for (under load a composition is
+        tens of ms of round trips and GIL turns: PostgreSQL on 2 cores). All stay younger
+        than ``cache_s``, so a revocation still takes effect within it."""
+        ahead, access = self.ahead, self.access
+        token_hash = hash_token(token)
+        if ahead.due(access.users, token_hash, now):
+            ahead.start(
+                access.users,
+                token_hash,
+                partial(self._redo, "token", partial(access.recheck_user, token=token)),
+            )
+        if ahead.due(access.clones, clone_id, now):
+            ahead.start(
+                access.clones,
+                clone_id,
+                partial(self._redo, "clone", partial(access.recheck_clone, clone_id=clone_id)),
+            )
+        if ahead.due(self.latest_cache, key, now):
+
+            def recompose(conn: Connection, now_ms: int) -> None:
+                self.latest_cache.put(key, self._compose_latest(conn, key, now_ms), now_ms)
+
+            ahead.start(self.latest_cache, key, partial(self._redo, "latest-data", recompose))
+
+    async def _redo(self, what: str, work: Callable[..., None]) -> None:
+        """``work(conn, now_ms=...)`` in a reader thread; a failure is logged and counted (the
+        value then expires, and the next request redoes it as without refreshes)."""
+        now = self.clock.now_ms()
+        try:
+            await self.pool.run(partial(work, now_ms=now))
+        except Exception as exc:
+            metrics.REFRESH_FAILURES.inc(what=what)
+            bug = api_error_of(exc) is None  # not the storage's state: with its traceback
+            log.log(
+                logging.ERROR if bug else logging.WARNING,
+                "%s: refreshing ahead of expiry failed (%s); the next request redoes it",
+                what,
+                describe_error(exc),
+                exc_info=exc if bug else None,
+            )
 
     def _authorized_key(
         self,
@@ -579,7 +637,11 @@ class Api:
         )
 
 
-LatestKey = tuple[str, tuple[str, ...] | None, int, int, bool]
+LatestKey = tuple[str, tuple[PartName, ...] | None, int, int, bool]
+# The share of ``cache_s`` after which a kept answer or check that is asked for is redone,
+# and how many are redone at once.
+REFRESH_AHEAD = 0.75
+REFRESH_CONCURRENCY = 2
 
 
 def latest_key(symbol: str, wanted: LatestDataRequest, *, verbose: bool) -> LatestKey:
@@ -713,9 +775,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            # The MCP transport's task group lives as long as the server.
-            async with mcp.manager.run():
-                yield
+            # The MCP transport's task group, and the answers refreshed ahead of expiry, live
+            # as long as the server.
+            async with trio.open_nursery() as background, mcp.manager.run():
+                api.ahead.nursery = background
+                try:
+                    yield
+                finally:
+                    api.ahead.nursery = None
+                    background.cancel_scope.cancel()
         finally:
             # The readers' connections (PostgreSQL: the pool's sessions) end with the server.
             await trio.to_thread.run_sync(api.pool.close)

@@ -7,13 +7,19 @@ health, which every latest-data composition reads) instead serves the value bein
 expired less than one more time-to-live ago, while another thread recomputes it: threads that
 waited on a recomputation of 20 ms and more (PostgreSQL under load) held the read pool's
 threads, and every request queued behind them.
+
+``RefreshAhead`` recomputes kept values of ``KeyedTtlCache``s in the background before they
+expire, while they are asked for (latest-data answers, token and clone checks), so that no
+request waits for a recomputation at all.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Generic, TypeVar
+
+import trio
 
 T = TypeVar("T")
 
@@ -72,6 +78,15 @@ class KeyedTtlCache(Generic[K, T]):
             return None
         return entry[1]
 
+    def age(self, key: K, now_ms: int) -> int | None:
+        """How old the kept value of ``key`` is (None: nothing kept)."""
+        entry = self._entries.get(key)
+        return None if entry is None else abs(now_ms - entry[0])
+
+    def drop(self, key: K) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
     def put(self, key: K, value: T, now_ms: int) -> None:
         if self.ttl_ms <= 0:
             return
@@ -99,3 +114,49 @@ class KeyedTtlCache(Generic[K, T]):
             with self._lock:
                 if self._computing.get(key) is key_lock:
                     del self._computing[key]
+
+
+class RefreshAhead:
+    """Kept values recomputed before they expire, while they are asked for.
+
+    A value asked for once it is ``share`` of its cache's time-to-live old is ``due``; its
+    recomputation (``start``) runs in ``nursery`` (the server's; None: nothing is ahead), one
+    at a time per cache and key, at most ``concurrency`` at once. So while a value is asked for at least once per time-to-live,
+    no caller waits for it, and it stays younger than the time-to-live. Trio thread only.
+    """
+
+    def __init__(self, share: float, concurrency: int) -> None:
+        self.share = share
+        self.nursery: trio.Nursery | None = None
+        self._running: set[tuple[int, Hashable]] = set()
+        # Values kept together fall due together (an agent asks for every symbol of its clone
+        # in turn); redone all at once, they would take every reader thread, and the GIL from
+        # the trio thread that serves the kept ones.
+        self._limiter = trio.CapacityLimiter(concurrency)
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def due(self, cache: KeyedTtlCache[Any, Any], key: Hashable, now_ms: int) -> bool:
+        if self.nursery is None or (id(cache), key) in self._running:
+            return False
+        age = cache.age(key, now_ms)
+        return age is not None and age >= cache.ttl_ms * self.share
+
+    def start(
+        self, cache: KeyedTtlCache[Any, Any], key: Hashable, job: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Run ``job`` (it puts the new value, or drops the old one) in the nursery."""
+        assert self.nursery is not None
+        running = (id(cache), key)
+        self._running.add(running)
+
+        async def run() -> None:
+            try:
+                async with self._limiter:
+                    await job()
+            finally:
+                self._running.discard(running)
+
+        self.nursery.start_soon(run)

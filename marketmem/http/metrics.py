@@ -26,3 +26,8 @@ STREAM_DROPPED = REGISTRY.counter(
     "marketmem_stream_dropped_total",
     "Events dropped for /api/v1/stream clients that did not keep up (each told by a lagged event)",
 )
+REFRESH_FAILURES = REGISTRY.counter(
+    "marketmem_http_refresh_failures_total",
+    "Cached answers and checks that could not be redone ahead of their expiry, by what",
+    ("what",),
+)

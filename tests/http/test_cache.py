@@ -5,9 +5,11 @@ waiting, and beyond that they wait for the new one."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from marketmem.http.cache import TtlCache
+import trio
+
+from marketmem.http.cache import KeyedTtlCache, RefreshAhead, TtlCache
 
 
 def slow_compute(
@@ -68,3 +70,57 @@ def test_a_value_expired_more_than_a_ttl_ago_is_never_served() -> None:
     thread.join(5)
     other.join(5)
     assert got == ["new"] and waiter == ["new"]
+
+
+# --- RefreshAhead ----------------------------------------------------------------------
+
+
+async def test_a_value_is_due_from_its_share_of_the_ttl_while_nothing_redoes_it() -> None:
+    cache: KeyedTtlCache[str, str] = KeyedTtlCache(1_000)
+    ahead = RefreshAhead(0.75, concurrency=1)
+    cache.put("BTC", "answer", 0)
+    assert not ahead.due(cache, "BTC", 900)  # no nursery: nothing is ever ahead
+    release = trio.Event()
+
+    async def job() -> None:
+        await release.wait()
+        cache.put("BTC", "new", 900)
+
+    async with trio.open_nursery() as nursery:
+        ahead.nursery = nursery
+        assert not ahead.due(cache, "BTC", 749)
+        assert not ahead.due(cache, "ETH", 900)  # nothing kept: the request composes it
+        assert ahead.due(cache, "BTC", 750)
+        ahead.start(cache, "BTC", job)
+        assert not ahead.due(cache, "BTC", 800) and ahead.running == 1
+        release.set()
+    assert ahead.running == 0
+    assert cache.peek("BTC", 1_100) == "new"
+    ahead.nursery = None
+
+
+async def test_refreshes_run_at_most_concurrency_at_once() -> None:
+    cache: KeyedTtlCache[str, int] = KeyedTtlCache(1_000)
+    ahead = RefreshAhead(0.5, concurrency=2)
+    busy, most = 0, 0
+
+    def job_for(key: str) -> Callable[[], Awaitable[None]]:
+        async def job() -> None:
+            nonlocal busy, most
+            busy += 1
+            most = max(most, busy)
+            for _ in range(3):  # let the others start, were they allowed to
+                await trio.lowlevel.checkpoint()
+            busy -= 1
+            cache.put(key, 1, 600)
+
+        return job
+
+    async with trio.open_nursery() as nursery:
+        ahead.nursery = nursery
+        for i in range(6):
+            cache.put(f"C{i}", 0, 0)
+            assert ahead.due(cache, f"C{i}", 600)
+            ahead.start(cache, f"C{i}", job_for(f"C{i}"))
+    assert most == 2 and ahead.running == 0
+    assert all(cache.peek(f"C{i}", 1_000) == 1 for i in range(6))

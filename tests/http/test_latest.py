@@ -27,9 +27,17 @@ from marketmem.events import (
     MidBatch,
     MidPrice,
 )
+from marketmem.http import metrics
+from marketmem.http.app import create_app, latest_key
 from marketmem.http.latest import all_null
 from marketmem.http.readers import Readers, Unavailable, default_readers
-from marketmem.http.schemas import LATEST_DATA, ErrorBody, ExecutionPrice, LatestData
+from marketmem.http.schemas import (
+    LATEST_DATA,
+    ErrorBody,
+    ExecutionPrice,
+    LatestData,
+    LatestDataRequest,
+)
 from marketmem.storage.models.defillama import Subject
 from marketmem.storage.models.features import TechnicalIndicatorsRow, VolatilityProfileRow
 from marketmem.storage.models.polymarket import AssetMarkets, ContextMarket, Outcome
@@ -593,3 +601,108 @@ async def test_identical_concurrent_requests_compose_once(
                 nursery.start_soon(one)
     assert codes == [200] * 8
     assert calls == 2
+
+
+# --- answers recomposed ahead of expiry --------------------------------------------------
+
+
+def served(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+async def refreshed(api: Any) -> None:
+    """Until no refresh runs (they run in worker threads)."""
+    with trio.fail_after(10):
+        while api.ahead.running:
+            await trio.sleep(0.001)
+
+
+async def until_kept(api: Any, world: World, at_ms: int) -> None:
+    """Until the kept BTC answer was composed at ``at_ms`` (a refresh in a worker thread)."""
+    key = latest_key("BTC", LatestDataRequest(), verbose=False)
+    with trio.fail_after(10):
+        while api.latest_cache.age(key, at_ms) != 0:
+            await trio.sleep(0.001)
+
+
+async def test_an_answer_asked_for_is_recomposed_ahead_of_its_expiry(world: World) -> None:
+    composed: list[int] = []
+
+    def counting(conn: Any, coin: str) -> Any:
+        composed.append(world.clock.now_ms())
+        return {}
+
+    app = create_app(world.config, world.clock, readers=fake_readers(latest_features=counting))
+    api = app.state.api
+    async with app.router.lifespan_context(app), served(app) as c:
+        first = await c.post(url(), headers=world.auth(world.alice))
+        assert first.json()["as_of_ms"] == T0_MS and composed == [T0_MS]
+        world.clock.advance(700)  # younger than 3/4 of cache_s (1 s): only served
+        assert (await c.post(url(), headers=world.auth(world.alice))).json() == first.json()
+        world.clock.advance(100)
+        # 800 ms old: still served as it is, and recomposed in the background.
+        assert (await c.post(url(), headers=world.auth(world.alice))).json() == first.json()
+        await until_kept(api, world, T0_MS + 800)
+        assert composed == [T0_MS, T0_MS + 800]
+        world.clock.advance(300)  # the first answer would have expired; the new one is kept
+        again = await c.post(url(), headers=world.auth(world.alice))
+        assert again.json()["as_of_ms"] == T0_MS + 800 and len(composed) == 2
+    assert api.ahead.nursery is None  # the server stopped: nothing more is refreshed
+
+
+async def test_a_failed_refresh_is_logged_and_the_next_request_composes(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    composed: list[int] = []
+    fail = False
+
+    def flaky(conn: Any, coin: str) -> Any:
+        if fail:
+            raise OSError("disk I/O error")
+        composed.append(world.clock.now_ms())
+        return {}
+
+    app = create_app(world.config, world.clock, readers=fake_readers(latest_features=flaky))
+    api = app.state.api
+    # The readers fail outside the part they read: through the health read of a composition.
+    real_health = api.health_cache.get
+
+    def health(now_ms: int, compute: Callable[[], Any]) -> Any:
+        if fail:
+            raise OSError("disk I/O error")
+        return real_health(now_ms, compute)
+
+    api.health_cache.get = health
+    failures = metrics.REFRESH_FAILURES.value(what="latest-data")
+    async with app.router.lifespan_context(app), served(app) as c:
+        assert (await c.post(url(), headers=world.auth(world.alice))).status_code == 200
+        fail = True
+        world.clock.advance(800)
+        assert (await c.post(url(), headers=world.auth(world.alice))).status_code == 200
+        await refreshed(api)
+        assert metrics.REFRESH_FAILURES.value(what="latest-data") == failures + 1
+        [line] = [r.getMessage() for r in caplog.records if "ahead of expiry" in r.getMessage()]
+        assert line == (
+            "latest-data: refreshing ahead of expiry failed (OSError: disk I/O error); "
+            "the next request redoes it"
+        )
+        fail = False
+        world.clock.advance(200)  # expired: this request composes, as without refreshes
+        again = await c.post(url(), headers=world.auth(world.alice))
+        assert again.json()["as_of_ms"] == T0_MS + 1_000
+        assert composed == [T0_MS, T0_MS + 1_000]
+
+
+async def test_a_revoked_token_is_forgotten_by_its_check_ahead_of_expiry(world: World) -> None:
+    app = create_app(world.config, world.clock, readers=fake_readers())
+    async with app.router.lifespan_context(app), served(app) as c:
+        assert (await c.post(url(), headers=world.auth(world.alice))).status_code == 200
+        alice_id = world.alice.split("_")[1]
+        await seed(world.config, ApiTokensRevoked(token_id=alice_id, revoked_at_ms=T0_MS))
+        world.clock.advance(800)
+        # Served from memory (the check is 800 ms old), and checked again meanwhile.
+        assert (await c.post(url(), headers=world.auth(world.alice))).status_code == 200
+        await refreshed(app.state.api)
+        error_of(await c.post(url(), headers=world.auth(world.alice)), 401, "unauthorized")
+        # Bob's check of his own clone is unaffected.
+        assert (await c.post(url("c2", "SOL"), headers=world.auth(world.bob))).status_code == 200
