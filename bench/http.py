@@ -278,6 +278,7 @@ class Client:
 
 
 async def drive(args: argparse.Namespace) -> None:
+    settle_heap()  # the load generator's own full collections would add to what it measures
     symbols = args.symbols.split(",")
     target = "/api/v1/clones/bench/assets/{}/latest-data"
     latencies: list[float] = []

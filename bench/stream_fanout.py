@@ -468,6 +468,9 @@ class SseClient:
 
 
 async def clients_main(args: argparse.Namespace) -> None:
+    # The load generator's own full collections (it imports what the server does) would
+    # delay the arrival stamps: its heap is settled as the server's is.
+    settle_heap()
     clients = [SseClient(args.port, args.token, s) for s in args.symbols.split(";")]
     commands = Lines(trio.lowlevel.FdStream(os.dup(sys.stdin.fileno())))
     up = 0
