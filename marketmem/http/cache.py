@@ -121,8 +121,9 @@ class RefreshAhead:
 
     A value asked for once it is ``share`` of its cache's time-to-live old is ``due``; its
     recomputation (``start``) runs in ``nursery`` (the server's; None: nothing is ahead), one
-    at a time per cache and key, at most ``concurrency`` at once. So while a value is asked for at least once per time-to-live,
-    no caller waits for it, and it stays younger than the time-to-live. Trio thread only.
+    at a time per cache and key, at most ``concurrency`` at once. So while a value is asked
+    for at least once per time-to-live, no caller waits for it, and it stays younger than the
+    time-to-live. Trio thread only.
     """
 
     def __init__(self, share: float, concurrency: int) -> None:
