@@ -48,18 +48,21 @@ class CachedAccess:
         self.users: KeyedTtlCache[str, str] = KeyedTtlCache(ttl_ms)  # by token hash
         self.clones: KeyedTtlCache[str, Clone] = KeyedTtlCache(ttl_ms)
 
-    def cached_user(self, token: str | None, now_ms: int) -> str | None:
-        return None if token is None else self.users.peek(hash_token(token), now_ms)
+    def cached_user(self, token_hash: str, now_ms: int) -> str | None:
+        """The user of the token hashed ``token_hash`` (``hash_token``) when its check is kept."""
+        return self.users.peek(token_hash, now_ms)
 
     def cached_clone(self, clone_id: str, now_ms: int) -> Clone | None:
         return self.clones.peek(clone_id, now_ms)
 
     def authenticate(self, conn: Connection, token: str | None, now_ms: int) -> str:
-        user = self.cached_user(token, now_ms)
+        if token is None:
+            return authenticate(conn, token)  # 401
+        token_hash = hash_token(token)
+        user = self.users.peek(token_hash, now_ms)
         if user is None:
             user = authenticate(conn, token)
-            assert token is not None
-            self.users.put(hash_token(token), user, now_ms)
+            self.users.put(token_hash, user, now_ms)
         return user
 
     def clone(self, conn: Connection, clone_id: str, now_ms: int) -> Clone | None:
@@ -72,12 +75,13 @@ class CachedAccess:
 
     def recheck_user(self, conn: Connection, token: str, now_ms: int) -> None:
         """Check ``token`` again: kept while it is valid, forgotten once it is not."""
+        token_hash = hash_token(token)
         try:
             user = authenticate(conn, token)
         except ApiError:
-            self.users.drop(hash_token(token))
+            self.users.drop(token_hash)
             return
-        self.users.put(hash_token(token), user, now_ms)
+        self.users.put(token_hash, user, now_ms)
 
     def recheck_clone(self, conn: Connection, clone_id: str, now_ms: int) -> None:
         """Read ``clone_id`` again: kept while it exists, forgotten once it does not."""

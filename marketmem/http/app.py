@@ -393,11 +393,12 @@ class Api:
         now = self.clock.now_ms()
         # Fast path, all in memory on the trio thread: the token and the clone were checked,
         # and this answer composed, less than ``cache_s`` ago.
-        key = self._authorized_key(token, clone_id, symbol, items, body, now)
+        token_hash = hash_token(token)
+        key = self._authorized_key(token_hash, clone_id, symbol, items, body, now)
         hit = self.latest_cache.peek(key, now) if key is not None else None
         if hit is not None:
             assert key is not None
-            self._refresh_ahead(token, clone_id, key, now)
+            self._refresh_ahead(token, token_hash, clone_id, key, now)
             return msgspec.structs.replace(hit, clone_id=clone_id)
 
         def work(conn: Connection) -> msgspec.Struct:
@@ -433,14 +434,15 @@ class Api:
         )
         return latest.latest_answer(data, verbose=verbose)
 
-    def _refresh_ahead(self, token: str, clone_id: str, key: LatestKey, now: int) -> None:
+    def _refresh_ahead(
+        self, token: str, token_hash: str, clone_id: str, key: LatestKey, now: int
+    ) -> None:
         """Redo, in the background, the token check, the clone check and the answer of a
         request served from memory, each once it is ``REFRESH_AHEAD`` of ``cache_s`` old: no
         request then waits for them while they are asked for (under load a composition is
         tens of ms of round trips and GIL turns: PostgreSQL on 2 cores). All stay younger
         than ``cache_s``, so a revocation still takes effect within it."""
         ahead, access = self.ahead, self.access
-        token_hash = hash_token(token)
         if ahead.due(access.users, token_hash, now):
             ahead.start(
                 access.users,
@@ -479,7 +481,7 @@ class Api:
 
     def _authorized_key(
         self,
-        token: str,
+        token_hash: str,
         clone_id: str,
         symbol: str,
         items: list[tuple[str, str]],
@@ -488,7 +490,7 @@ class Api:
     ) -> LatestKey | None:
         """The answer's cache key when token and clone checks are cached (raising 403, 404 or
         422 as the worker thread would); None when the thread must check them."""
-        user = self.access.cached_user(token, now)
+        user = self.access.cached_user(token_hash, now)
         clone = self.access.cached_clone(clone_id, now)
         if user is None or clone is None:
             return None
