@@ -445,29 +445,30 @@ class Api:
         ahead, access = self.ahead, self.access
         if ahead.due(access.users, token_hash, now):
             ahead.start(
-                access.users,
-                token_hash,
-                partial(self._redo, "token", partial(access.recheck_user, token=token)),
+                access.users, token_hash, partial(self._redo, "token", access.recheck_user, token)
             )
         if ahead.due(access.clones, clone_id, now):
             ahead.start(
                 access.clones,
                 clone_id,
-                partial(self._redo, "clone", partial(access.recheck_clone, clone_id=clone_id)),
+                partial(self._redo, "clone", access.recheck_clone, clone_id),
             )
         if ahead.due(self.latest_cache, key, now):
+            ahead.start(
+                self.latest_cache, key, partial(self._redo, "latest-data", self._recompose, key)
+            )
 
-            def recompose(conn: Connection, now_ms: int) -> None:
-                self.latest_cache.put(key, self._compose_latest(conn, key, now_ms), now_ms)
+    def _recompose(self, conn: Connection, key: LatestKey, now_ms: int) -> None:
+        self.latest_cache.put(key, self._compose_latest(conn, key, now_ms), now_ms)
 
-            ahead.start(self.latest_cache, key, partial(self._redo, "latest-data", recompose))
-
-    async def _redo(self, what: str, work: Callable[..., None]) -> None:
-        """``work(conn, now_ms=...)`` in a reader thread; a failure is logged and counted (the
-        value then expires, and the next request redoes it as without refreshes)."""
-        now = self.clock.now_ms()
+    async def _redo(
+        self, what: str, check: Callable[[Connection, Any, int], None], subject: Any
+    ) -> None:
+        """``check(conn, subject, now_ms)`` in a reader thread (it keeps a new value, or drops
+        the old one); a failure is logged and counted under ``what`` (the value then expires,
+        and the next request redoes it as without refreshes)."""
         try:
-            await self.pool.run(partial(work, now_ms=now))
+            await self.pool.run(check, subject, self.clock.now_ms())
         except Exception as exc:
             metrics.REFRESH_FAILURES.inc(what=what)
             bug = api_error_of(exc) is None  # not the storage's state: with its traceback
