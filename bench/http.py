@@ -13,7 +13,7 @@ spawns the client process. Each client loops over the clone's symbols, one reque
 is asked for, as in a service that has been running), then for ``--duration``. The client
 prints requests/s and p50/p90/p99/max latency; the server adds what the writer committed.
 Only 127.0.0.1 is ever contacted (and the server of ``--db``); the run is bounded by
-``--duration``.
+``--warmup`` plus ``--duration``.
 
 With ``--db URL`` (a ``postgresql://`` URL of a role that may create databases) the same run
 follows on PostgreSQL: the writer seeds and ingests into a scratch database of that server
@@ -221,16 +221,17 @@ async def _serve_and_drive(args: argparse.Namespace, config: Config) -> dict[str
             )
             committed = writer.stats.rows - before
             nursery.cancel_scope.cancel()
+    rows_per_s = committed / (args.warmup + args.duration)
     print(
         f"writer committed {committed} rows during the run "
-        f"({committed / (args.warmup + args.duration):.0f} rows/s); last commit {writer.stats.last_commit_latency_s * 1000:.1f} ms"
+        f"({rows_per_s:.0f} rows/s); last commit {writer.stats.last_commit_latency_s * 1000:.1f} ms"
     )
     output = done.stdout.decode()
     print(output, end="", flush=True)
     if done.returncode != 0:
         raise SystemExit(done.returncode)
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
-    result["writer_rows_per_s"] = committed / (args.warmup + args.duration)
+    result["writer_rows_per_s"] = rows_per_s
     return result
 
 

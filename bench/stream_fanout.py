@@ -254,8 +254,7 @@ async def clients_connected(
     with trio.fail_after(STEP_TIMEOUT_S):
         while len(hub.sessions) < args.clients:
             await trio.sleep(0.05)
-    yield
-    await trio.sleep(1.0)  # the last events reach the clients
+    yield  # the round waited SETTLE_S after its last commit: what it sent has arrived
     crowd.dropped += sum(hub.bus.dropped(s.rx) for s in hub.sessions)
     await clients.say("stop")
     crowd.done = await clients.expect("done")
