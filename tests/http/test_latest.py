@@ -8,7 +8,8 @@ request bodies) reads no database of its own, on SQLite only.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -606,8 +607,17 @@ async def test_identical_concurrent_requests_compose_once(
 # --- answers recomposed ahead of expiry --------------------------------------------------
 
 
-def served(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+@asynccontextmanager
+async def serving(world: World, readers: Readers) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    """The app with its lifespan running (the server's nursery, where refreshes run), its
+    ``Api`` and a client."""
+    app = create_app(world.config, world.clock, readers=readers)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+    ):
+        yield app.state.api, client
 
 
 async def refreshed(api: Any) -> None:
@@ -632,9 +642,7 @@ async def test_an_answer_asked_for_is_recomposed_ahead_of_its_expiry(world: Worl
         composed.append(world.clock.now_ms())
         return {}
 
-    app = create_app(world.config, world.clock, readers=fake_readers(latest_features=counting))
-    api = app.state.api
-    async with app.router.lifespan_context(app), served(app) as c:
+    async with serving(world, fake_readers(latest_features=counting)) as (api, c):
         first = await c.post(url(), headers=world.auth(world.alice))
         assert first.json()["as_of_ms"] == T0_MS and composed == [T0_MS]
         world.clock.advance(700)  # younger than 3/4 of cache_s (1 s): only served
@@ -660,20 +668,18 @@ async def test_a_failed_refresh_is_logged_and_the_next_request_composes(
         composed.append(world.clock.now_ms())
         return {}
 
-    app = create_app(world.config, world.clock, readers=fake_readers(latest_features=counting))
-    api = app.state.api
-    # A part that fails is the answer's own business (null, with its reason); what fails a
-    # composition is the storage failing under it, here at its channel-health read.
-    real_health = api.health_cache.get
+    async with serving(world, fake_readers(latest_features=counting)) as (api, c):
+        # A part that fails is the answer's own business (null, with its reason); what fails
+        # a composition is the storage failing under it, here at its channel-health read.
+        real_health = api.health_cache.get
 
-    def health(now_ms: int, compute: Callable[[], Any]) -> Any:
-        if fail:
-            raise OSError("disk I/O error")
-        return real_health(now_ms, compute)
+        def health(now_ms: int, compute: Callable[[], Any]) -> Any:
+            if fail:
+                raise OSError("disk I/O error")
+            return real_health(now_ms, compute)
 
-    api.health_cache.get = health
-    failures = metrics.REFRESH_FAILURES.value(what="latest-data")
-    async with app.router.lifespan_context(app), served(app) as c:
+        api.health_cache.get = health
+        failures = metrics.REFRESH_FAILURES.value(what="latest-data")
         assert (await c.post(url(), headers=world.auth(world.alice))).status_code == 200
         fail = True
         world.clock.advance(800)
@@ -693,15 +699,14 @@ async def test_a_failed_refresh_is_logged_and_the_next_request_composes(
 
 
 async def test_a_revoked_token_is_forgotten_by_its_check_ahead_of_expiry(world: World) -> None:
-    app = create_app(world.config, world.clock, readers=fake_readers())
-    async with app.router.lifespan_context(app), served(app) as c:
+    async with serving(world, fake_readers()) as (api, c):
         assert (await c.post(url(), headers=world.auth(world.alice))).status_code == 200
         alice_id = world.alice.split("_")[1]
         await seed(world.config, ApiTokensRevoked(token_id=alice_id, revoked_at_ms=T0_MS))
         world.clock.advance(800)
         # Served from memory (the check is 800 ms old), and checked again meanwhile.
         assert (await c.post(url(), headers=world.auth(world.alice))).status_code == 200
-        await refreshed(app.state.api)
+        await refreshed(api)
         error_of(await c.post(url(), headers=world.auth(world.alice)), 401, "unauthorized")
         # Bob's check of his own clone is unaffected.
         assert (await c.post(url("c2", "SOL"), headers=world.auth(world.bob))).status_code == 200
