@@ -10,7 +10,9 @@ The bench process runs the real pipeline (bus + storage writer in its thread) an
 each socket backfills its coins through the real info client (``candleSnapshot`` paged, one
 coin after another), the candle tracker and the bus. Timed from the start of the stream to
 the writer's commit of the last row; printed next to raw apsw ``executemany`` of the same rows
-(read back from the database) into a fresh database in the same run.
+(read back from the database) into a fresh database in the same run (``bench.writer``'s
+baseline), on a connection with SQLite's default page cache (the target's baseline) and again
+with the writer's (``[storage] writer_cache_mib``).
 
 With ``--db postgresql://...`` (a role that may create databases) every run is made on both
 engines, SQLite first: the stream backfills into a scratch database of that server, and the
@@ -42,23 +44,22 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import trio
 
 from bench import pg
 from bench.stream import Blaster, Lines, VenueLink, assets, machine, with_venue_process
-from bench.writer import pg_copy, pg_executemany
+from bench.writer import WRITER_CACHE_MIB, baseline, pg_copy, pg_executemany
 from marketmem.bus import Policy
 from marketmem.config import Config
 from marketmem.events import Candle, Committed
 from marketmem.heap import settle_heap
 from marketmem.pipeline import open_pipeline
-from marketmem.plugins import SOURCES, parse_config
+from marketmem.plugins import parse_config
 from marketmem.sources.hyperliquid.resources import open_resources
 from marketmem.sources.hyperliquid.stream import HyperliquidStream
 from marketmem.sources.hyperliquid.tables import CANDLES
 from marketmem.sources.hyperliquid.weights import INFO_WEIGHT_PER_MINUTE, request_weight
-from marketmem.storage import db, engine, schema
+from marketmem.storage import engine
 from marketmem.venues.serve import serve_asgi
 from marketmem.venues.simulator import Bar, SimAsset, round_price
 
@@ -246,21 +247,6 @@ def stored_rows(location: engine.Location) -> list[Candle]:
     return rows
 
 
-def raw_executemany(rows: list[Candle], target: Path) -> float:
-    """The same rows upserted with the writer's SQL, ``TXN_ROWS`` per transaction, from row
-    structs as in ``bench.writer``'s baseline."""
-    out = db.open_rw(target)
-    schema.migrate(out, SOURCES)
-    astuple = msgspec.structs.astuple
-    t0 = time.perf_counter()
-    for start in range(0, len(rows), TXN_ROWS):
-        with out:
-            out.executemany(CANDLES.sql, [astuple(r) for r in rows[start : start + TXN_ROWS]])
-    elapsed = time.perf_counter() - t0
-    out.close()
-    return elapsed
-
-
 class Results:
     """Rows/s per engine and measurement, over the runs."""
 
@@ -303,7 +289,9 @@ async def run_once(
     n = len(rows)
     raws: list[tuple[str, float]] = []
     if engine_name == "sqlite":
-        raws.append(("raw", n / raw_executemany(rows, folder / f"raw{r}.db")))
+        raws.append(("raw", n / baseline(folder / f"raw{r}.db", rows, TXN_ROWS)))
+        cached = baseline(folder / f"cached{r}.db", rows, TXN_ROWS, cache_mib=WRITER_CACHE_MIB)
+        raws.append(("raw cached", n / cached))
     else:
         with pg.scratch_database(args.db) as scratch:
             raws.append(("raw", n / pg_executemany(scratch, rows, TXN_ROWS)))
@@ -344,7 +332,16 @@ async def measure(args: argparse.Namespace, link: VenueLink, folder: Path) -> No
         if args.db:
             with pg.scratch_database(args.db) as scratch:
                 await run_once("postgresql", scratch, folder, r, args, urls, results)
-    lines = [("SQLite", "sqlite", (("raw", "raw apsw executemany of the same rows:"),))]
+    lines = [
+        (
+            "SQLite",
+            "sqlite",
+            (
+                ("raw", "raw apsw executemany of the same rows:"),
+                ("raw cached", f"the same with the writer's {WRITER_CACHE_MIB} MiB cache:"),
+            ),
+        )
+    ]
     if args.db:
         lines.append(
             (

@@ -58,6 +58,9 @@ class StorageConfig(Base):
     # The writer checkpoints the WAL after a commit once it holds this many frames (SQLite's
     # default); 0 = never, when Litestream runs beside marketmem and owns checkpointing.
     wal_autocheckpoint: Annotated[int, msgspec.Meta(ge=0)] = 1000
+    # SQLite: the writer's page cache (readers keep SQLite's 2 MiB). A day of 1-minute
+    # candles and its indexes stay in memory while a backfill upserts them coin by coin.
+    writer_cache_mib: Annotated[int, msgspec.Meta(ge=1, le=65536)] = 64
 
 
 class HttpConfig(Base):

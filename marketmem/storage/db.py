@@ -26,11 +26,13 @@ def open_rw(
     *,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     wal_autocheckpoint: int = DEFAULT_WAL_AUTOCHECKPOINT,
+    cache_mib: int | None = None,
 ) -> apsw.Connection:
     """The read-write connection. Creates the file (and its folder) when missing.
 
     ``wal_autocheckpoint``: checkpoint after a commit once the WAL holds this many frames;
-    0 disables them (read-only connections never run automatic checkpoints).
+    0 disables them (read-only connections never run automatic checkpoints). ``cache_mib``:
+    the page cache of this connection (None: SQLite's default, 2 MiB).
     """
     p = Path(path)
     if str(p) != ":memory:":
@@ -43,6 +45,9 @@ def open_rw(
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.wal_autocheckpoint(wal_autocheckpoint)
+    if cache_mib is not None:
+        # A negative size is in KiB rather than pages.
+        conn.execute(f"PRAGMA cache_size={-1024 * int(cache_mib)}")
     return conn
 
 

@@ -80,13 +80,18 @@ def open_writer(
     *,
     busy_timeout_ms: int = db.DEFAULT_BUSY_TIMEOUT_MS,
     wal_autocheckpoint: int = db.DEFAULT_WAL_AUTOCHECKPOINT,
+    cache_mib: int | None = None,
     application_name: str = "marketmem writer",
 ) -> Connection:
-    """The read-write connection of the storage writer (SQLite: creates the file)."""
+    """The read-write connection of the storage writer (SQLite: creates the file; its page
+    cache is ``cache_mib``, None for SQLite's default; PostgreSQL caches in the server)."""
     if is_postgres(location):
         return PostgresConnection.open(str(location), application_name=application_name)
     return db.open_rw(
-        location, busy_timeout_ms=busy_timeout_ms, wal_autocheckpoint=wal_autocheckpoint
+        location,
+        busy_timeout_ms=busy_timeout_ms,
+        wal_autocheckpoint=wal_autocheckpoint,
+        cache_mib=cache_mib,
     )
 
 

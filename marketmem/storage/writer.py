@@ -165,6 +165,7 @@ class StorageWriter:
         self.max_gather_s = settings.writer_max_gather_s
         self.busy_timeout_ms = settings.busy_timeout_ms
         self.wal_autocheckpoint = settings.wal_autocheckpoint
+        self.cache_mib = settings.writer_cache_mib
         self.executor = executor or thread_executor()
         self.clock = clock or SystemClock()
         self.retry_initial_s = retry_initial_s
@@ -199,6 +200,7 @@ class StorageWriter:
             self.location,
             busy_timeout_ms=self.busy_timeout_ms,
             wal_autocheckpoint=self.wal_autocheckpoint,
+            cache_mib=self.cache_mib,
         )
 
     def _open(self) -> int:
