@@ -26,13 +26,12 @@ from pathlib import Path
 import trio
 
 from marketmem.bus import Policy
-from marketmem.clock import FixedClock
+from marketmem.clock import HOUR_MS, MINUTE_MS, FixedClock
 from marketmem.config import Config
 from marketmem.events import Candle, CandleBatch, Committed, MidBatch, MidPrice
 from marketmem.pipeline import open_pipeline
 from marketmem.plugins import SOURCES, parse_config
 from marketmem.retention.actor import Maintainer, PassReport
-from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
 from marketmem.runs import execute_run
 from marketmem.runtime import Runtime
 from marketmem.storage import db, schema

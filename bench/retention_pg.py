@@ -47,11 +47,11 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg import sql
 
+from marketmem.clock import HOUR_MS
 from marketmem.events import CandleBatch, ExpireMinutes, RollupHours
 from marketmem.plugins import SOURCES
 from marketmem.retention import tables as retention_tables
 from marketmem.retention.actor import PassSettings
-from marketmem.retention.rollup import HOUR_MS
 from marketmem.sources.hyperliquid.tables import CANDLE_TABLE
 from marketmem.storage import partitions, schema
 from marketmem.storage import retention as retention_writes

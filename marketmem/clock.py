@@ -12,6 +12,11 @@ from typing import Protocol
 
 import trio
 
+# Durations in the milliseconds every stored timestamp counts.
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
+
 
 class WallClock(Protocol):
     def now_ms(self) -> int: ...

@@ -27,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
 
+from marketmem.clock import HOUR_MS
 from marketmem.events import AssetCtxSnapshot
 from marketmem.features.config import FeaturesConfig
 from marketmem.features.inputs import PredictedFunding
@@ -43,7 +44,6 @@ from marketmem.features.values import (
 )
 
 HOURS_PER_YEAR = 24 * 365
-HOUR_MS = 3_600_000
 HISTORY_MS = 7 * 24 * HOUR_MS
 # The settlement at this hour closed Hyperliquid's last 8-hour funding interval.
 HOURLY_AFTER_MS = 1_686_182_400_000  # 2023-06-08T00:00Z

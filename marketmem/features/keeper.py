@@ -23,9 +23,9 @@ import trio
 
 from marketmem import metrics
 from marketmem.bus import Policy
+from marketmem.clock import HOUR_MS, MINUTE_MS
 from marketmem.events import CandleBatch, Event
 from marketmem.executors import Executor
-from marketmem.features.series import HOUR_MS, MINUTE_MS
 from marketmem.features.windows import KEEP_HOURS, KEEP_MINUTES, CandleWindows
 from marketmem.runtime import Runtime
 from marketmem.storage import engine

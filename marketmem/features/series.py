@@ -15,10 +15,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass, replace
 
+from marketmem.clock import HOUR_MS, MINUTE_MS
 from marketmem.features.values import GAP, TOO_FEW_CANDLES, Null
-
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)

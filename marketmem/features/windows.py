@@ -20,8 +20,9 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import replace
 
+from marketmem.clock import HOUR_MS, MINUTE_MS
 from marketmem.events import Candle
-from marketmem.features.series import HOUR_MS, MINUTE_MS, Series
+from marketmem.features.series import Series
 from marketmem.storage.models.features import WindowHour, WindowMinute
 
 # Minutes kept: 24 h for the 24 h estimators plus a margin for the window's first hour.

@@ -24,13 +24,13 @@ from typing import Any
 
 import msgspec
 
+from marketmem.clock import HOUR_MS, MINUTE_MS
 from marketmem.config import Config
 from marketmem.http.errors import invalid_parameter
 from marketmem.http.schemas import CandlePage
 from marketmem.query import Param
 from marketmem.retention import forming
 from marketmem.retention.policy import RetentionPolicy
-from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
 from marketmem.sources.hyperliquid.config import SECTION as HYPERLIQUID
 from marketmem.storage.reads import Connection
 from marketmem.storage.reads import hyperliquid as hl_reads

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
+from marketmem.clock import DAY_MS, HOUR_MS, MINUTE_MS
 from marketmem.config import Config
 from marketmem.http import charts
 from marketmem.http.charts import Bar, Cell, HBar, Point, Series, Size
@@ -27,9 +28,6 @@ from marketmem.storage.reads import Connection, hyperliquid
 from marketmem.storage.reads.runs import run_minutes
 from marketmem.telemetry import ChannelKey, TelemetryView
 
-MINUTE_MS = 60_000
-HOUR_MS = 60 * MINUTE_MS
-DAY_MS = 24 * HOUR_MS
 PRICE_1M_MS = 3 * HOUR_MS  # 1-minute closes of the last hours
 PRICE_1H_MS = 7 * DAY_MS  # 1-hour bars of the last week
 ROWS_MS = 3 * HOUR_MS  # rows written per minute

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from marketmem.retention.rollup import HOUR_MS, HourBar, MinuteBar, aggregate_hour, hour_start
+from marketmem.clock import HOUR_MS
+from marketmem.retention.rollup import HourBar, MinuteBar, aggregate_hour, hour_start
 from marketmem.storage.models.hyperliquid import Bar
 from marketmem.storage.models.retention import FormingHour, HourMinute
 from marketmem.storage.reads import Connection

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from marketmem.retention.rollup import HOUR_MS, hour_start
+from marketmem.clock import HOUR_MS
+from marketmem.retention.rollup import hour_start
 from marketmem.sources.hyperliquid.config import HyperliquidConfig
 
 # The table names are the storage's; the retention area names them from here.

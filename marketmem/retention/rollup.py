@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
+from marketmem.clock import HOUR_MS
 
 
 def hour_start(ms: int) -> int:

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from marketmem import metrics
+from marketmem.clock import HOUR_MS
 from marketmem.events import (
     CandleBatch,
     ExpireMinutes,
@@ -49,7 +50,7 @@ from marketmem.retention.policy import (
     PENDING_TABLE,
     RETAINED_BY_NAME,
 )
-from marketmem.retention.rollup import HOUR_MS, MinuteBar, aggregate_hour, keeps_stored_hour
+from marketmem.retention.rollup import MinuteBar, aggregate_hour, keeps_stored_hour
 from marketmem.source import Tables
 from marketmem.storage import catalog, partitions
 from marketmem.storage import retention as retention_writes

@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from marketmem.clock import DAY_MS
 from marketmem.storage.engine import Connection
 from marketmem.storage.postgres import partitions as postgres
 from marketmem.storage.postgres.connection import PostgresConnection
 
-DAY_MS = postgres.DAY_MS
 DAYS_AHEAD = postgres.DAYS_AHEAD  # days after today made ahead
 
 day_start = postgres.day_start

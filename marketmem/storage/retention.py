@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from marketmem.clock import HOUR_MS
 from marketmem.storage import partitions
 from marketmem.storage.declare import Table
 from marketmem.storage.engine import Connection, dialect_of
 from marketmem.storage.reads.retention import HOURS_TABLE, MINUTES_TABLE, PENDING_TABLE
-
-HOUR_MS = 3_600_000
 
 
 class HourUpsert:

@@ -6,8 +6,9 @@ import math
 
 import pytest
 
+from marketmem.clock import HOUR_MS, MINUTE_MS
 from marketmem.features import indicators as ind
-from marketmem.features.series import HOUR_MS, MINUTE_MS, Series, hourly
+from marketmem.features.series import Series, hourly
 from marketmem.features.technical import COLUMNS, TechnicalSettings, technical_indicators
 
 

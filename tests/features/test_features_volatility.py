@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from marketmem.features.series import HOUR_MS, MINUTE_MS, Series, hourly
+from marketmem.clock import HOUR_MS, MINUTE_MS
+from marketmem.features.series import Series, hourly
 from marketmem.features.values import FLAT_PRICES, GAP, STALE, TOO_FEW_CANDLES, ZERO_PRICE
 from marketmem.features.volatility import (
     COLUMNS,

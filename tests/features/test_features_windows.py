@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from marketmem.clock import HOUR_MS, MINUTE_MS
 from marketmem.events import Candle
 from marketmem.features.series import (
-    HOUR_MS,
-    MINUTE_MS,
     Series,
     closed_hours,
     full_window,

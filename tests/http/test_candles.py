@@ -9,6 +9,7 @@ import msgspec
 import pytest
 from httpkit import T0_MS, World
 
+from marketmem.clock import HOUR_MS, MINUTE_MS
 from marketmem.events import Candle, CandleBatch, RollupHours
 from marketmem.executors import inline_executor
 from marketmem.http.candles import (
@@ -21,7 +22,6 @@ from marketmem.http.candles import (
 from marketmem.http.errors import ApiError
 from marketmem.http.schemas import CandlePage, ErrorBody
 from marketmem.pipeline import open_pipeline
-from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
 from marketmem.storage import db
 from marketmem.storage.models.hyperliquid import Bar
 from marketmem.storage.reads import hyperliquid as hl_reads

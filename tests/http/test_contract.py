@@ -24,14 +24,14 @@ import pytest
 import trio
 import trio.testing
 
-from marketmem.clock import FixedClock
+from marketmem.clock import HOUR_MS, FixedClock
 from marketmem.config import Config
 from marketmem.events import RollupHours
 from marketmem.executors import inline_executor
 from marketmem.http.app import create_app
 from marketmem.pipeline import open_pipeline
 from marketmem.plugins import parse_config
-from marketmem.retention.rollup import HOUR_MS, hour_start
+from marketmem.retention.rollup import hour_start
 from tests.faults.faults_helpers import ApiWorld, populate
 
 SNAPSHOT = Path(__file__).with_name("openapi.snapshot.json")

@@ -7,11 +7,11 @@ from typing import Any
 
 import trio
 
+from marketmem.clock import MINUTE_MS
 from marketmem.events import Candle, CandleBatch, Event
 from marketmem.plugins import SOURCES
 from marketmem.retention.actor import PassReport, PassSettings, maintenance_pass
 from marketmem.retention.policy import RetentionPolicy
-from marketmem.retention.rollup import MINUTE_MS
 from marketmem.storage import engine, schema
 
 # 2026-11-25T00:00:00Z: an hour boundary.

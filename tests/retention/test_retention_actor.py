@@ -18,7 +18,7 @@ import trio
 import trio.testing
 from retention_helpers import H0, minute
 
-from marketmem.clock import TrioWallClock
+from marketmem.clock import HOUR_MS, MINUTE_MS, TrioWallClock
 from marketmem.config import Config
 from marketmem.events import (
     CandleBatch,
@@ -33,7 +33,6 @@ from marketmem.pipeline import open_pipeline
 from marketmem.retention import tables as retention_tables
 from marketmem.retention.actor import Maintainer, PassReport
 from marketmem.retention.build import build
-from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
 from marketmem.runs import execute_run
 from marketmem.runtime import ChannelSpec, Runtime
 from marketmem.scheduler import Scheduler

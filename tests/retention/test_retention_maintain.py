@@ -14,13 +14,12 @@ import trio.testing
 from retention_helpers import H0, minute
 
 from marketmem import cli
-from marketmem.clock import TrioWallClock
+from marketmem.clock import HOUR_MS, MINUTE_MS, TrioWallClock
 from marketmem.config import Config
 from marketmem.events import CandleBatch, MidBatch, MidPrice
 from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.retention import command as maintain
-from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
 from tests.conftest import stored_tuples
 
 

@@ -21,7 +21,7 @@ import trio
 import trio.testing
 from retention_helpers import H0, Store, minute
 
-from marketmem.clock import TrioWallClock
+from marketmem.clock import HOUR_MS, MINUTE_MS, TrioWallClock
 from marketmem.config import Config
 from marketmem.events import (
     CandleBatch,
@@ -37,7 +37,6 @@ from marketmem.executors import inline_executor
 from marketmem.pipeline import open_pipeline
 from marketmem.retention.actor import Maintainer, PassSettings
 from marketmem.retention.policy import RetentionPolicy, boundaries
-from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
 from marketmem.runs import execute_run
 from marketmem.sources.hyperliquid.tables import MID_TABLE
 from marketmem.storage import engine as storage_engine

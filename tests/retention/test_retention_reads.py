@@ -7,8 +7,8 @@ import msgspec
 import pytest
 from retention_helpers import H0, Store, minute, ro
 
+from marketmem.clock import HOUR_MS, MINUTE_MS
 from marketmem.retention.forming import current_hour_candle
-from marketmem.retention.rollup import HOUR_MS, MINUTE_MS
 from marketmem.storage.reads import retention as reads
 
 pytestmark = pytest.mark.engines

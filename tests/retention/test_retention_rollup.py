@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from marketmem.clock import HOUR_MS, MINUTE_MS
 from marketmem.plugins import parse_config
 from marketmem.retention.policy import (
     HOURS_TABLE,
@@ -17,8 +18,6 @@ from marketmem.retention.policy import (
     boundaries,
 )
 from marketmem.retention.rollup import (
-    HOUR_MS,
-    MINUTE_MS,
     HourBar,
     MinuteBar,
     aggregate_hour,

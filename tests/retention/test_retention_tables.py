@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from retention_helpers import H0, Store, minute
 
+from marketmem.clock import HOUR_MS, MINUTE_MS
 from marketmem.events import (
     ExpireMinutes,
     ExpireRows,
@@ -27,7 +28,7 @@ from marketmem.events import (
 from marketmem.retention import tables as retention_tables
 from marketmem.retention.actor import PassSettings
 from marketmem.retention.policy import RetentionPolicy, boundaries
-from marketmem.retention.rollup import HOUR_MS, MINUTE_MS, hour_start
+from marketmem.retention.rollup import hour_start
 
 DAY_MS = 24 * HOUR_MS
 

@@ -24,7 +24,6 @@ from marketmem.sources.defillama import tables as dl_tables
 from marketmem.sources.hyperliquid import tables as hl_tables
 from marketmem.sources.polymarket import tables as pm_tables
 from marketmem.storage import catalog, db, engine, schema
-from marketmem.storage import retention as retention_writes
 from marketmem.storage.models import access as am
 from marketmem.storage.models import defillama as dm
 from marketmem.storage.models import features as fm
@@ -143,9 +142,7 @@ def test_the_defillama_tables_are_named_as_the_source_declares_them() -> None:
         assert list(model.__struct_fields__) == list(table.columns)[4:]
 
 
-def test_the_retention_writes_and_the_rollup_agree_on_the_hour() -> None:
-    """The rolled-up hour's values are its table's columns but the stamp, in order, and the
-    storage's expiry rule cuts hours as the rollup does."""
+def test_the_rolled_up_hour_is_its_table_but_the_stamp() -> None:
+    """The rolled-up hour's values are its table's columns but the stamp, in order."""
     columns = [c.name for c in retention_tables.HOURS.columns]
     assert [f.name for f in dataclasses.fields(rollup.HourBar)] == columns[:-1]
-    assert rollup.HOUR_MS == retention_writes.HOUR_MS

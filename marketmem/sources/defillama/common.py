@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import httpx
 
+from marketmem.clock import HOUR_MS
 from marketmem.config import ConfigError
 from marketmem.events import DefillamaAssetLink, DefillamaSubject, DefillamaSubjectBatch
 from marketmem.httpclient import RetryPolicy, SourceError, TransportFailed
@@ -32,7 +33,6 @@ from marketmem.sources.hyperliquid.config import SECTION as HYPERLIQUID
 T = TypeVar("T")
 
 SOURCE = "defillama"
-HOUR_MS = 3_600_000
 # `run --local`: at most this many subjects of each kind from the top lists.
 LOCAL_TOP = 5
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import trio
 
 from marketmem.bus import Policy
+from marketmem.clock import HOUR_MS
 from marketmem.events import (
     AssetContexts,
     ContextUnavailable,
@@ -74,7 +75,6 @@ SAME_TICK_S = 1e-6
 RECENT_TICK_MS = 1_000
 WANTED_BUFFER = 64
 
-HOUR_MS = 3_600_000
 # The window of funding history held per coin.
 FUNDING_WINDOW_MS = 7 * 24 * HOUR_MS
 # A settlement lands a few ms to a couple of minutes after the hour.

@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-MINUTE_MS = 60_000
+from marketmem.clock import MINUTE_MS
 
 
 def minute_of(ms: int) -> int:

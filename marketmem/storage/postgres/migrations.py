@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from marketmem.clock import DAY_MS
 from marketmem.storage.postgres import ddl, partitions
 from marketmem.storage.postgres.catalog import VERSION_TABLE
 from marketmem.storage.postgres.connection import PostgresConnection
@@ -48,8 +49,8 @@ def create_all(conn: PostgresConnection, tables: Sequence[Tables]) -> None:
                 partitions.create_days(
                     conn,
                     table.name,
-                    now_ms - partitions.DAY_MS,
-                    now_ms + partitions.DAYS_AHEAD * partitions.DAY_MS,
+                    now_ms - DAY_MS,
+                    now_ms + partitions.DAYS_AHEAD * DAY_MS,
                 )
 
 

@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from marketmem.clock import DAY_MS
 from marketmem.storage.postgres.connection import PostgresConnection
 from marketmem.storage.postgres.ddl import ident
 from marketmem.storage.postgres.leases import lock_id
 
 log = logging.getLogger(__name__)
 
-DAY_MS = 86_400_000
 # Days after today whose partitions are made ahead: rows of a new day never wait for a pass.
 DAYS_AHEAD = 2
 # Held (for the transaction) by every schema change: a migration, a partition made or dropped.

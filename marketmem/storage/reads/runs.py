@@ -7,6 +7,7 @@ Health follows ``marketmem.health``; a database without the runs table (or none 
 
 from __future__ import annotations
 
+from marketmem.clock import MINUTE_MS
 from marketmem.config import Config
 from marketmem.health import RunHistory, channel_status, stale_after_s
 from marketmem.storage.catalog import has_table
@@ -15,7 +16,6 @@ from marketmem.storage.reads import Connection, columns, fetch
 
 RUNS = "ingestion_runs"
 _RUN = columns(Run)
-MINUTE_MS = 60_000
 # The minute a run finished in: integer division, on SQLite and PostgreSQL alike.
 _FINISH_MINUTE = f"(finished_at_ms / {MINUTE_MS}) * {MINUTE_MS}"
 

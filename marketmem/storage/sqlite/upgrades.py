@@ -17,10 +17,11 @@ import re
 
 import apsw
 
+from marketmem.clock import HOUR_MS
+
 MINUTES_TABLE = "hyperliquid_candles"
 HOURS_TABLE = "hyperliquid_candles_1h"
 PENDING_TABLE = "hyperliquid_rollup_pending"
-HOUR_MS = 3_600_000
 
 
 def add_column(conn: apsw.Connection, table: str, column: str, sql_type: str) -> None:
