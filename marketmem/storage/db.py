@@ -47,7 +47,7 @@ def open_rw(
     conn.wal_autocheckpoint(wal_autocheckpoint)
     if cache_mib is not None:
         # A negative size is in KiB rather than pages.
-        conn.execute(f"PRAGMA cache_size={-1024 * int(cache_mib)}")
+        conn.execute(f"PRAGMA cache_size={-1024 * cache_mib}")
     return conn
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import apsw
 import pytest
 
 from marketmem.clock import TrioWallClock
@@ -17,8 +18,8 @@ from tests.conftest import T0_MS
 SQLITE_DEFAULT_KIB = 2000  # PRAGMA cache_size answers -2000 on a connection left alone
 
 
-def cache_kib(conn: object) -> int:
-    (size,) = conn.execute("PRAGMA cache_size").fetchone()  # type: ignore[attr-defined]
+def cache_kib(conn: apsw.Connection) -> int:
+    (size,) = conn.execute("PRAGMA cache_size").fetchone()
     return -int(size)
 
 
